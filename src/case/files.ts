@@ -1,0 +1,130 @@
+/**
+ * The case directory on disk: private (0700 directory, 0600 files), every file written under a
+ * temporary name created exclusively (never through a planted symlink) and renamed into place
+ * only when the whole case is ready. Interrupted runs leave neither half-written lists nor
+ * temporary files.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError, UsageError } from '../errors.js';
+
+export const MANIFEST = 'manifest.json';
+export const TOOL = 'breach-impact';
+
+const pending = new Set<string>();
+
+/** Remove every temporary file this process created (on error or Ctrl-C). */
+export function removeTemporaries(): void {
+  for (const p of pending) {
+    try {
+      unlinkSync(p);
+    } catch {
+      /* already gone */
+    }
+  }
+  pending.clear();
+}
+
+function describe(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOSPC') return 'no space left on the device';
+  if (code === 'EROFS') return 'read-only file system';
+  if (code === 'EEXIST') return 'a file is in the way';
+  return code ?? 'cannot write';
+}
+
+export function outputError(dir: string, e: unknown): InputError {
+  return new InputError(`cannot write the case directory ${dir}: ${describe(e)}`, 'choose another --out directory, or free space / fix permissions and run again');
+}
+
+/** Create or reuse the case directory; refuse a non-empty one that is not a case, unless forced. */
+export function prepareCaseDir(dir: string, force: boolean): void {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    st = undefined;
+  }
+  if (st === undefined) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700);
+    } catch (e) {
+      throw outputError(dir, e);
+    }
+    return;
+  }
+  if (!st.isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`, 'choose a directory for the case');
+  const entries = readdirSync(dir);
+  if (entries.length > 0 && !force && !isCase(dir)) {
+    throw new UsageError(`--out ${dir} is not empty and holds no breach-impact case`, 'choose an empty or new directory, or pass --force to write into it');
+  }
+  try {
+    chmodSync(dir, 0o700);
+  } catch (e) {
+    throw outputError(dir, e);
+  }
+}
+
+export function isCase(dir: string): boolean {
+  const p = join(dir, MANIFEST);
+  if (!existsSync(p)) return false;
+  try {
+    const m = JSON.parse(readFileSync(p, 'utf8')) as { tool?: { name?: string } };
+    return m?.tool?.name === TOOL;
+  } catch {
+    return false;
+  }
+}
+
+/** A file being written under a temporary name in `dir`, published by `commit()`. */
+export class StagedFile {
+  readonly tmp: string;
+  readonly final: string;
+  private fd: number | undefined;
+
+  constructor(readonly dir: string, readonly name: string) {
+    this.final = join(dir, name);
+    this.tmp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      this.fd = openSync(this.tmp, 'wx', 0o600);
+    } catch (e) {
+      throw outputError(dir, e);
+    }
+    pending.add(this.tmp);
+  }
+
+  write(text: string | Buffer): void {
+    try {
+      writeSync(this.fd!, typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
+    } catch (e) {
+      throw outputError(this.dir, e);
+    }
+  }
+
+  /** Close the file (contents complete) without publishing it yet. */
+  close(): void {
+    if (this.fd === undefined) return;
+    try {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      chmodSync(this.tmp, 0o600);
+    } catch (e) {
+      throw outputError(this.dir, e);
+    }
+    this.fd = undefined;
+  }
+
+  /** Rename into place; a symlink at the final name is replaced, never followed. */
+  commit(): void {
+    this.close();
+    try {
+      renameSync(this.tmp, this.final);
+    } catch (e) {
+      throw outputError(this.dir, e);
+    }
+    pending.delete(this.tmp);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * case.sqlite: the staged lists `report` reads back. One table per list, columns in contract
+ * order, list cells as JSON arrays, rows in list order; `meta` holds summary.json. Holds no value
+ * flagged as a credential (those never get past canonicalisation).
+ */
+import Database from 'better-sqlite3';
+import { COLUMNS, COUNT_COLUMNS, LIST_COLUMNS, LISTS, type ListName, type Row } from '../core/rows.js';
+import { InputError, UsageError } from '../errors.js';
+import type { StagedFile } from './files.js';
+
+type DB = Database.Database;
+
+function columnType(c: string): string {
+  return COUNT_COLUMNS.has(c) ? 'INTEGER' : 'TEXT';
+}
+
+export class CaseStore {
+  private readonly db: DB;
+  private readonly insertRejected: Database.Statement;
+  private seq = 0;
+
+  constructor(file: StagedFile) {
+    file.close();
+    this.db = new Database(file.tmp);
+    this.db.pragma('journal_mode = OFF');
+    this.db.pragma('synchronous = OFF');
+    this.db.pragma('locking_mode = EXCLUSIVE');
+    for (const list of LISTS) {
+      const cols = COLUMNS[list].map((c) => `"${c}" ${columnType(c)}`);
+      if (list === 'rejected') cols.unshift('file_index INTEGER', 'seq INTEGER');
+      this.db.exec(`CREATE TABLE "${list}" (${cols.join(', ')})`);
+    }
+    this.db.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)');
+    this.db.exec('BEGIN');
+    this.insertRejected = this.db.prepare('INSERT INTO rejected (file_index, seq, file, line, reason, excerpt) VALUES (?, ?, ?, ?, ?, ?)');
+  }
+
+  addRejected(fileIndex: number, file: string, line: number, reason: string, excerpt: string): void {
+    this.insertRejected.run(fileIndex, this.seq++, file, line, reason, excerpt);
+  }
+
+  /** Rejected rows in list order (after finishRejected). */
+  *rejected(): IterableIterator<Row> {
+    const stmt = this.db.prepare('SELECT file, line, reason, excerpt FROM rejected ORDER BY rowid');
+    yield* stmt.iterate() as IterableIterator<Row>;
+  }
+
+  putList(list: Exclude<ListName, 'rejected'>, rows: readonly Row[]): void {
+    const cols = COLUMNS[list];
+    const stmt = this.db.prepare(`INSERT INTO "${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+    for (const r of rows) stmt.run(cols.map((c) => toDb(c, r[c])));
+  }
+
+  /** Rewrite the rejected table in list order (so report reads it by rowid like every list). */
+  finishRejected(): void {
+    this.db.exec('CREATE TABLE rejected_sorted AS SELECT file, line, reason, excerpt FROM rejected ORDER BY file_index, line, seq');
+    this.db.exec('DROP TABLE rejected');
+    this.db.exec('ALTER TABLE rejected_sorted RENAME TO rejected');
+  }
+
+  putMeta(key: string, value: unknown): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, JSON.stringify(value));
+  }
+
+  close(): void {
+    this.db.exec('COMMIT');
+    this.db.exec('VACUUM');
+    this.db.close();
+  }
+}
+
+function toDb(column: string, v: unknown): unknown {
+  if (LIST_COLUMNS.has(column)) return JSON.stringify(v ?? []);
+  if (v === undefined) return null;
+  return v;
+}
+
+/** A finished case, opened read-only for `report`. */
+export class CaseReader {
+  private readonly db: DB;
+
+  constructor(readonly path: string) {
+    try {
+      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db.prepare('SELECT 1 FROM meta LIMIT 1').get();
+    } catch {
+      throw new UsageError(`${path} is not a readable breach-impact case database`, 'run `breach-impact correlate … --out DIR` first, then pass that DIR to --case');
+    }
+  }
+
+  *rows(list: ListName): IterableIterator<Row> {
+    let stmt: Database.Statement;
+    try {
+      stmt = this.db.prepare(`SELECT * FROM "${list}" ORDER BY rowid`);
+    } catch {
+      throw new InputError(`the case has no ${list} list`, 'run correlate again with this version of breach-impact');
+    }
+    for (const raw of stmt.iterate() as IterableIterator<Record<string, unknown>>) {
+      const row: Row = {};
+      for (const c of COLUMNS[list]) {
+        const v = raw[c];
+        row[c] = LIST_COLUMNS.has(c) ? (JSON.parse(String(v ?? '[]')) as string[]) : (v as Row[string]);
+      }
+      yield row;
+    }
+  }
+
+  meta<T>(key: string): T | undefined {
+    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return r === undefined ? undefined : (JSON.parse(r.value) as T);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

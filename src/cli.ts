@@ -1,0 +1,74 @@
+/**
+ * The breach-impact program: lists the commands and is the one place where errors become exit
+ * codes (0 ok, 1 runtime/unreadable input, 2 usage, 3 gate exceeded, 130 interrupted).
+ * A closed stdout pipe is not an error.
+ */
+import { Command, CommanderError } from 'commander';
+import type { Writable } from 'node:stream';
+import { removeTemporaries } from './case/files.js';
+import { correlateCommand } from './commands/correlate.js';
+import { InputError, UsageError } from './errors.js';
+import { makeUi } from './ui.js';
+import { VERSION } from './version.js';
+
+export interface Io {
+  stdout: Writable;
+  exitCode: number;
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('breach-impact')
+    .description('Find who is affected when a vendor hands you the dataset an attacker exported: impact lists, admin rosters, notices.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage and an example)')
+    .addHelpText('after', '\nExample:\n  breach-impact correlate fixtures/export/* --internal fixtures/internal.sql --out case\n  breach-impact report roster --case case --format csv | head');
+  program.exitOverride();
+  program.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void process.stderr.write(s) });
+  const commands = [correlateCommand(io)];
+  for (const c of commands) {
+    c.exitOverride();
+    c.showHelpAfterError('(run with --help for usage and an example)');
+    program.addCommand(c);
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const io: Io = { stdout: process.stdout, exitCode: 0 };
+  // `| head` closing the pipe: stop quietly, with success.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(io.exitCode);
+    throw e;
+  });
+  const onSignal = () => {
+    removeTemporaries();
+    process.stderr.write('\nbreach-impact: interrupted; no partial output was published\n');
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const verbose = argv.includes('--verbose');
+  const ui = makeUi();
+  try {
+    await buildProgram(io).parseAsync(argv.filter((a) => a !== '--verbose'));
+    return io.exitCode;
+  } catch (e) {
+    removeTemporaries();
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      ui.error(e.message, e.hint);
+      return 2;
+    }
+    if (e instanceof InputError) {
+      ui.error(e.message, e.hint);
+      return 1;
+    }
+    const err = e as Error;
+    ui.error(`unexpected failure: ${err.name}`, 'run again with --verbose for details, and report it with the command you ran (not the data)');
+    if (verbose) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,58 @@
+/** `breach-impact correlate`: options → correlation → summary on stdout. */
+import { Command } from 'commander';
+import { correlate, describeSummary } from '../correlation.js';
+import { checkReadable } from '../ingest/source.js';
+import { UsageError } from '../errors.js';
+import { writeText } from '../output/sink.js';
+import { makeUi } from '../ui.js';
+import { collect, parseColumns, parseGate, parseInstant, parseRoles, parseVendor } from './options.js';
+import type { Io } from '../cli.js';
+
+export function correlateCommand(io: Io): Command {
+  return new Command('correlate')
+    .summary('correlate a vendor export with your users and orgs, and write the case directory')
+    .description('Read the vendor export(s), match every vendor identity to your internal users, and write the case directory:\nusers.csv, orgs.csv, roster.csv, unmatched.csv, rejected.csv, jurisdictions.csv, summary.json, manifest.json, case.sqlite.')
+    .argument('<export...>', 'export files (NDJSON, JSON, CSV; gzip or not), or - for standard input')
+    .requiredOption('--internal <db>', 'internal database: SQLite file (opened read-only) or .sql dump')
+    .option('--out <dir>', 'case directory', 'breach-impact-out')
+    .option('--vendor <format>', 'force the export format: mixpanel-events, mixpanel-people or csv')
+    .option('--column <canonical=source>', 'map a canonical field to a CSV header or JSON path (repeatable)', collect, [])
+    .option('--map <views.sql>', 'SQL creating TEMP views users/orgs/memberships over another schema')
+    .option('--admin-roles <roles>', 'membership roles that receive the admin roster', 'owner,admin')
+    .option('--since <time>', 'ignore records before this ISO 8601 time (inclusive)')
+    .option('--until <time>', 'ignore records from this ISO 8601 time on (exclusive)')
+    .option('--max-rejected <N|P%>', 'exit 3 if more than N (or P% of) records are rejected')
+    .option('--max-unmatched <N|P%>', 'exit 3 if more than N (or P% of) vendor identities are unmatched')
+    .option('--force', 'write into a non-empty directory that holds no case', false)
+    .option('--quiet', 'no progress or notes on stderr', false)
+    .option('--json', 'print summary.json instead of the human summary', false)
+    .addHelpText('after', '\nExample:\n  breach-impact correlate export.ndjson.gz people.json --internal app.sqlite --out case-2025-11\n  breach-impact correlate - --internal app.sqlite --since 2025-11-01 < export.ndjson')
+    .action(async (exports: string[], o: Record<string, string | string[] | boolean | undefined>) => {
+      const ui = makeUi({ quiet: o.quiet as boolean });
+      if (exports.filter((e) => e === '-').length > 1) throw new UsageError('standard input (-) can be read only once', 'name - at most once');
+      for (const e of exports) checkReadable(e);
+      const since = parseInstant('--since', o.since as string | undefined);
+      const until = parseInstant('--until', o.until as string | undefined);
+      if (since !== undefined && until !== undefined && since >= until) throw new UsageError('--since is not before --until', 'swap them, or widen the window');
+      const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
+      const result = await correlate(
+        {
+          exports,
+          internal: o.internal as string,
+          out: o.out as string,
+          vendor: parseVendor(o.vendor as string | undefined),
+          columns: parseColumns(o.column as string[]),
+          map: o.map as string | undefined,
+          adminRoles: parseRoles(o.adminRoles as string),
+          window: { since, until },
+          maxRejected: parseGate('--max-rejected', o.maxRejected as string | undefined),
+          maxUnmatched: parseGate('--max-unmatched', o.maxUnmatched as string | undefined),
+          force: o.force as boolean,
+          given: { exports, ...given },
+        },
+        ui,
+      );
+      await writeText(io.stdout, o.json ? JSON.stringify(result.summary, null, 2) + '\n' : describeSummary(result.summary, o.out as string));
+      io.exitCode = result.exitCode;
+    });
+}

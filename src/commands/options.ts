@@ -1,0 +1,58 @@
+/** Option parsing shared by the commands: each turns a user's text into a typed value or a UsageError. */
+import { CANONICAL_FIELDS, type CanonicalField } from '../core/canonical.js';
+import { BadTime, parseIso } from '../core/normalize.js';
+import type { Gate } from '../correlation.js';
+import { VENDORS, type Vendor } from '../ingest/read.js';
+import { UsageError } from '../errors.js';
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function parseVendor(v: string | undefined): Vendor | undefined {
+  if (v === undefined) return undefined;
+  if (!(VENDORS as string[]).includes(v)) throw new UsageError(`--vendor ${v} is not a known format`, `use one of: ${VENDORS.join(', ')}`);
+  return v as Vendor;
+}
+
+export function parseColumns(specs: string[]): Map<CanonicalField, string[]> {
+  const out = new Map<CanonicalField, string[]>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const field = spec.slice(0, eq).trim() as CanonicalField;
+    const source = spec.slice(eq + 1).trim();
+    if (eq <= 0 || source === '') throw new UsageError(`--column ${spec} is not canonical=source`, 'e.g. --column email=$properties.work_email or --column org_id="Organization ID"');
+    if (!(CANONICAL_FIELDS as readonly string[]).includes(field)) throw new UsageError(`--column ${spec}: ${field} is not a canonical field`, `use one of: ${CANONICAL_FIELDS.join(', ')}`);
+    out.set(field, [...(out.get(field) ?? []), source]);
+  }
+  return out;
+}
+
+export function parseInstant(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseIso(v.trim());
+  } catch (e) {
+    if (e instanceof BadTime) throw new UsageError(`${flag} ${v} is not an ISO 8601 date or time`, `e.g. ${flag} 2025-11-01 or ${flag} 2025-11-09T14:00:00Z`);
+    throw e;
+  }
+}
+
+export function parseGate(flag: string, v: string | undefined): Gate | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(v);
+  if (!m || (m[2] === '' && !/^\s*\d+\s*$/.test(v))) throw new UsageError(`${flag} ${v} is not a count or a percentage`, `e.g. ${flag} 100 or ${flag} 0.5%`);
+  return { value: Number(m[1]), percent: m[2] === '%' };
+}
+
+export function parseRoles(v: string): string[] {
+  const roles = v.split(',').map((r) => r.trim().toLowerCase()).filter((r) => r !== '');
+  if (roles.length === 0) throw new UsageError('--admin-roles names no role', 'e.g. --admin-roles owner,admin');
+  return roles;
+}
+
+export function parseCount(flag: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v.trim())) throw new UsageError(`${flag} ${v} is not a whole number`, `e.g. ${flag} 1000`);
+  return Number(v);
+}

@@ -1,0 +1,127 @@
+/**
+ * Vendor identities: accepted records grouped by distinct_id (else user_id, else normalized
+ * email, else device_id). Aggregates are kept per identity, never per event, so memory grows with
+ * the number of people in the dataset, not with its size.
+ */
+import { identityKey, type CanonicalRecord } from './canonical.js';
+
+export interface Identity {
+  key: string;
+  /** Set when the identity is keyed by a distinct_id (rule 3 applies only then). */
+  distinctId: string | undefined;
+  userIds: string[];
+  emails: string[];
+  deviceIds: string[];
+  orgIds: string[];
+  events: number;
+  first: number | null;
+  last: number | null;
+  exposure: number;
+  /** (country, region) pairs, as `country\u0000region` */
+  places: string[];
+}
+
+function addTo(list: string[], v: string | undefined): void {
+  if (v !== undefined && !list.includes(v)) list.push(v);
+}
+
+export class IdentityGroups {
+  readonly byKey = new Map<string, Identity>();
+
+  add(r: CanonicalRecord): void {
+    const key = identityKey(r);
+    let id = this.byKey.get(key);
+    if (id === undefined) {
+      id = { key, distinctId: undefined, userIds: [], emails: [], deviceIds: [], orgIds: [], events: 0, first: null, last: null, exposure: 0, places: [] };
+      this.byKey.set(key, id);
+    }
+    if (r.distinctId !== undefined) id.distinctId = r.distinctId;
+    addTo(id.userIds, r.userId);
+    addTo(id.emails, r.email);
+    addTo(id.deviceIds, r.deviceId);
+    for (const o of r.orgIds) addTo(id.orgIds, o);
+    id.events++;
+    if (r.time !== null) {
+      if (id.first === null || r.time < id.first) id.first = r.time;
+      if (id.last === null || r.time > id.last) id.last = r.time;
+    }
+    id.exposure |= r.exposure;
+    if (r.country !== undefined || r.region !== undefined) addTo(id.places, `${r.country ?? ''}\u0000${r.region ?? ''}`);
+  }
+
+  /** Identities in vendor_id order (Unicode code points). */
+  sorted(): Identity[] {
+    return [...this.byKey.values()].sort((a, b) => compareCodePoints(a.key, b.key));
+  }
+}
+
+/** Sort order of the lists: by Unicode code point, not UTF-16 unit or locale. */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      // Surrogates (U+D800–DFFF) stand for code points above U+FFFF: they sort after U+E000–FFFF.
+      const sx = x >= 0xd800 && x <= 0xdfff;
+      const sy = y >= 0xd800 && y <= 0xdfff;
+      if (sx !== sy) return sx ? 1 : -1;
+      return x - y;
+    }
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Accepted `$insert_id`s, as 64-bit hashes in an open-addressing table: ~16 bytes per record
+ * instead of a string each. Two distinct ids collide with probability ~n²/2⁶⁵ (≈10⁻⁶ at 5M).
+ */
+export class RecordIdSet {
+  private hi = new Uint32Array(1 << 16);
+  private lo = new Uint32Array(1 << 16);
+  private count = 0;
+
+  /** Adds the id; false if it was already there. */
+  add(id: string): boolean {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x9747b28c;
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      h2 ^= h2 >>> 15;
+    }
+    h1 = (h1 ^ (h1 >>> 16)) >>> 0;
+    h2 = (Math.imul(h2 ^ id.length, 0x85ebca6b) ^ (h2 >>> 13)) >>> 0;
+    if (h1 === 0 && h2 === 0) h2 = 1;
+    if ((this.count + 1) * 2 > this.hi.length) this.grow();
+    return this.insert(h1, h2);
+  }
+
+  private insert(h1: number, h2: number): boolean {
+    const mask = this.hi.length - 1;
+    let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask;
+    for (;;) {
+      const a = this.hi[i];
+      const b = this.lo[i];
+      if (a === 0 && b === 0) {
+        this.hi[i] = h1;
+        this.lo[i] = h2;
+        this.count++;
+        return true;
+      }
+      if (a === h1 && b === h2) return false;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const oldHi = this.hi;
+    const oldLo = this.lo;
+    this.hi = new Uint32Array(oldHi.length * 2);
+    this.lo = new Uint32Array(oldLo.length * 2);
+    this.count = 0;
+    for (let i = 0; i < oldHi.length; i++) if (oldHi[i] !== 0 || oldLo[i] !== 0) this.insert(oldHi[i], oldLo[i]);
+  }
+}

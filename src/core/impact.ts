@@ -1,0 +1,207 @@
+/**
+ * From matched identities and the internal facts to the impact lists: affected users, affected
+ * orgs, the admin roster, unmatched identities and jurisdictions. Pure; rows come out sorted.
+ */
+import { CATEGORIES, CAT, categoriesOf, type Category } from './categories.js';
+import { compareCodePoints, type Identity } from './identity.js';
+import { RULES, unmatchedReason, type Match, type Rule } from './match.js';
+import { formatTime } from './normalize.js';
+import type { JurisdictionRow, OrgRow, RosterRow, UnmatchedRow, UserRow } from './rows.js';
+
+export interface InternalUser {
+  email: string;
+  name: string;
+}
+
+export interface AdminMembership {
+  orgId: string;
+  userId: string;
+  role: string;
+}
+
+/** What the internal database says about the people and orgs concerned. */
+export interface InternalFacts {
+  users: ReadonlyMap<string, InternalUser>;
+  /** orgs of each matched user, from memberships */
+  memberships: ReadonlyMap<string, readonly string[]>;
+  /** names of the orgs concerned; an org id absent here does not exist */
+  orgs: ReadonlyMap<string, string>;
+  /** admin memberships (roles already filtered) of the affected orgs */
+  admins: readonly AdminMembership[];
+}
+
+export interface Impact {
+  users: UserRow[];
+  orgs: OrgRow[];
+  roster: RosterRow[];
+  unmatched: UnmatchedRow[];
+  jurisdictions: JurisdictionRow[];
+  matchedBy: Record<Rule, number>;
+  exposedUsers: Record<Category, number>;
+  matchedIdentities: number;
+}
+
+interface Span {
+  events: number;
+  first: number | null;
+  last: number | null;
+  exposure: number;
+}
+
+function widen(s: Span, id: Identity): void {
+  s.events += id.events;
+  if (id.first !== null && (s.first === null || id.first < s.first)) s.first = id.first;
+  if (id.last !== null && (s.last === null || id.last > s.last)) s.last = id.last;
+  s.exposure |= id.exposure;
+}
+
+const sortStrings = (xs: Iterable<string>) => [...new Set(xs)].sort(compareCodePoints);
+const time = (ms: number | null) => (ms === null ? null : formatTime(ms));
+
+/** Roles rank owner first, then admin, then anything else alphabetically. */
+function roleRank(role: string): number {
+  return role === 'owner' ? 0 : role === 'admin' ? 1 : 2;
+}
+
+export function buildImpact(identities: readonly Identity[], matches: readonly Match[], facts: InternalFacts): Impact {
+  const matchedBy = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
+  const perUser = new Map<string, Span & { rule: number; places: Set<string> }>();
+  const unmatched: UnmatchedRow[] = [];
+  const perOrgUnattributed = new Map<string, Span & { count: number }>();
+
+  identities.forEach((id, i) => {
+    const m = matches[i];
+    if (m.userId !== undefined && m.rule !== undefined) {
+      matchedBy[m.rule]++;
+      let u = perUser.get(m.userId);
+      if (u === undefined) perUser.set(m.userId, (u = { events: 0, first: null, last: null, exposure: 0, rule: RULES.length, places: new Set() }));
+      widen(u, id);
+      u.rule = Math.min(u.rule, RULES.indexOf(m.rule));
+      for (const p of id.places) u.places.add(p);
+      return;
+    }
+    const reason = unmatchedReason(m, id, (o) => facts.orgs.has(o));
+    unmatched.push({
+      vendor_id: id.key,
+      reason,
+      email: sortStrings(id.emails).join(';'),
+      events: id.events,
+      first_seen: time(id.first),
+      last_seen: time(id.last),
+      exposed: categoriesOf(id.exposure),
+      org_ids: sortStrings(id.orgIds),
+    });
+    for (const o of new Set(id.orgIds)) {
+      if (!facts.orgs.has(o)) continue;
+      let s = perOrgUnattributed.get(o);
+      if (s === undefined) perOrgUnattributed.set(o, (s = { events: 0, first: null, last: null, exposure: 0, count: 0 }));
+      widen(s, id);
+      s.count++;
+    }
+  });
+
+  const userIds = sortStrings(perUser.keys());
+  const users: UserRow[] = [];
+  const perOrg = new Map<string, Span & { affected: number; unattributed: number }>();
+  const exposedUsers = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+  const jurisdictionCounts = new Map<string, number>();
+  for (const uid of userIds) {
+    const u = perUser.get(uid)!;
+    const info = facts.users.get(uid) ?? { email: '', name: '' };
+    const orgIds = sortStrings(facts.memberships.get(uid) ?? []);
+    const places = [...u.places].map((p) => p.split('\u0000') as [string, string]);
+    users.push({
+      user_id: uid,
+      email: info.email,
+      name: info.name,
+      org_ids: orgIds,
+      matched_by: RULES[u.rule],
+      events: u.events,
+      first_seen: time(u.first),
+      last_seen: time(u.last),
+      exposed: categoriesOf(u.exposure),
+      countries: sortStrings(places.map(([c]) => c).filter((c) => c !== '')),
+      regions: sortStrings(places.map(([, r]) => r).filter((r) => r !== '')),
+    });
+    for (const c of CATEGORIES) if (u.exposure & CAT[c]) exposedUsers[c]++;
+    for (const p of u.places) jurisdictionCounts.set(p, (jurisdictionCounts.get(p) ?? 0) + 1);
+    for (const o of orgIds) {
+      let s = perOrg.get(o);
+      if (s === undefined) perOrg.set(o, (s = { events: 0, first: null, last: null, exposure: 0, affected: 0, unattributed: 0 }));
+      s.affected++;
+      s.events += u.events;
+      if (u.first !== null && (s.first === null || u.first < s.first)) s.first = u.first;
+      if (u.last !== null && (s.last === null || u.last > s.last)) s.last = u.last;
+      s.exposure |= u.exposure;
+    }
+  }
+  for (const [o, s] of perOrgUnattributed) {
+    let t = perOrg.get(o);
+    if (t === undefined) perOrg.set(o, (t = { events: 0, first: null, last: null, exposure: 0, affected: 0, unattributed: 0 }));
+    t.unattributed = s.count;
+    if (s.first !== null && (t.first === null || s.first < t.first)) t.first = s.first;
+    if (s.last !== null && (t.last === null || s.last > t.last)) t.last = s.last;
+    t.exposure |= s.exposure;
+  }
+
+  // Roster: one row per (affected org, admin); a person with several admin rows keeps the strongest role.
+  const best = new Map<string, AdminMembership>();
+  for (const a of facts.admins) {
+    if (!perOrg.has(a.orgId)) continue;
+    const k = `${a.orgId}\u0000${a.userId}`;
+    const prev = best.get(k);
+    if (prev === undefined || roleRank(a.role) < roleRank(prev.role) || (roleRank(a.role) === roleRank(prev.role) && compareCodePoints(a.role, prev.role) < 0)) best.set(k, a);
+  }
+  const roster: RosterRow[] = [];
+  const adminCount = new Map<string, number>();
+  for (const a of best.values()) {
+    const org = perOrg.get(a.orgId)!;
+    const info = facts.users.get(a.userId) ?? { email: '', name: '' };
+    roster.push({
+      org_id: a.orgId,
+      org_name: facts.orgs.get(a.orgId) ?? '',
+      email: info.email,
+      name: info.name,
+      role: a.role,
+      affected_users: org.affected,
+      exposed: categoriesOf(org.exposure),
+      // not a column: keeps the sort total when two admins share an email
+      _user: a.userId,
+    } as RosterRow);
+    adminCount.set(a.orgId, (adminCount.get(a.orgId) ?? 0) + 1);
+  }
+  roster.sort((x, y) => compareCodePoints(x.org_id, y.org_id) || compareCodePoints(x.email, y.email) || compareCodePoints(String(x._user), String(y._user)));
+  for (const r of roster) delete r._user;
+
+  const orgs: OrgRow[] = sortStrings(perOrg.keys()).map((o) => {
+    const s = perOrg.get(o)!;
+    return {
+      org_id: o,
+      org_name: facts.orgs.get(o) ?? '',
+      affected_users: s.affected,
+      unattributed: s.unattributed,
+      admins: adminCount.get(o) ?? 0,
+      exposed: categoriesOf(s.exposure),
+      first_seen: time(s.first),
+      last_seen: time(s.last),
+    };
+  });
+
+  const jurisdictions: JurisdictionRow[] = [...jurisdictionCounts]
+    .map(([p, n]) => {
+      const [country, region] = p.split('\u0000');
+      return { country, region, affected_users: n };
+    })
+    .sort((a, b) => compareCodePoints(a.country, b.country) || compareCodePoints(a.region, b.region));
+
+  return {
+    users,
+    orgs,
+    roster,
+    unmatched, // identities arrive sorted by vendor_id
+    jurisdictions,
+    matchedBy,
+    exposedUsers,
+    matchedIdentities: RULES.reduce((n, r) => n + matchedBy[r], 0),
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Matching vendor identities to internal users, by the first rule that applies:
+ * user_id, email, distinct_id, then device_link. A rule that points at two or more users makes
+ * the identity unmatched as ambiguous_<rule>; later rules are not tried. Pure.
+ */
+import type { Identity } from './identity.js';
+
+export const RULES = ['user_id', 'email', 'distinct_id', 'device_link'] as const;
+export type Rule = (typeof RULES)[number];
+export type UnmatchedReason = 'no_match' | 'org_only' | `ambiguous_${Rule}`;
+
+export interface Match {
+  /** internal user id when matched */
+  userId?: string;
+  rule?: Rule;
+  ambiguous?: Rule;
+}
+
+/** What matching needs to know about the internal users. */
+export interface UserLookup {
+  /** internal user ids equal to this text */
+  hasUser(id: string): boolean;
+  /** internal user ids whose normalized email equals this one */
+  usersWithEmail(email: string): readonly string[];
+}
+
+function unique(xs: Iterable<string>): string[] {
+  return [...new Set(xs)];
+}
+
+function decide(candidates: string[], rule: Rule): Match | undefined {
+  if (candidates.length === 0) return undefined;
+  if (candidates.length > 1) return { ambiguous: rule };
+  return { userId: candidates[0], rule };
+}
+
+/** One Match per identity, in the same order. */
+export function matchIdentities(identities: readonly Identity[], users: UserLookup): Match[] {
+  const out: Match[] = identities.map(
+    (id) =>
+      decide(unique(id.userIds.filter((u) => users.hasUser(u))), 'user_id') ??
+      decide(unique(id.emails.flatMap((e) => users.usersWithEmail(e))), 'email') ??
+      decide(id.distinctId !== undefined && users.hasUser(id.distinctId) ? [id.distinctId] : [], 'distinct_id') ??
+      {},
+  );
+  // Rule 4: devices seen on identities matched by rules 1–3.
+  const deviceUsers = new Map<string, Set<string>>();
+  identities.forEach((id, i) => {
+    const m = out[i];
+    if (m.userId === undefined) return;
+    for (const d of id.deviceIds) {
+      let s = deviceUsers.get(d);
+      if (s === undefined) deviceUsers.set(d, (s = new Set()));
+      s.add(m.userId);
+    }
+  });
+  identities.forEach((id, i) => {
+    const m = out[i];
+    if (m.userId !== undefined || m.ambiguous !== undefined) return;
+    const candidates = unique(id.deviceIds.flatMap((d) => [...(deviceUsers.get(d) ?? [])]));
+    out[i] = decide(candidates, 'device_link') ?? {};
+  });
+  return out;
+}
+
+/** Why an identity is unmatched: ambiguous first, then whether it names a known org. */
+export function unmatchedReason(m: Match, id: Identity, orgExists: (org: string) => boolean): UnmatchedReason {
+  if (m.ambiguous !== undefined) return `ambiguous_${m.ambiguous}`;
+  return id.orgIds.some(orgExists) ? 'org_only' : 'no_match';
+}

@@ -1,0 +1,275 @@
+/**
+ * The correlate job, end to end: read every export into vendor identities, resolve them against
+ * the internal database in one snapshot, build the impact lists and publish the case directory.
+ * Files, databases and the clock live here; the decisions live in core/.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CATEGORIES } from './core/categories.js';
+import type { CanonicalField } from './core/canonical.js';
+import { buildImpact, type Impact, type InternalUser } from './core/impact.js';
+import { matchIdentities, RULES } from './core/match.js';
+import { COLUMNS, type ListName, type Row } from './core/rows.js';
+import { Tally, type Counts, type Window } from './core/tally.js';
+import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
+import { CaseStore } from './case/store.js';
+import { csvLine, csvRow } from './output/csv.js';
+import { readExport, type Vendor } from './ingest/read.js';
+import { labelOf, type InputFile } from './ingest/source.js';
+import { hashFile, InternalDb } from './internal/db.js';
+import type { Ui } from './ui.js';
+import { VERSION } from './version.js';
+
+export interface CorrelateOptions {
+  exports: string[];
+  internal: string;
+  out: string;
+  vendor?: Vendor;
+  columns: Map<CanonicalField, string[]>;
+  map?: string;
+  adminRoles: string[];
+  window: Window;
+  maxRejected?: Gate;
+  maxUnmatched?: Gate;
+  force: boolean;
+  /** options as the user gave them, for the manifest */
+  given: Record<string, unknown>;
+}
+
+export interface Gate {
+  value: number;
+  percent: boolean;
+}
+
+export interface Summary {
+  records: Counts;
+  identities: { vendor: number; matched: number; unmatched: number };
+  users: number;
+  orgs: number;
+  roster: number;
+  orgs_without_admin: number;
+  matched_by: Record<string, number>;
+  unmatched_by_reason: Record<string, number>;
+  exposed: Record<string, number>;
+  complete: boolean;
+  encoding_errors: number;
+  gates: { max_rejected: boolean | null; max_unmatched: boolean | null };
+  files: { file: string; format: string; records: number; complete: boolean }[];
+}
+
+export interface CorrelateResult {
+  summary: Summary;
+  exitCode: number;
+}
+
+export function gateExceeded(g: Gate | undefined, count: number, total: number): boolean | null {
+  if (g === undefined) return null;
+  return g.percent ? count * 100 > g.value * total : count > g.value;
+}
+
+export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<CorrelateResult> {
+  const started = new Date();
+  const mapSql = opts.map === undefined ? undefined : readFileSync(opts.map, 'utf8');
+  const internal = new InternalDb(opts.internal, mapSql);
+  try {
+    prepareCaseDir(opts.out, opts.force);
+    const caseFile = new StagedFile(opts.out, 'case.sqlite');
+    const store = new CaseStore(caseFile);
+
+    // 1. Read every export.
+    const tally = new Tally(opts.window);
+    let encodingErrors = 0;
+    let complete = true;
+    const inputs: (InputFile & { records: number; format: string; complete: boolean })[] = [];
+    const t0 = Date.now();
+    for (const [fileIndex, path] of opts.exports.entries()) {
+      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, records: 0, format: '', complete: true };
+      inputs.push(file);
+      const readBefore = tally.counts.read;
+      const result = await readExport(
+        file,
+        { vendor: opts.vendor, columns: opts.columns },
+        {
+          accept: (_line, rec) => {
+            tally.offer(rec);
+            if ((tally.counts.read & 0x3fff) === 0) progress();
+          },
+          reject: (line, reason, excerpt) => {
+            tally.rejected();
+            store.addRejected(fileIndex, file.label, line, reason, excerpt);
+          },
+          stop: (line, reason) => {
+            tally.rejected();
+            file.complete = false;
+            complete = false;
+            store.addRejected(fileIndex, file.label, line, reason, 'reading stopped here; records before this line were kept');
+            ui.warn(`${file.label}: reading stopped at line ${line} (${reason}); the records before it were kept`);
+          },
+          encodingErrors: (n) => (encodingErrors += n),
+          warn: (m) => ui.warn(m),
+        },
+      );
+      file.records = tally.counts.read - readBefore;
+      file.format = result.container === 'empty' ? 'empty' : `${result.detected} (${result.container})`;
+      function progress() {
+        const secs = (Date.now() - t0) / 1000;
+        const rate = secs > 0 ? Math.round(tally.counts.read / secs) : 0;
+        ui.progress(`reading ${file.label}: ${tally.counts.read.toLocaleString('en-US')} records, ${rate.toLocaleString('en-US')} records/s`);
+      }
+    }
+    ui.progress('matching identities against the internal database');
+
+    // 2. Resolve identities against the internal database, in one snapshot.
+    const identities = tally.groups.sorted();
+    const impact: Impact = internal.snapshot(() => {
+      const wantedIds = new Set<string>();
+      const wantedEmails = new Set<string>();
+      for (const id of identities) {
+        for (const u of id.userIds) wantedIds.add(u);
+        if (id.distinctId !== undefined) wantedIds.add(id.distinctId);
+        for (const e of id.emails) wantedEmails.add(e);
+      }
+      const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
+      const matches = matchIdentities(identities, lookup);
+      const matchedUsers = new Set<string>();
+      for (const m of matches) if (m.userId !== undefined) matchedUsers.add(m.userId);
+      const memberships = internal.membershipsOf(matchedUsers);
+      const candidateOrgs = new Set<string>();
+      for (const orgs of memberships.values()) for (const o of orgs) candidateOrgs.add(o);
+      identities.forEach((id, i) => {
+        if (matches[i].userId === undefined) for (const o of id.orgIds) candidateOrgs.add(o);
+      });
+      const orgs = internal.orgNames(candidateOrgs);
+      const affectedOrgs = new Set<string>();
+      for (const list of memberships.values()) for (const o of list) affectedOrgs.add(o);
+      identities.forEach((id, i) => {
+        if (matches[i].userId === undefined) for (const o of id.orgIds) if (orgs.has(o)) affectedOrgs.add(o);
+      });
+      const admins = internal.admins(affectedOrgs, opts.adminRoles);
+      const users = new Map<string, InternalUser>([...info, ...admins.info]);
+      return buildImpact(identities, matches, { users, memberships, orgs, admins: admins.admins });
+    });
+    const internalSource = hashFile(opts.internal);
+
+    // 3. Summary and gates.
+    const counts = tally.counts;
+    const unmatchedByReason: Record<string, number> = {};
+    for (const u of impact.unmatched) unmatchedByReason[u.reason] = (unmatchedByReason[u.reason] ?? 0) + 1;
+    const gates = {
+      max_rejected: gateExceeded(opts.maxRejected, counts.rejected, counts.read),
+      max_unmatched: gateExceeded(opts.maxUnmatched, impact.unmatched.length, identities.length),
+    };
+    const summary: Summary = {
+      records: { ...counts },
+      identities: { vendor: identities.length, matched: impact.matchedIdentities, unmatched: impact.unmatched.length },
+      users: impact.users.length,
+      orgs: impact.orgs.length,
+      roster: impact.roster.length,
+      orgs_without_admin: impact.orgs.filter((o) => o.admins === 0).length,
+      matched_by: Object.fromEntries(RULES.map((r) => [r, impact.matchedBy[r]])),
+      unmatched_by_reason: Object.fromEntries(Object.entries(unmatchedByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
+      exposed: Object.fromEntries(CATEGORIES.map((c) => [c, impact.exposedUsers[c]])),
+      complete,
+      encoding_errors: encodingErrors,
+      gates,
+      files: inputs.map((f) => ({ file: f.label, format: f.format, records: f.records, complete: f.complete })),
+    };
+
+    // 4. Write every output under a temporary name, then publish them together.
+    ui.progress('writing the case');
+    const lists: Record<Exclude<ListName, 'rejected'>, Row[]> = {
+      users: impact.users,
+      orgs: impact.orgs,
+      roster: impact.roster,
+      unmatched: impact.unmatched,
+      jurisdictions: impact.jurisdictions,
+    };
+    const staged: { file: StagedFile; rows: number | null }[] = [];
+    for (const [name, rows] of Object.entries(lists) as [Exclude<ListName, 'rejected'>, Row[]][]) {
+      staged.push({ file: writeCsvFile(opts.out, `${name}.csv`, COLUMNS[name], rows), rows: rows.length });
+      store.putList(name, rows);
+    }
+    store.finishRejected();
+    let rejectedRows = 0;
+    {
+      const f = new StagedFile(opts.out, 'rejected.csv');
+      let buf = csvLine([...COLUMNS.rejected]);
+      for (const row of store.rejected()) {
+        buf += csvRow(COLUMNS.rejected, row);
+        rejectedRows++;
+        if (buf.length > 1 << 16) {
+          f.write(buf);
+          buf = '';
+        }
+      }
+      f.write(buf);
+      staged.push({ file: f, rows: rejectedRows });
+    }
+    const summaryFile = new StagedFile(opts.out, 'summary.json');
+    summaryFile.write(JSON.stringify(summary, null, 2) + '\n');
+    staged.push({ file: summaryFile, rows: null });
+    store.putMeta('summary', summary);
+    store.close();
+    staged.push({ file: caseFile, rows: null });
+
+    const outputs = staged.map(({ file, rows }) => {
+      file.close();
+      return { name: file.name, rows, sha256: createHash('sha256').update(readFileSync(file.tmp)).digest('hex') };
+    });
+    const manifest = {
+      tool: { name: TOOL, version: VERSION, node: process.version },
+      started: started.toISOString(),
+      finished: new Date().toISOString(),
+      options: opts.given,
+      inputs: inputs.map((f) => ({ path: f.path, size: f.rawBytes, sha256: f.sha256, gzip: f.gzip, format: f.format, records: f.records, complete: f.complete })),
+      internal: { path: internalSource.path, size: internalSource.bytes, sha256: internalSource.sha256, map: opts.map ?? null },
+      outputs,
+    };
+    const manifestFile = new StagedFile(opts.out, MANIFEST);
+    manifestFile.write(JSON.stringify(manifest, null, 2) + '\n');
+    for (const { file } of staged) file.commit();
+    manifestFile.commit();
+    ui.stopProgress();
+
+    let exitCode = 0;
+    if (!complete) exitCode = 1;
+    else if (gates.max_rejected || gates.max_unmatched) exitCode = 3;
+    return { summary, exitCode };
+  } finally {
+    internal.close();
+    ui.stopProgress();
+  }
+}
+
+function writeCsvFile(dir: string, name: string, columns: readonly string[], rows: readonly Row[]): StagedFile {
+  const f = new StagedFile(dir, name);
+  let buf = csvLine([...columns]);
+  for (const row of rows) {
+    buf += csvRow(columns, row);
+    if (buf.length > 1 << 16) {
+      f.write(buf);
+      buf = '';
+    }
+  }
+  f.write(buf);
+  return f;
+}
+
+/** The short human summary correlate prints on stdout. */
+export function describeSummary(s: Summary, out: string): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const r = s.records;
+  const lines = [
+    `case written to ${out}`,
+    `  records     ${n(r.read)} read: ${n(r.accepted)} accepted, ${n(r.rejected)} rejected, ${n(r.filtered)} filtered, ${n(r.duplicates)} duplicates`,
+    `  identities  ${n(s.identities.vendor)} in the export: ${n(s.identities.matched)} matched, ${n(s.identities.unmatched)} unmatched`,
+    `  matched by  ${RULES.map((k) => `${k} ${n(s.matched_by[k])}`).join(', ')}`,
+    `  affected    ${n(s.users)} users in ${n(s.orgs)} orgs; ${n(s.roster)} admin notices (${n(s.orgs_without_admin)} orgs without an admin)`,
+    `  exposed     ${CATEGORIES.filter((c) => s.exposed[c] > 0).map((c) => `${c} ${n(s.exposed[c])}`).join(', ') || 'nothing'}`,
+  ];
+  if (s.encoding_errors > 0) lines.push(`  encoding    ${n(s.encoding_errors)} invalid UTF-8 sequences replaced`);
+  if (!s.complete) lines.push('  INCOMPLETE  an export could not be read to its end: see rejected.csv');
+  if (s.gates.max_rejected) lines.push('  GATE        --max-rejected exceeded');
+  if (s.gates.max_unmatched) lines.push('  GATE        --max-unmatched exceeded');
+  return lines.join('\n') + '\n';
+}

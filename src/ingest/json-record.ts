@@ -1,0 +1,140 @@
+/**
+ * One JSON record's text → a parsed object ready for canonicalisation, or a reject reason.
+ * Long integer literals are kept as exact strings (an ID beyond 2^53 must never be rounded into
+ * someone else's ID); nesting is measured without recursion; `__proto__` stays plain data
+ * (JSON.parse defines own properties, and lookups below only read own properties).
+ */
+import { CANONICAL_FIELDS, DEFAULT_SOURCES, type CanonicalField, type Getter, type Plan } from '../core/canonical.js';
+import { looksLikeSecret } from '../core/secrets.js';
+import { MAX_DEPTH } from './json-stream.js';
+
+export type JsonObject = Record<string, unknown>;
+export interface JsonRec {
+  top: JsonObject;
+  /** `properties` (events) or `$properties` (profiles), when present */
+  bag: JsonObject | undefined;
+}
+
+export type ParseReject = 'invalid_json' | 'not_an_object' | 'max_depth';
+export interface Parsed {
+  obj: JsonObject;
+  secret: boolean;
+}
+
+const LONG_DIGITS = /\d{16}/;
+
+/** Quote number literals with 16 or more digits so JSON.parse keeps their exact text. */
+export function quoteLongNumbers(text: string): string {
+  let out = '';
+  let last = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let j = i;
+      let digits = 0;
+      while (j < text.length) {
+        const d = text.charCodeAt(j);
+        if (d >= 0x30 && d <= 0x39) digits++;
+        else if (!(d === 0x2d || d === 0x2b || d === 0x2e || d === 0x65 || d === 0x45)) break;
+        j++;
+      }
+      if (digits >= 16) {
+        out += text.slice(last, i) + '"' + text.slice(i, j) + '"';
+        last = j;
+      }
+      i = j - 1;
+    }
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+export function parseJsonRecord(text: string): Parsed | ParseReject {
+  let value: unknown;
+  try {
+    value = JSON.parse(LONG_DIGITS.test(text) ? quoteLongNumbers(text) : text);
+  } catch {
+    return 'invalid_json';
+  }
+  return checkRecord(value, text);
+}
+
+/** Shape, depth and credential checks on an already parsed value. */
+export function checkRecord(value: unknown, text: string | undefined): Parsed | ParseReject {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not_an_object';
+  // Walk containers iteratively: depth limit, and strings when the raw text cannot be scanned.
+  const scanStrings = text === undefined || text.includes('\\');
+  let secret = !scanStrings && looksLikeSecret(text);
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > MAX_DEPTH) return 'max_depth';
+    const items = Array.isArray(v) ? v : Object.values(v as object);
+    for (const x of items) {
+      if (typeof x === 'object' && x !== null) stack.push([x, depth + 1]);
+      else if (scanStrings && !secret && typeof x === 'string' && looksLikeSecret(x)) secret = true;
+    }
+  }
+  return { obj: value as JsonObject, secret };
+}
+
+function own(o: JsonObject | undefined, k: string): unknown {
+  return o !== undefined && Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
+function asObject(v: unknown): JsonObject | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;
+}
+
+export function wrapJson(obj: JsonObject): JsonRec {
+  return { top: obj, bag: asObject(own(obj, 'properties')) ?? asObject(own(obj, '$properties')) };
+}
+
+function keyGetter(k: string): Getter<JsonRec> {
+  return (r) => {
+    const v = own(r.bag, k);
+    return v !== undefined ? v : own(r.top, k);
+  };
+}
+
+function pathGetter(path: string[]): Getter<JsonRec> {
+  return (r) => {
+    let cur: unknown = r.top;
+    for (const p of path) {
+      const o = asObject(cur);
+      if (o === undefined) return undefined;
+      cur = own(o, p);
+    }
+    return cur;
+  };
+}
+
+/**
+ * The JSON plan: `--column` sources first (a dotted path from the record's root; a plain key is
+ * looked up like the defaults, in the properties first), then the defaults.
+ */
+export function jsonPlan(columns: Map<CanonicalField, string[]>): Plan<JsonRec> {
+  const plan = {} as Plan<JsonRec>;
+  for (const f of CANONICAL_FIELDS) {
+    const custom = (columns.get(f) ?? []).map((src) => (src.includes('.') ? pathGetter(src.split('.')) : keyGetter(src)));
+    plan[f] = [...custom, ...DEFAULT_SOURCES[f].map(keyGetter)];
+  }
+  return plan;
+}
+
+/** A profile page `{"results": [...]}` rather than a record. */
+export function pageResults(obj: JsonObject): unknown[] | undefined {
+  const r = own(obj, 'results');
+  if (!Array.isArray(r)) return undefined;
+  if (Object.hasOwn(obj, 'event') || Object.hasOwn(obj, '$distinct_id') || Object.hasOwn(obj, 'properties')) return undefined;
+  return r;
+}

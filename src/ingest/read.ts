@@ -1,0 +1,226 @@
+/**
+ * Reading one export: detect the container (NDJSON, JSON array/document, CSV) from its first
+ * bytes, split it into records with their physical line, parse and canonicalise each one, and
+ * report every record's fate to the sink. Nothing here throws for bad records; a file that cannot
+ * be read to its end reports a stop.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
+import { looksLikeSecret } from '../core/secrets.js';
+import { csvPlan } from './csv-plan.js';
+import { CsvSplitter } from './csv.js';
+import { JsonStreamSplitter } from './json-stream.js';
+import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonRec, type JsonObject } from './json-record.js';
+import { LineSplitter, MAX_RECORD_BYTES } from './lines.js';
+import { openInput, type InputFile } from './source.js';
+import { excerptOf, replacedCount } from './text.js';
+
+export type Vendor = 'mixpanel-events' | 'mixpanel-people' | 'csv';
+export const VENDORS: Vendor[] = ['mixpanel-events', 'mixpanel-people', 'csv'];
+export type Container = 'ndjson' | 'json' | 'csv' | 'empty';
+
+export interface ReadOptions {
+  vendor?: Vendor;
+  columns: Map<CanonicalField, string[]>;
+}
+
+export interface RecordSink {
+  /** A usable record. `raw` is the parsed source record (for inspect), when it is JSON. */
+  accept(line: number, rec: CanonicalRecord, keys: Iterable<string>): void;
+  reject(line: number, reason: string, excerpt: string): void;
+  /** Reading stopped early at this line: counted as one read and rejected record. */
+  stop(line: number, reason: string): void;
+  encodingErrors(n: number): void;
+  warn(message: string): void;
+}
+
+export interface FileResult {
+  container: Container;
+  /** Shape of the first record: mixpanel-events, mixpanel-people, csv or json */
+  detected: string;
+}
+
+const PEEK_LIMIT = MAX_RECORD_BYTES + 1;
+
+export async function readExport(file: InputFile, opts: ReadOptions, sink: RecordSink): Promise<FileResult> {
+  const chunks = openInput(file, (s) => stopReason = s.reason);
+  let stopReason: string | undefined;
+  const it = chunks[Symbol.asyncIterator]();
+
+  // Peek until the first line is complete (or the peek limit) to choose the container.
+  const peek: Buffer[] = [];
+  let peekBytes = 0;
+  let done = false;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    peek.push(r.value);
+    peekBytes += r.value.length;
+    if (peekBytes >= PEEK_LIMIT || firstLineComplete(Buffer.concat(peek))) break;
+  }
+  const head = Buffer.concat(peek);
+  const container = chooseContainer(head, done, opts.vendor);
+  const result: FileResult = { container, detected: container === 'csv' ? 'csv' : container === 'empty' ? 'empty' : '' };
+
+  let lastLine = 0;
+  const feed = makeFeeder(container, opts, file, sink, result, (l) => (lastLine = Math.max(lastLine, l)));
+  if (container !== 'empty') feed.push(head);
+  if (!done) {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      if (container !== 'empty') feed.push(r.value);
+    }
+  }
+  if (stopReason !== undefined) {
+    // Records before the break are kept; the stop is one rejected row after the last line seen.
+    sink.stop(lastLine + 1, stopReason);
+  } else {
+    feed.end();
+  }
+  if (result.detected === '') result.detected = opts.vendor ?? 'json';
+  return result;
+}
+
+function firstLineComplete(b: Buffer): boolean {
+  let i = 0;
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a || b[i] === 0x0d)) i++;
+  return i < b.length && (b.indexOf(0x0a, i) !== -1 || b.indexOf(0x0d, i) !== -1);
+}
+
+export function chooseContainer(head: Buffer, complete: boolean, vendor: Vendor | undefined): Container {
+  let i = 0;
+  while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
+  if (i === head.length) return 'empty';
+  if (vendor === 'csv') return 'csv';
+  const c = head[i];
+  if (vendor === undefined && c !== 0x5b && c !== 0x7b) return 'csv';
+  if (c !== 0x5b && c !== 0x7b) return 'ndjson';
+  let end = i;
+  while (end < head.length && head[end] !== 0x0a && head[end] !== 0x0d) end++;
+  const lineComplete = end < head.length || complete;
+  if (!lineComplete) return 'json';
+  const first = head.subarray(i, end).toString('utf8').trim();
+  let parses = true;
+  try {
+    JSON.parse(first);
+  } catch {
+    parses = false;
+  }
+  const rest = head.subarray(end).toString('utf8').trim();
+  if (c === 0x5b) return parses && rest !== '' ? 'ndjson' : 'json';
+  if (parses) return 'ndjson';
+  return /[{[,:]$/.test(first) ? 'json' : 'ndjson';
+}
+
+interface Feeder {
+  push(b: Buffer): void;
+  end(): void;
+}
+
+function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, sink: RecordSink, result: FileResult, seen: (line: number) => void): Feeder {
+  if (container === 'csv') return csvFeeder(opts, file, sink, seen);
+  const plan = jsonPlan(opts.columns);
+  const handleValue = (line: number, bytes: Buffer) => {
+    seen(line);
+    const text = bytes.toString('utf8');
+    const bad = replacedCount(bytes, text);
+    if (bad > 0) sink.encodingErrors(bad);
+    if (container === 'ndjson' && text.trim() === '') return;
+    const parsed = parseJsonRecord(text);
+    if (typeof parsed === 'string') {
+      sink.reject(line, parsed, excerptOf(text));
+      return;
+    }
+    const page = pageResults(parsed.obj);
+    if (page !== undefined) {
+      if (result.detected === '') result.detected = 'mixpanel-people';
+      for (const el of page) {
+        const p = checkRecord(el, undefined);
+        if (typeof p === 'string') sink.reject(line, p, '');
+        else emit(line, p.obj, p.secret, text);
+      }
+      return;
+    }
+    emit(line, parsed.obj, parsed.secret, text);
+  };
+  const emit = (line: number, obj: JsonObject, secret: boolean, text: string) => {
+    if (result.detected === '') result.detected = shapeOf(obj);
+    const r = canonicalize<JsonRec>(plan as Plan<JsonRec>, wrapJson(obj), secret);
+    if (typeof r === 'string') sink.reject(line, r, excerptOf(text));
+    else sink.accept(line, r, Object.keys(wrapJson(obj).bag ?? obj));
+  };
+  if (container === 'ndjson') {
+    const splitter = new LineSplitter({
+      line: handleValue,
+      oversize: (line) => {
+        seen(line);
+        sink.reject(line, 'record_too_large', '');
+      },
+    });
+    return { push: (b) => splitter.push(b), end: () => splitter.end() };
+  }
+  const splitter = new JsonStreamSplitter({
+    value: handleValue,
+    reject: (line, reason) => {
+      seen(line);
+      sink.reject(line, reason, '');
+    },
+    stop: (line, reason) => sink.stop(line, reason),
+  });
+  return { push: (b) => splitter.push(b), end: () => splitter.end() };
+}
+
+function shapeOf(obj: JsonObject): string {
+  if (Object.hasOwn(obj, 'properties') || Object.hasOwn(obj, 'event')) return 'mixpanel-events';
+  if (Object.hasOwn(obj, '$properties') || Object.hasOwn(obj, '$distinct_id')) return 'mixpanel-people';
+  return 'json';
+}
+
+function csvFeeder(opts: ReadOptions, file: InputFile, sink: RecordSink, seen: (line: number) => void): Feeder {
+  const decoder = new StringDecoder('utf8');
+  let header: string[] | undefined;
+  let plan: Plan<string[]> | undefined;
+  const splitter = new CsvSplitter({
+    record(line, cells) {
+      seen(line);
+      if (header === undefined) {
+        header = cells;
+        plan = csvPlan(header, opts.columns, file.label, sink.warn);
+        return;
+      }
+      if (cells.length < header.length) return sink.reject(line, 'missing_columns', excerptOf(cells.join(',')));
+      if (cells.length > header.length) return sink.reject(line, 'too_many_columns', excerptOf(cells.join(',')));
+      const secret = cells.some((c) => c.length >= 12 && looksLikeSecret(c));
+      const r = canonicalize(plan!, cells, secret);
+      if (typeof r === 'string') sink.reject(line, r, excerptOf(cells.join(',')));
+      else sink.accept(line, r, header);
+    },
+    reject(line, reason) {
+      seen(line);
+      sink.reject(line, reason, '');
+    },
+    stop(line, reason) {
+      sink.stop(line, reason);
+    },
+  });
+  return {
+    push(b) {
+      const text = decoder.write(b);
+      const bad = replacedCount(b, text);
+      if (bad > 0) sink.encodingErrors(bad);
+      splitter.push(text);
+    },
+    end() {
+      const tail = decoder.end();
+      if (tail.length > 0) {
+        sink.encodingErrors(1);
+        splitter.push(tail);
+      }
+      splitter.end();
+    },
+  };
+}

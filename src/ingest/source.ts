@@ -1,0 +1,153 @@
+/**
+ * Opening one export: a file or `-` (stdin), gzip recognised by its magic bytes, a UTF-8 BOM
+ * stripped, UTF-16 refused. Yields decompressed chunks; the raw bytes are hashed on the way in
+ * for the manifest. A read that fails part-way ends the stream with a Stop, never a throw, so the
+ * records before it are kept.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { isAbsolute, basename, normalize } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { UsageError } from '../errors.js';
+
+export interface InputFile {
+  /** As given on the command line (`-` for stdin). */
+  path: string;
+  /** How lists name it: the relative path as given, or the base name of an absolute one. */
+  label: string;
+  /** Raw (compressed) bytes read, and their SHA-256, once the stream has ended. */
+  rawBytes: number;
+  sha256: string;
+  gzip: boolean;
+}
+
+/** Why a file could not be read to its end. */
+export interface Stop {
+  reason: 'truncated_gzip' | 'corrupt_gzip' | 'decompressed_size_cap' | 'read_error';
+}
+
+export const MAX_INFLATE_RATIO = Number(process.env.BREACH_IMPACT_MAX_INFLATE_RATIO ?? 1000);
+export const MIN_INFLATE_CAP = Number(process.env.BREACH_IMPACT_MIN_INFLATE_CAP ?? 1024 ** 3);
+
+export function labelOf(path: string): string {
+  if (path === '-') return '-';
+  return isAbsolute(path) ? basename(path) : normalize(path);
+}
+
+export function checkReadable(path: string): void {
+  if (path === '-') return;
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new UsageError(`cannot open export ${labelOf(path)}: no such file`, 'check the path, or pass - to read standard input');
+  }
+  if (st.isDirectory()) throw new UsageError(`export ${labelOf(path)} is a directory`, 'name the export files themselves');
+}
+
+/**
+ * Chunks of decompressed, BOM-less bytes. `onStop` is told if reading ended early.
+ * Decompression is capped at max(1 GiB, 1000 × compressed bytes) against gzip bombs.
+ */
+export async function* openInput(file: InputFile, onStop: (s: Stop) => void): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  const raw: AsyncIterable<Buffer> = file.path === '-' ? (process.stdin as AsyncIterable<Buffer>) : createReadStream(file.path, { highWaterMark: 1 << 20 });
+  const rawIter = raw[Symbol.asyncIterator]();
+  const tapped: AsyncGenerator<Buffer> = (async function* () {
+    try {
+      for (;;) {
+        const r = await rawIter.next();
+        if (r.done) return;
+        hash.update(r.value);
+        file.rawBytes += r.value.length;
+        yield r.value;
+      }
+    } finally {
+      file.sha256 = hash.digest('hex');
+    }
+  })();
+
+  // Peek the first bytes to recognise gzip.
+  const first = await tapped.next().catch(() => ({ done: true as const, value: undefined }));
+  if (first.done || !first.value) {
+    await tapped.return(undefined);
+    return;
+  }
+  const head: Buffer = first.value;
+  let decoded: AsyncIterable<Buffer>;
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    file.gzip = true;
+    decoded = gunzipped(head, tapped, file, onStop);
+  } else {
+    decoded = (async function* () {
+      yield head;
+      try {
+        yield* tapped;
+      } catch {
+        onStop({ reason: 'read_error' });
+      }
+    })();
+  }
+
+  let firstChunk = true;
+  for await (let chunk of decoded) {
+    if (firstChunk) {
+      if (chunk.length === 0) continue;
+      firstChunk = false;
+      refuseUtf16(chunk, file.label);
+      if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+    }
+    yield chunk;
+  }
+}
+
+function refuseUtf16(chunk: Buffer, label: string): void {
+  const hint = 'convert it first, e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8';
+  if (chunk.length >= 2 && chunk[0] === 0xff && chunk[1] === 0xfe) throw new UsageError(`${label}: unsupported encoding UTF-16LE (BOM FF FE)`, hint);
+  if (chunk.length >= 2 && chunk[0] === 0xfe && chunk[1] === 0xff) throw new UsageError(`${label}: unsupported encoding UTF-16BE (BOM FE FF)`, hint);
+  if (chunk.length >= 4) {
+    if (chunk[0] !== 0 && chunk[1] === 0 && chunk[2] !== 0 && chunk[3] === 0) throw new UsageError(`${label}: unsupported encoding UTF-16LE (no BOM, NUL bytes between characters)`, hint);
+    if (chunk[0] === 0 && chunk[1] !== 0 && chunk[2] === 0 && chunk[3] !== 0) throw new UsageError(`${label}: unsupported encoding UTF-16BE (no BOM, NUL bytes between characters)`, hint);
+  }
+}
+
+async function* gunzipped(head: Buffer, rest: AsyncGenerator<Buffer>, file: InputFile, onStop: (s: Stop) => void): AsyncGenerator<Buffer> {
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  let failure: Stop | undefined;
+  const feed = (async () => {
+    try {
+      gunzip.write(head);
+      for await (const c of rest) {
+        if (gunzip.destroyed) break;
+        if (!gunzip.write(c)) {
+          await new Promise((r) => {
+            gunzip.once('drain', r);
+            gunzip.once('close', r);
+          });
+        }
+      }
+      if (!gunzip.destroyed) gunzip.end();
+    } catch {
+      failure ??= { reason: 'read_error' };
+      if (!gunzip.destroyed) gunzip.end();
+    }
+  })();
+  let out = 0;
+  try {
+    for await (const c of gunzip as AsyncIterable<Buffer>) {
+      out += c.length;
+      if (out > Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * file.rawBytes)) {
+        failure = { reason: 'decompressed_size_cap' };
+        break;
+      }
+      yield c;
+    }
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    failure = { reason: code === 'Z_BUF_ERROR' ? 'truncated_gzip' : 'corrupt_gzip' };
+  } finally {
+    gunzip.destroy();
+    await feed.catch(() => undefined);
+  }
+  if (failure) onStop(failure);
+}

@@ -1,0 +1,192 @@
+/**
+ * The internal database: users(id, email, name), orgs(id, name), memberships(user_id, org_id,
+ * role). A SQLite file is opened read-only and read inside one transaction (one consistent
+ * snapshot); a `.sql` file is loaded into memory. `--map` SQL creates TEMP views of those names.
+ * IDs are read as text (CAST) so an INTEGER beyond 2^53 keeps every digit.
+ */
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { normalizeEmail } from '../core/normalize.js';
+import type { AdminMembership, InternalUser } from '../core/impact.js';
+import type { UserLookup } from '../core/match.js';
+import { InputError, SchemaError, UsageError } from '../errors.js';
+
+type DB = Database.Database;
+
+export const SCHEMA: Record<string, string[]> = {
+  users: ['id', 'email', 'name'],
+  orgs: ['id', 'name'],
+  memberships: ['user_id', 'org_id', 'role'],
+};
+
+export interface InternalSource {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+function sqliteProblem(path: string, e: unknown): Error {
+  const msg = String((e as Error).message ?? e);
+  if (/locked|busy/i.test(msg)) return new InputError(`internal database ${path} is locked by another process`, 'wait for the writer to finish, or correlate against a copy (sqlite3 DB ".backup copy.sqlite")');
+  if (/not a database|malformed|corrupt|file is encrypted/i.test(msg)) return new UsageError(`internal database ${path} is not a readable SQLite database (${msg})`, 'pass a SQLite file, or a .sql dump with --internal dump.sql');
+  return new UsageError(`cannot open internal database ${path}: ${msg}`, 'check the path and permissions of --internal');
+}
+
+export function hashFile(path: string): InternalSource {
+  const h = createHash('sha256');
+  const buf = readFileSync(path);
+  h.update(buf);
+  return { path, sha256: h.digest('hex'), bytes: buf.length };
+}
+
+export class InternalDb {
+  readonly db: DB;
+
+  constructor(readonly path: string, mapSql: string | undefined) {
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      throw new UsageError(`internal database ${path} does not exist`, 'pass the path of your users/orgs/memberships database with --internal');
+    }
+    if (st.isDirectory()) throw new UsageError(`internal database ${path} is a directory`, 'pass a SQLite file or a .sql dump');
+    try {
+      if (path.toLowerCase().endsWith('.sql')) {
+        this.db = new Database(':memory:');
+        this.db.exec(readFileSync(path, 'utf8'));
+      } else {
+        this.db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
+        this.db.pragma('query_only = ON');
+      }
+      this.db.pragma('temp_store = MEMORY');
+      // Touch the schema now: a non-SQLite or locked file fails here, with a clear message.
+      this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+    } catch (e) {
+      throw sqliteProblem(path, e);
+    }
+    if (mapSql !== undefined) {
+      try {
+        this.db.exec(mapSql);
+      } catch (e) {
+        throw new UsageError(`--map SQL failed: ${(e as Error).message}`, 'the map may only CREATE TEMP VIEW users/orgs/memberships over your tables');
+      }
+    }
+    this.checkSchema();
+  }
+
+  private checkSchema(): void {
+    for (const [table, cols] of Object.entries(SCHEMA)) {
+      for (const c of cols) {
+        try {
+          this.db.prepare(`SELECT "${c}" FROM "${table}" LIMIT 0`);
+        } catch (e) {
+          const msg = String((e as Error).message);
+          if (/no such table/i.test(msg)) throw new SchemaError(`internal database has no table ${table} (needs ${table}(${cols.join(', ')}))`);
+          if (/no such column/i.test(msg)) throw new SchemaError(`internal database table ${table} has no column ${c} (needs ${table}(${cols.join(', ')}))`);
+          throw sqliteProblem(this.path, e);
+        }
+      }
+    }
+  }
+
+  /** Run `fn` inside one read transaction: every query sees the same snapshot. */
+  snapshot<T>(fn: () => T): T {
+    try {
+      this.db.exec('BEGIN');
+    } catch (e) {
+      throw sqliteProblem(this.path, e);
+    }
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof Error && (e as { code?: string }).code?.startsWith('SQLITE_')) throw sqliteProblem(this.path, e);
+      throw e;
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  /**
+   * One pass over users: which of the wanted ids exist, which users carry the wanted emails, and
+   * the contact details of those users.
+   */
+  scanUsers(wantedIds: ReadonlySet<string>, wantedEmails: ReadonlySet<string>): { lookup: UserLookup; info: Map<string, InternalUser> } {
+    const ids = new Set<string>();
+    const byEmail = new Map<string, string[]>();
+    const info = new Map<string, InternalUser>();
+    const stmt = this.db.prepare('SELECT CAST(id AS TEXT), email, name FROM users').raw(true);
+    for (const row of stmt.iterate() as IterableIterator<[string | null, unknown, unknown]>) {
+      const id = row[0];
+      if (id === null) continue;
+      let wanted = false;
+      if (wantedIds.has(id)) {
+        ids.add(id);
+        wanted = true;
+      }
+      if (typeof row[1] === 'string' && wantedEmails.size > 0) {
+        const e = normalizeEmail(row[1]);
+        if (e !== undefined && wantedEmails.has(e)) {
+          const list = byEmail.get(e);
+          if (list === undefined) byEmail.set(e, [id]);
+          else if (!list.includes(id)) list.push(id);
+          wanted = true;
+        }
+      }
+      if (wanted) info.set(id, { email: text(row[1]), name: text(row[2]) });
+    }
+    return {
+      lookup: { hasUser: (id) => ids.has(id), usersWithEmail: (e) => byEmail.get(e) ?? [] },
+      info,
+    };
+  }
+
+  /** Orgs of the given users, from memberships. */
+  membershipsOf(users: ReadonlySet<string>): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    const stmt = this.db.prepare('SELECT CAST(user_id AS TEXT), CAST(org_id AS TEXT) FROM memberships').raw(true);
+    for (const [u, o] of stmt.iterate() as IterableIterator<[string | null, string | null]>) {
+      if (u === null || o === null || !users.has(u)) continue;
+      const list = out.get(u);
+      if (list === undefined) out.set(u, [o]);
+      else if (!list.includes(o)) list.push(o);
+    }
+    return out;
+  }
+
+  /** Names of the wanted orgs that exist. */
+  orgNames(wanted: ReadonlySet<string>): Map<string, string> {
+    const out = new Map<string, string>();
+    const stmt = this.db.prepare('SELECT CAST(id AS TEXT), name FROM orgs').raw(true);
+    for (const [id, name] of stmt.iterate() as IterableIterator<[string | null, unknown]>) {
+      if (id !== null && wanted.has(id)) out.set(id, text(name));
+    }
+    return out;
+  }
+
+  /** Admin memberships (by role) of the given orgs, with the admins' contact details. */
+  admins(orgs: ReadonlySet<string>, roles: readonly string[]): { admins: AdminMembership[]; info: Map<string, InternalUser> } {
+    const admins: AdminMembership[] = [];
+    const info = new Map<string, InternalUser>();
+    if (orgs.size === 0 || roles.length === 0) return { admins, info };
+    const sql = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name
+      FROM memberships m JOIN users u ON u.id = m.user_id
+      WHERE lower(trim(m.role)) IN (${roles.map(() => '?').join(', ')})`;
+    const stmt = this.db.prepare(sql).raw(true);
+    for (const [o, u, role, email, name] of stmt.iterate(...roles) as IterableIterator<[string | null, string | null, unknown, unknown, unknown]>) {
+      if (o === null || u === null || !orgs.has(o)) continue;
+      admins.push({ orgId: o, userId: u, role: text(role) });
+      info.set(u, { email: text(email), name: text(name) });
+    }
+    return { admins, info };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function text(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  return String(v).trim();
+}

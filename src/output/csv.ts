@@ -1,0 +1,29 @@
+/** CSV lists: header row, formula-neutralised cells, RFC 4180 quoting (csv-stringify), LF ends. */
+import { stringify } from 'csv-stringify/sync';
+import type { Writable } from 'node:stream';
+import type { Row } from '../core/rows.js';
+import { cellText, neutralizeFormula } from './cells.js';
+import { writeText } from './sink.js';
+
+export function csvLine(values: string[]): string {
+  return stringify([values], { eof: true, record_delimiter: 'unix' });
+}
+
+export function csvRow(columns: readonly string[], row: Row): string {
+  return csvLine(columns.map((c) => neutralizeFormula(cellText(row[c]))));
+}
+
+export async function writeCsv(out: Writable, columns: readonly string[], rows: Iterable<Row>): Promise<number> {
+  let n = 0;
+  let buf = csvLine([...columns]);
+  for (const row of rows) {
+    buf += csvRow(columns, row);
+    n++;
+    if (buf.length > 1 << 16) {
+      await writeText(out, buf);
+      buf = '';
+    }
+  }
+  await writeText(out, buf);
+  return n;
+}
