@@ -25,8 +25,10 @@ export interface ReadOptions {
 }
 
 export interface RecordSink {
-  /** A usable record. `raw` is the parsed source record (for inspect), when it is JSON. */
-  accept(line: number, rec: CanonicalRecord, keys: Iterable<string>): void;
+  /** A usable record, with its source: the parsed JSON object, or the CSV cells (see `header`). */
+  accept(line: number, rec: CanonicalRecord, source: JsonObject | string[]): void;
+  /** A CSV file's header row. */
+  header?(cells: string[]): void;
   reject(line: number, reason: string, excerpt: string): void;
   /** Reading stopped early at this line: counted as one read and rejected record. */
   stop(line: number, reason: string): void;
@@ -151,7 +153,7 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
     if (result.detected === '') result.detected = shapeOf(obj);
     const r = canonicalize<JsonRec>(plan as Plan<JsonRec>, wrapJson(obj), secret);
     if (typeof r === 'string') sink.reject(line, r, excerptOf(text));
-    else sink.accept(line, r, Object.keys(wrapJson(obj).bag ?? obj));
+    else sink.accept(line, r, obj);
   };
   if (container === 'ndjson') {
     const splitter = new LineSplitter({
@@ -190,6 +192,7 @@ function csvFeeder(opts: ReadOptions, file: InputFile, sink: RecordSink, seen: (
       if (header === undefined) {
         header = cells;
         plan = csvPlan(header, opts.columns, file.label, sink.warn);
+        sink.header?.(cells);
         return;
       }
       if (cells.length < header.length) return sink.reject(line, 'missing_columns', excerptOf(cells.join(',')));
@@ -197,7 +200,7 @@ function csvFeeder(opts: ReadOptions, file: InputFile, sink: RecordSink, seen: (
       const secret = cells.some((c) => c.length >= 12 && looksLikeSecret(c));
       const r = canonicalize(plan!, cells, secret);
       if (typeof r === 'string') sink.reject(line, r, excerptOf(cells.join(',')));
-      else sink.accept(line, r, header);
+      else sink.accept(line, r, cells);
     },
     reject(line, reason) {
       seen(line);
