@@ -1,0 +1,48 @@
+/** `breach-impact inspect`: triage exports before correlating them. Prints key names and counts, never values. */
+import { Command } from 'commander';
+import { inspectFile, type FileProfile } from '../inspect.js';
+import { checkReadable } from '../ingest/source.js';
+import { UsageError } from '../errors.js';
+import { escapeTerminal } from '../output/cells.js';
+import { writeText } from '../output/sink.js';
+import { makeUi } from '../ui.js';
+import { collect, parseColumns, parseVendor } from './options.js';
+import type { Io } from '../cli.js';
+
+export function inspectCommand(io: Io): Command {
+  return new Command('inspect')
+    .summary('triage an export: format, record counts, property keys with fill rate and exposure')
+    .description('Look at vendor export(s) before correlating: detected format, how many records and how many would be rejected (by reason), and each property key with its fill rate, the canonical field it feeds and its exposure category. Prints no personal values.')
+    .argument('<export...>', 'export files, or - for standard input')
+    .option('--vendor <format>', 'force the export format: mixpanel-events, mixpanel-people or csv')
+    .option('--column <canonical=source>', 'map a canonical field to a CSV header or JSON path (repeatable)', collect, [])
+    .option('--json', 'print the profile as JSON', false)
+    .addHelpText('after', '\nExample:\n  breach-impact inspect export.ndjson.gz people.json\n  breach-impact inspect --json export.csv | jq \'.files[].keys[] | select(.exposure | length > 0)\'')
+    .action(async (exports: string[], o: { vendor?: string; column: string[]; json: boolean }) => {
+      const ui = makeUi();
+      if (exports.filter((e) => e === '-').length > 1) throw new UsageError('standard input (-) can be read only once', 'name - at most once');
+      for (const e of exports) checkReadable(e);
+      const opts = { vendor: parseVendor(o.vendor), columns: parseColumns(o.column) };
+      const files: FileProfile[] = [];
+      for (const e of exports) files.push(await inspectFile(e, opts, (m) => ui.warn(m)));
+      await writeText(io.stdout, o.json ? JSON.stringify({ files }, null, 2) + '\n' : files.map(describeProfile).join('\n'));
+      if (files.some((f) => !f.complete)) io.exitCode = 1;
+    });
+}
+
+export function describeProfile(f: FileProfile): string {
+  const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
+  const reasons = Object.entries(f.rejected_by_reason).map(([r, n]) => `${r} ${n}`).join(', ');
+  const lines = [
+    `${escapeTerminal(f.file)}  ${f.format}${f.complete ? '' : '  (INCOMPLETE: reading stopped early)'}`,
+    `  records ${f.records}: ${f.usable} usable, ${f.rejected} rejected${reasons ? ` (${reasons})` : ''}${f.encoding_errors ? `; ${f.encoding_errors} invalid UTF-8 sequences` : ''}`,
+  ];
+  if (f.keys.length > 0) {
+    const shown = f.keys.map((k) => ({ ...k, key: escapeTerminal(k.key.length > 40 ? k.key.slice(0, 39) + '…' : k.key) }));
+    const w = Math.max(3, ...shown.map((k) => k.key.length));
+    lines.push(`  ${'key'.padEnd(w)}  ${'filled'.padStart(7)}  ${'field'.padEnd(11)}  exposure`);
+    for (const k of shown) lines.push(`  ${k.key.padEnd(w)}  ${pct(k.fill_rate).padStart(7)}  ${(k.field ?? '-').padEnd(11)}  ${k.exposure.join(', ') || '-'}`);
+    if (f.other_keys > 0) lines.push(`  (${f.other_keys} values under further keys not tracked)`);
+  }
+  return lines.join('\n') + '\n';
+}
