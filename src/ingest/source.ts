@@ -13,7 +13,7 @@ import { UsageError } from '../errors.js';
 export interface InputFile {
   /** As given on the command line (`-` for stdin). */
   path: string;
-  /** How lists name it: the relative path as given, or the base name of an absolute one. */
+  /** How lists name it: the relative path as given, the base name of an absolute one, `<stdin>` for `-`. */
   label: string;
   /** Raw (compressed) bytes read, and their SHA-256, once the stream has ended. */
   rawBytes: number;
@@ -30,7 +30,7 @@ export const MAX_INFLATE_RATIO = Number(process.env.BREACH_IMPACT_MAX_INFLATE_RA
 export const MIN_INFLATE_CAP = Number(process.env.BREACH_IMPACT_MIN_INFLATE_CAP ?? 1024 ** 3);
 
 export function labelOf(path: string): string {
-  if (path === '-') return '-';
+  if (path === '-') return '<stdin>';
   return isAbsolute(path) ? basename(path) : normalize(path);
 }
 
