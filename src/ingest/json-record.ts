@@ -22,6 +22,7 @@ export interface Parsed {
 }
 
 const LONG_DIGITS = /\d{16}/;
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /** Quote number literals with 16 or more digits so JSON.parse keeps their exact text. */
 export function quoteLongNumbers(text: string): string {
@@ -48,7 +49,7 @@ export function quoteLongNumbers(text: string): string {
         else if (!(d === 0x2d || d === 0x2b || d === 0x2e || d === 0x65 || d === 0x45)) break;
         j++;
       }
-      if (digits >= 16) {
+      if (digits >= 16 && JSON_NUMBER.test(text.slice(i, j))) {
         out += text.slice(last, i) + '"' + text.slice(i, j) + '"';
         last = j;
       }

@@ -43,6 +43,8 @@ export interface FileResult {
 }
 
 const PEEK_LIMIT = MAX_RECORD_BYTES + 1;
+/** A blank NDJSON line holds only JSON white space (a lone BOM or NBSP is a record, and invalid). */
+const JSON_BLANK = /^[ \t\r\n]*$/;
 
 export async function readExport(file: InputFile, opts: ReadOptions, sink: RecordSink): Promise<FileResult> {
   const chunks = openInput(file, (s) => stopReason = s.reason);
@@ -131,7 +133,7 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
     const text = bytes.toString('utf8');
     const bad = replacedCount(bytes, text);
     if (bad > 0) sink.encodingErrors(bad);
-    if (container === 'ndjson' && text.trim() === '') return;
+    if (container === 'ndjson' && JSON_BLANK.test(text)) return;
     const parsed = parseJsonRecord(text);
     if (typeof parsed === 'string') {
       sink.reject(line, parsed, excerptOf(text));

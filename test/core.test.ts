@@ -1,0 +1,297 @@
+/** Unit tests of the pure core: normalisation, time, classification, grouping, matching, impact. */
+import { describe, expect, it } from 'vitest';
+import { CAT, categoriesOf } from '../src/core/categories.js';
+import { canonicalize, type CanonicalRecord } from '../src/core/canonical.js';
+import { compareCodePoints, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
+import { buildImpact } from '../src/core/impact.js';
+import { matchIdentities, unmatchedReason, type UserLookup } from '../src/core/match.js';
+import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js';
+import { looksLikeSecret } from '../src/core/secrets.js';
+import { Tally } from '../src/core/tally.js';
+import { jsonPlan, parseJsonRecord, quoteLongNumbers, wrapJson } from '../src/ingest/json-record.js';
+
+describe('normalizeEmail', () => {
+  it.each([
+    ['  Bob@Example.COM ', 'bob@example.com'],
+    ['gr\u0061\u0308ce@example.com', 'gr\u00e4ce@example.com'], // NFC
+    ['ÅSA@EXAMPLE.SE', 'åsa@example.se'],
+    ['   ', undefined],
+    [undefined, undefined],
+  ])('%j → %j', (raw, want) => expect(normalizeEmail(raw)).toBe(want));
+});
+
+describe('parseTime / formatTime', () => {
+  it.each([
+    [1762000000, '2025-11-01T12:26:40Z'],
+    [1762003600.9, '2025-11-01T13:26:40Z'],
+    [1762000000000, '2025-11-01T12:26:40Z'], // ≥ 1e12 is milliseconds
+    ['1762000000', '2025-11-01T12:26:40Z'],
+    ['2025-11-09T14:03:22Z', '2025-11-09T14:03:22Z'],
+    ['2025-11-09T14:03:22', '2025-11-09T14:03:22Z'], // no zone: UTC, never local time
+    ['2025-11-09T16:03:22+02:00', '2025-11-09T14:03:22Z'],
+    ['2025-11-09 14:03:22.750', '2025-11-09T14:03:22Z'],
+    ['2025-11-09', '2025-11-09T00:00:00Z'],
+  ])('%j → %s', (v, want) => expect(formatTime(parseTime(v))).toBe(want));
+
+  it('treats absence as no time', () => {
+    expect(parseTime(undefined)).toBeNull();
+    expect(parseTime(null)).toBeNull();
+    expect(parseTime('')).toBeNull();
+  });
+
+  it.each([['yesterday'], ['2025-13-01'], ['2025-02-30'], [-5], [true], [{}], [Number.NaN], ['1e400']])('rejects %j', (v) => {
+    expect(() => parseTime(v)).toThrow();
+  });
+});
+
+describe('secrets', () => {
+  it.each([
+    'https://app.example/cb?token=abcd1234efgh',
+    'https://app.example/?a=1&password=hunter2hunter2',
+    'Bearer abcdefghijklmnopqrstuvwxyz012345',
+    'sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234',
+    'AKIAIOSFODNN7EXAMPLE',
+    'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+    'https://user:s3cretpass@db.example.com/',
+    'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
+  ])('flags %s', (s) => expect(looksLikeSecret(s)).toBe(true));
+
+  it.each(['https://platform.example.com/settings?tab=billing', 'alice@example.com', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)', 'risk-management-and-compliance', '550e8400-e29b-41d4-a716-446655440000'])(
+    'does not flag %s',
+    (s) => expect(looksLikeSecret(s)).toBe(false),
+  );
+});
+
+function canon(obj: unknown): CanonicalRecord | string {
+  const text = JSON.stringify(obj);
+  const p = parseJsonRecord(text);
+  if (typeof p === 'string') return p;
+  return canonicalize(jsonPlan(new Map()), wrapJson(p.obj), p.secret);
+}
+
+describe('canonical records and exposure', () => {
+  it('classifies each category from its fields', () => {
+    const r = canon({
+      event: 'x',
+      properties: {
+        time: 1762000000, distinct_id: 'd1', $insert_id: 'i1', $user_id: 'u1', $email: 'A@B.C', $first_name: 'A',
+        $region: 'R', $browser_version: '1', $initial_referring_domain: 'x.example', $current_url: 'https://x.example/?token=abcdefgh1234', $ip: '1.2.3.4',
+      },
+    }) as CanonicalRecord;
+    expect(categoriesOf(r.exposure)).toEqual(['name', 'email', 'location', 'device', 'referrer', 'ids', 'url', 'ip', 'secret']);
+    expect(r).toMatchObject({ recordId: 'i1', distinctId: 'd1', userId: 'u1', email: 'a@b.c', region: 'R', time: 1762000000000 });
+  });
+
+  it('does not count a bare distinct_id as ids, nor empty values', () => {
+    const r = canon({ properties: { distinct_id: 'd1', $email: '  ', $city: null, $os: '' } }) as CanonicalRecord;
+    expect(r.exposure).toBe(0);
+    expect(r.email).toBeUndefined();
+  });
+
+  it('reads profiles: $distinct_id (a number), $properties, $last_seen as UTC', () => {
+    const r = canon({ $distinct_id: 42, $properties: { $last_seen: '2025-11-08T10:00:00', $country_code: 'DE', $last_name: 'X' } }) as CanonicalRecord;
+    expect(r).toMatchObject({ distinctId: '42', country: 'DE', time: Date.UTC(2025, 10, 8, 10) });
+    expect(categoriesOf(r.exposure)).toEqual(['name', 'location']);
+  });
+
+  it('takes org_id as a scalar or a list', () => {
+    expect((canon({ properties: { distinct_id: 'a', org_id: 7 } }) as CanonicalRecord).orgIds).toEqual(['7']);
+    expect((canon({ properties: { distinct_id: 'a', organization_id: ['7', 8, '7', null] } }) as CanonicalRecord).orgIds).toEqual(['7', '8']);
+  });
+
+  it('rejects records without identity or with a bad time', () => {
+    expect(canon({ properties: { time: 1, $city: 'X' } })).toBe('no_identity');
+    expect(canon({ properties: { time: 'soon', distinct_id: 'a' } })).toBe('bad_time');
+  });
+
+  it('keeps identifiers beyond 2^53 exact', () => {
+    expect(quoteLongNumbers('{"a":9007199254740993,"b":"9007199254740993","c":[12345678901234567890]}')).toBe('{"a":"9007199254740993","b":"9007199254740993","c":["12345678901234567890"]}');
+    // an invalid number literal stays invalid (a leading zero), never quoted into a valid string
+    expect(quoteLongNumbers('{"a":01234567890123456789}')).toBe('{"a":01234567890123456789}');
+    const r = canon(JSON.parse('{"x":1}')) as unknown;
+    expect(r).toBe('no_identity');
+    const p = parseJsonRecord('{"properties":{"$user_id":9007199254740993,"distinct_id":12345678901234567891}}');
+    expect(typeof p).toBe('object');
+    const c = canonicalize(jsonPlan(new Map()), wrapJson((p as { obj: Record<string, unknown> }).obj), false) as CanonicalRecord;
+    expect(c.userId).toBe('9007199254740993');
+    expect(c.distinctId).toBe('12345678901234567891');
+  });
+
+  it('never keeps a credential-looking identifier', () => {
+    const r = canon({ properties: { distinct_id: 'Bearer abcdefghijklmnopqrstuvwxyz0123', $email: 'a@b.c' } }) as CanonicalRecord;
+    expect(r.distinctId).toBeUndefined();
+    expect(r.email).toBe('a@b.c');
+    expect(r.exposure & CAT.secret).toBe(CAT.secret);
+  });
+
+  it('treats __proto__ and constructor keys as data', () => {
+    const p = parseJsonRecord('{"__proto__":{"polluted":1},"constructor":"x","properties":{"distinct_id":"d","__proto__":"y"}}');
+    expect(typeof p).toBe('object');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const c = canonicalize(jsonPlan(new Map([['email', ['constructor']]])), wrapJson((p as { obj: Record<string, unknown> }).obj), false) as CanonicalRecord;
+    expect(c.distinctId).toBe('d');
+    expect(c.email).toBe('x');
+  });
+
+  it('maps --column sources: a dotted path from the root, or a plain key', () => {
+    const plan = jsonPlan(new Map([['email', ['$properties.work_email']], ['org_id', ['properties.organization']]]));
+    const p = parseJsonRecord('{"$distinct_id":"a","$properties":{"work_email":"W@X.Y","$email":"home@x.y"},"properties":{"organization":"o9"}}') as { obj: Record<string, unknown> };
+    const c = canonicalize(plan, wrapJson(p.obj), false) as CanonicalRecord;
+    expect(c.email).toBe('w@x.y');
+    expect(c.orgIds).toEqual(['o9']);
+  });
+});
+
+function identity(key: string, fields: Partial<Identity> = {}): Identity {
+  return { key, distinctId: key, userIds: [], emails: [], deviceIds: [], orgIds: [], events: 1, first: null, last: null, exposure: 0, places: [], ...fields };
+}
+
+const users: UserLookup = (() => {
+  const ids = new Set(['1', '2', '3', '9007199254740993']);
+  const emails = new Map([['a@x.com', ['1']], ['b@x.com', ['2']], ['shared@x.com', ['2', '3']]]);
+  return { hasUser: (id) => ids.has(id), usersWithEmail: (e) => emails.get(e) ?? [] };
+})();
+
+describe('matchIdentities', () => {
+  it('applies the rules in order and records the first that applies', () => {
+    const ids = [
+      identity('d-a', { userIds: ['1'], emails: ['b@x.com'] }), // user_id wins over email
+      identity('d-b', { emails: ['b@x.com'] }),
+      identity('3'), // distinct_id
+      identity('$device:z', { deviceIds: ['dev-1'] }), // device_link to d-a
+      identity('d-none', { userIds: ['404'], emails: ['nobody@x.com'] }),
+    ];
+    ids[0].deviceIds = ['dev-1'];
+    const m = matchIdentities(ids, users);
+    expect(m).toEqual([{ userId: '1', rule: 'user_id' }, { userId: '2', rule: 'email' }, { userId: '3', rule: 'distinct_id' }, { userId: '1', rule: 'device_link' }, {}]);
+  });
+
+  it('never guesses: ambiguous emails, user ids and devices stay unmatched', () => {
+    const ids = [
+      identity('d1', { emails: ['shared@x.com'] }),
+      identity('d2', { userIds: ['1', '2'] }),
+      identity('d3', { emails: ['a@x.com', 'b@x.com'] }),
+      identity('d4', { userIds: ['1'], deviceIds: ['dev'] }),
+      identity('d5', { userIds: ['2'], deviceIds: ['dev'] }),
+      identity('anon', { deviceIds: ['dev'] }),
+      identity('3', { emails: ['shared@x.com'] }), // ambiguous email: distinct_id is not tried
+    ];
+    const m = matchIdentities(ids, users);
+    expect(m.map((x) => x.ambiguous ?? x.rule)).toEqual(['email', 'user_id', 'email', 'user_id', 'user_id', 'device_link', 'email']);
+    expect(m[0].userId).toBeUndefined();
+    expect(m[5]).toEqual({ ambiguous: 'device_link' });
+    expect(m[6]).toEqual({ ambiguous: 'email' });
+  });
+
+  it('does not link devices through unmatched or ambiguous identities', () => {
+    const ids = [identity('d1', { emails: ['shared@x.com'], deviceIds: ['dev'] }), identity('anon', { deviceIds: ['dev'] })];
+    expect(matchIdentities(ids, users)).toEqual([{ ambiguous: 'email' }, {}]);
+  });
+
+  it('matches exact id text only', () => {
+    const m = matchIdentities([identity('x', { userIds: ['9007199254740992'] }), identity('y', { userIds: ['9007199254740993'] }), identity('01')], users);
+    expect(m).toEqual([{}, { userId: '9007199254740993', rule: 'user_id' }, {}]);
+  });
+
+  it('gives unmatched reasons: ambiguous first, then org_only, else no_match', () => {
+    const orgs = new Set(['o1']);
+    expect(unmatchedReason({ ambiguous: 'email' }, identity('a', { orgIds: ['o1'] }), (o) => orgs.has(o))).toBe('ambiguous_email');
+    expect(unmatchedReason({}, identity('a', { orgIds: ['zz', 'o1'] }), (o) => orgs.has(o))).toBe('org_only');
+    expect(unmatchedReason({}, identity('a', { orgIds: ['zz'] }), (o) => orgs.has(o))).toBe('no_match');
+  });
+});
+
+describe('grouping, dedupe and counts', () => {
+  const rec = (r: Partial<CanonicalRecord>): CanonicalRecord => ({ orgIds: [], time: null, exposure: 0, ...r });
+
+  it('keys identities by distinct_id, else user_id, else email, else device_id, never merging', () => {
+    const g = new IdentityGroups();
+    g.add(rec({ distinctId: 'd', userId: 'u' }));
+    g.add(rec({ userId: 'u' }));
+    g.add(rec({ email: 'e@x' }));
+    g.add(rec({ deviceId: 'dev' }));
+    g.add(rec({ distinctId: 'd', email: 'e@x', time: 5 }));
+    expect(g.sorted().map((i) => [i.key, i.distinctId ?? null, i.events])).toEqual([
+      ['d', 'd', 2],
+      ['dev', null, 1],
+      ['e@x', null, 1],
+      ['u', null, 1],
+    ]);
+  });
+
+  it('decides rejected → filtered → duplicate → accepted, and the counts add up', () => {
+    const t = new Tally({ since: 100, until: 200 });
+    t.rejected();
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 50 }))).toBe('filtered');
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 150 }))).toBe('accepted'); // a filtered id was never accepted
+    expect(t.offer(rec({ distinctId: 'b', recordId: 'x', time: 160 }))).toBe('duplicates');
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'y', time: 200 }))).toBe('filtered'); // until is exclusive
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'z', time: 100 }))).toBe('accepted'); // since is inclusive
+    expect(t.offer(rec({ distinctId: 'a', time: null }))).toBe('accepted'); // no time: never filtered
+    const c = t.counts;
+    expect(c).toEqual({ read: 7, accepted: 3, rejected: 1, filtered: 2, duplicates: 1 });
+    expect(t.groups.byKey.get('a')).toMatchObject({ events: 3, first: 100, last: 150 });
+  });
+
+  it('remembers record ids exactly across growth', () => {
+    const s = new RecordIdSet();
+    for (let i = 0; i < 200_000; i++) expect(s.add(`id-${i}`)).toBe(true);
+    for (let i = 0; i < 200_000; i += 997) expect(s.add(`id-${i}`)).toBe(false);
+  });
+
+  it('sorts by Unicode code point', () => {
+    const xs = ['b', 'a', '\u{1F600}', '\uFFFD', 'B', '10', '2', ''];
+    expect(xs.sort(compareCodePoints)).toEqual(['', '10', '2', 'B', 'a', 'b', '\uFFFD', '\u{1F600}']);
+  });
+});
+
+describe('buildImpact', () => {
+  it('aggregates users, orgs, roster, unmatched and jurisdictions', () => {
+    const ids = [
+      identity('a1', { userIds: ['1'], events: 2, first: 1000, last: 5000, exposure: CAT.email, places: ['US\u0000CA'] }),
+      identity('a2', { emails: ['a@x.com'], events: 1, first: 500, last: 600, exposure: CAT.ip, places: ['US\u0000'] }),
+      identity('b', { emails: ['b@x.com'], events: 3, first: 2000, last: 3000, exposure: CAT.name, places: ['US\u0000CA'] }),
+      identity('o', { orgIds: ['org2', 'nope'], events: 4, first: 9000, last: 9000, exposure: CAT.ids }),
+      identity('s', { emails: ['shared@x.com'], orgIds: ['org1'], events: 1, first: 7000, last: 7000, exposure: CAT.email }),
+    ];
+    const m = matchIdentities(ids, users);
+    const impact = buildImpact(ids, m, {
+      users: new Map([
+        ['1', { email: 'A@x.com', name: 'A' }],
+        ['2', { email: 'b@x.com', name: 'B' }],
+        ['9', { email: 'boss@x.com', name: 'Boss' }],
+      ]),
+      memberships: new Map([['1', ['org1']], ['2', ['org1', 'org3']]]),
+      orgs: new Map([['org1', 'One'], ['org2', 'Two'], ['org3', 'Three']]),
+      admins: [
+        { orgId: 'org1', userId: '9', role: 'admin' },
+        { orgId: 'org1', userId: '9', role: 'owner' },
+        { orgId: 'org1', userId: '1', role: 'owner' },
+        { orgId: 'org9', userId: '9', role: 'owner' }, // not affected
+      ],
+    });
+    expect(impact.users).toEqual([
+      { user_id: '1', email: 'A@x.com', name: 'A', org_ids: ['org1'], matched_by: 'user_id', events: 3, first_seen: '1970-01-01T00:00:00Z', last_seen: '1970-01-01T00:00:05Z', exposed: ['email', 'ip'], countries: ['US'], regions: ['CA'] },
+      { user_id: '2', email: 'b@x.com', name: 'B', org_ids: ['org1', 'org3'], matched_by: 'email', events: 3, first_seen: '1970-01-01T00:00:02Z', last_seen: '1970-01-01T00:00:03Z', exposed: ['name'], countries: ['US'], regions: ['CA'] },
+    ]);
+    expect(impact.orgs.map((o) => [o.org_id, o.affected_users, o.unattributed, o.admins, o.exposed.join(';'), o.first_seen, o.last_seen])).toEqual([
+      ['org1', 2, 1, 2, 'name;email;ip', '1970-01-01T00:00:00Z', '1970-01-01T00:00:07Z'],
+      ['org2', 0, 1, 0, 'ids', '1970-01-01T00:00:09Z', '1970-01-01T00:00:09Z'],
+      ['org3', 1, 0, 0, 'name', '1970-01-01T00:00:02Z', '1970-01-01T00:00:03Z'],
+    ]);
+    expect(impact.roster.map((r) => [r.org_id, r.email, r.role, r.affected_users])).toEqual([
+      ['org1', 'A@x.com', 'owner', 2],
+      ['org1', 'boss@x.com', 'owner', 2],
+    ]);
+    expect(impact.unmatched.map((u) => [u.vendor_id, u.reason, u.org_ids.join(';')])).toEqual([
+      ['o', 'org_only', 'nope;org2'],
+      ['s', 'ambiguous_email', 'org1'],
+    ]);
+    expect(impact.jurisdictions).toEqual([
+      { country: 'US', region: '', affected_users: 1 },
+      { country: 'US', region: 'CA', affected_users: 2 },
+    ]);
+    expect(impact.matchedBy).toEqual({ user_id: 1, email: 2, distinct_id: 0, device_link: 0 });
+    expect(impact.exposedUsers).toMatchObject({ email: 1, ip: 1, name: 1, ids: 0 });
+  });
+});
