@@ -264,7 +264,7 @@ export function describeSummary(s: Summary, out: string): string {
     `  records     ${n(r.read)} read: ${n(r.accepted)} accepted, ${n(r.rejected)} rejected, ${n(r.filtered)} filtered, ${n(r.duplicates)} duplicates`,
     `  identities  ${n(s.identities.vendor)} in the export: ${n(s.identities.matched)} matched, ${n(s.identities.unmatched)} unmatched`,
     `  matched by  ${RULES.map((k) => `${k} ${n(s.matched_by[k])}`).join(', ')}`,
-    `  affected    ${n(s.users)} users in ${n(s.orgs)} orgs; ${n(s.roster)} admin notices (${n(s.orgs_without_admin)} orgs without an admin)`,
+    `  affected    ${n(s.users)} users in ${n(s.orgs)} orgs; ${n(s.roster)} admin notices; orgs without an admin: ${n(s.orgs_without_admin)}`,
     `  exposed     ${CATEGORIES.filter((c) => s.exposed[c] > 0).map((c) => `${c} ${n(s.exposed[c])}`).join(', ') || 'nothing'}`,
   ];
   if (s.encoding_errors > 0) lines.push(`  encoding    ${n(s.encoding_errors)} invalid UTF-8 sequences replaced`);
