@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { explain, FIXTURES, readCase, ROOT, runCli, tempDir } from './helpers.js';
 
@@ -189,8 +190,15 @@ describe('exit codes', () => {
        CREATE TEMP VIEW orgs AS SELECT company_id AS id, company_name AS name FROM companies;
        CREATE TEMP VIEW memberships AS SELECT account_id AS user_id, company_id AS org_id, CASE is_admin WHEN 1 THEN 'admin' ELSE 'member' END AS role FROM seats;`,
     );
-    const r = await runCli(['correlate', join(ROOT, 'fixtures/export/people.json'), '--internal', 'crm.sql', '--map', 'views.sql', '--out', 'case'], { cwd: dir });
+    // a real SQLite file, opened read-only: TEMP views still work, and the file is never touched
+    const db = new Database(join(dir, 'crm.sqlite'));
+    db.exec(readFileSync(join(dir, 'crm.sql'), 'utf8'));
+    db.close();
+    const before = createHash('sha256').update(readFileSync(join(dir, 'crm.sqlite'))).digest('hex');
+    const r = await runCli(['correlate', join(ROOT, 'fixtures/export/people.json'), '--internal', 'crm.sqlite', '--map', 'views.sql', '--out', 'case'], { cwd: dir });
     expect(r.code, explain(r)).toBe(0);
+    expect(createHash('sha256').update(readFileSync(join(dir, 'crm.sqlite'))).digest('hex')).toBe(before);
+    expect(readdirSync(dir).sort()).toEqual(['case', 'crm.sql', 'crm.sqlite', 'views.sql']);
     expect(readFileSync(join(dir, 'case', 'roster.csv'), 'utf8')).toBe('org_id,org_name,email,name,role,affected_users,exposed\nc1,Carol Co,boss@example.com,The Boss,admin,1,name;location\n');
     expect(readFileSync(join(dir, 'case', 'users.csv'), 'utf8').split('\n').slice(1, 3)).toEqual([
       '3,carol@example.com,Carol C,c1,distinct_id,1,2025-11-08T10:00:00Z,2025-11-08T10:00:00Z,name;location,DE,Berlin',

@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { normalizeEmail } from '../core/normalize.js';
 import type { AdminMembership, InternalUser } from '../core/impact.js';
 import type { UserLookup } from '../core/match.js';
@@ -33,11 +33,21 @@ function sqliteProblem(path: string, e: unknown): Error {
   return new UsageError(`cannot open internal database ${path}: ${msg}`, 'check the path and permissions of --internal');
 }
 
+/** SHA-256 and size of a file, read in chunks. */
 export function hashFile(path: string): InternalSource {
   const h = createHash('sha256');
-  const buf = readFileSync(path);
-  h.update(buf);
-  return { path, sha256: h.digest('hex'), bytes: buf.length };
+  const buf = Buffer.alloc(1 << 20);
+  const fd = openSync(path, 'r');
+  let bytes = 0;
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      h.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { path, sha256: h.digest('hex'), bytes };
 }
 
 export class InternalDb {
@@ -57,7 +67,6 @@ export class InternalDb {
         this.db.exec(readFileSync(path, 'utf8'));
       } else {
         this.db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
-        this.db.pragma('query_only = ON');
       }
       this.db.pragma('temp_store = MEMORY');
       // Touch the schema now: a non-SQLite or locked file fails here, with a clear message.
@@ -72,6 +81,8 @@ export class InternalDb {
         throw new UsageError(`--map SQL failed: ${(e as Error).message}`, 'the map may only CREATE TEMP VIEW users/orgs/memberships over your tables');
       }
     }
+    // Belt and braces over the read-only open: from here on nothing may write, not even TEMP.
+    this.db.pragma('query_only = ON');
     this.checkSchema();
   }
 
