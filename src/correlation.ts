@@ -13,6 +13,7 @@ import { COLUMNS, type ListName, type Row } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
 import { CaseStore } from './case/store.js';
+import { escapeTerminal } from './output/cells.js';
 import { csvLine, csvRow } from './output/csv.js';
 import { readExport, type Vendor } from './ingest/read.js';
 import { labelOf, type InputFile } from './ingest/source.js';
@@ -260,7 +261,7 @@ export function describeSummary(s: Summary, out: string): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const r = s.records;
   const lines = [
-    `case written to ${out}`,
+    `case written to ${escapeTerminal(out)}`,
     `  records     ${n(r.read)} read: ${n(r.accepted)} accepted, ${n(r.rejected)} rejected, ${n(r.filtered)} filtered, ${n(r.duplicates)} duplicates`,
     `  identities  ${n(s.identities.vendor)} in the export: ${n(s.identities.matched)} matched, ${n(s.identities.unmatched)} unmatched`,
     `  matched by  ${RULES.map((k) => `${k} ${n(s.matched_by[k])}`).join(', ')}`,

@@ -1,9 +1,9 @@
 /**
  * Everything for people, on stderr only: messages, warnings, and a spinner with records/s when
  * stderr is a terminal (never in CI, never with --quiet). Colour follows NO_COLOR / FORCE_COLOR
- * (chalk reads them). Messages never carry personal data: callers pass files, lines, reasons.
+ * (chalk reads them, judging stderr's colour support, not stdout's). Messages never carry personal data: callers pass files, lines, reasons.
  */
-import chalk from 'chalk';
+import { chalkStderr as chalk } from 'chalk';
 import ora, { type Ora } from 'ora';
 import { escapeTerminal } from './output/cells.js';
 
