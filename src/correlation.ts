@@ -14,7 +14,7 @@ import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
 import { CaseStore } from './case/store.js';
 import { escapeTerminal } from './output/cells.js';
-import { csvLine, csvRow } from './output/csv.js';
+import { csvChunks } from './output/csv.js';
 import { readExport, type Vendor } from './ingest/read.js';
 import { labelOf, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
@@ -192,20 +192,13 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     }
     store.finishRejected();
     let rejectedRows = 0;
-    {
-      const f = new StagedFile(opts.out, 'rejected.csv');
-      let buf = csvLine([...COLUMNS.rejected]);
+    const rejectedFile = writeCsvFile(opts.out, 'rejected.csv', COLUMNS.rejected, (function* () {
       for (const row of store.rejected()) {
-        buf += csvRow(COLUMNS.rejected, row);
         rejectedRows++;
-        if (buf.length > 1 << 16) {
-          f.write(buf);
-          buf = '';
-        }
+        yield row;
       }
-      f.write(buf);
-      staged.push({ file: f, rows: rejectedRows });
-    }
+    })());
+    staged.push({ file: rejectedFile, rows: rejectedRows });
     const summaryFile = new StagedFile(opts.out, 'summary.json');
     summaryFile.write(JSON.stringify(summary, null, 2) + '\n');
     staged.push({ file: summaryFile, rows: null });
@@ -242,17 +235,9 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
   }
 }
 
-function writeCsvFile(dir: string, name: string, columns: readonly string[], rows: readonly Row[]): StagedFile {
+function writeCsvFile(dir: string, name: string, columns: readonly string[], rows: Iterable<Row>): StagedFile {
   const f = new StagedFile(dir, name);
-  let buf = csvLine([...columns]);
-  for (const row of rows) {
-    buf += csvRow(columns, row);
-    if (buf.length > 1 << 16) {
-      f.write(buf);
-      buf = '';
-    }
-  }
-  f.write(buf);
+  for (const chunk of csvChunks(columns, rows)) f.write(chunk);
   return f;
 }
 

@@ -13,17 +13,19 @@ export function csvRow(columns: readonly string[], row: Row): string {
   return csvLine(columns.map((c) => neutralizeFormula(cellText(row[c]))));
 }
 
-export async function writeCsv(out: Writable, columns: readonly string[], rows: Iterable<Row>): Promise<number> {
-  let n = 0;
+/** The whole list as text, in chunks of about 64 KiB (header first). */
+export function* csvChunks(columns: readonly string[], rows: Iterable<Row>): Generator<string> {
   let buf = csvLine([...columns]);
   for (const row of rows) {
     buf += csvRow(columns, row);
-    n++;
     if (buf.length > 1 << 16) {
-      await writeText(out, buf);
+      yield buf;
       buf = '';
     }
   }
-  await writeText(out, buf);
-  return n;
+  yield buf;
+}
+
+export async function writeCsv(out: Writable, columns: readonly string[], rows: Iterable<Row>): Promise<void> {
+  for (const chunk of csvChunks(columns, rows)) await writeText(out, chunk);
 }
