@@ -9,20 +9,27 @@ export interface Identity {
   key: string;
   /** Set when the identity is keyed by a distinct_id (rule 3 applies only then). */
   distinctId: string | undefined;
-  userIds: string[];
-  emails: string[];
-  deviceIds: string[];
-  orgIds: string[];
+  userIds: readonly string[];
+  emails: readonly string[];
+  deviceIds: readonly string[];
+  orgIds: readonly string[];
   events: number;
   first: number | null;
   last: number | null;
   exposure: number;
   /** (country, region) pairs, as `country\u0000region` */
-  places: string[];
+  places: readonly string[];
 }
 
-function addTo(list: string[], v: string | undefined): void {
-  if (v !== undefined && !list.includes(v)) list.push(v);
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * The list with `v` added. Lists are rebuilt at their exact size rather than pushed to: a pushed
+ * array reserves room for 16 more, which at a million identities is most of the memory.
+ */
+function withValue(list: readonly string[], v: string | undefined): readonly string[] {
+  if (v === undefined || list.includes(v)) return list;
+  return list.length === 0 ? [v] : [...list, v];
 }
 
 export class IdentityGroups {
@@ -32,21 +39,21 @@ export class IdentityGroups {
     const key = identityKey(r);
     let id = this.byKey.get(key);
     if (id === undefined) {
-      id = { key, distinctId: undefined, userIds: [], emails: [], deviceIds: [], orgIds: [], events: 0, first: null, last: null, exposure: 0, places: [] };
+      id = { key, distinctId: undefined, userIds: NONE, emails: NONE, deviceIds: NONE, orgIds: NONE, events: 0, first: null, last: null, exposure: 0, places: NONE };
       this.byKey.set(key, id);
     }
     if (r.distinctId !== undefined) id.distinctId = r.distinctId;
-    addTo(id.userIds, r.userId);
-    addTo(id.emails, r.email);
-    addTo(id.deviceIds, r.deviceId);
-    for (const o of r.orgIds) addTo(id.orgIds, o);
+    id.userIds = withValue(id.userIds, r.userId);
+    id.emails = withValue(id.emails, r.email);
+    id.deviceIds = withValue(id.deviceIds, r.deviceId);
+    for (const o of r.orgIds) id.orgIds = withValue(id.orgIds, o);
     id.events++;
     if (r.time !== null) {
       if (id.first === null || r.time < id.first) id.first = r.time;
       if (id.last === null || r.time > id.last) id.last = r.time;
     }
     id.exposure |= r.exposure;
-    if (r.country !== undefined || r.region !== undefined) addTo(id.places, `${r.country ?? ''}\u0000${r.region ?? ''}`);
+    if (r.country !== undefined || r.region !== undefined) id.places = withValue(id.places, `${r.country ?? ''}\u0000${r.region ?? ''}`);
   }
 
   /** Identities in vendor_id order (Unicode code points). */
