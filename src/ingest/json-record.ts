@@ -19,16 +19,32 @@ export type ParseReject = 'invalid_json' | 'not_an_object' | 'max_depth';
 export interface Parsed {
   obj: JsonObject;
   secret: boolean;
+  /** lone surrogates (from `\uD800`-style escapes) replaced by U+FFFD, counted as encoding errors */
+  replaced: number;
 }
 
-const LONG_DIGITS = /\d{16}/;
+/**
+ * Text that may hold a number literal a double cannot keep as written: 16+ digits (with or
+ * without a point), an exponent, a fraction ending in 0, a tiny fraction, or -0. Lines without
+ * any of these skip the quoting scan.
+ */
+const LOSSY_NUMBER_HINT = /\d[\d.]{15}|\d[eE]|\.\d*0(?!\d)|\.0{6}|-0(?![.\deE])/;
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+/** A `\uD800`–`\uDFFF` escape: JSON.parse may produce a lone surrogate. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
-/** Quote number literals with 16 or more digits so JSON.parse keeps their exact text. */
+/**
+ * Quote every number literal whose text JSON.parse would not keep (9007199254740993 → …992,
+ * 1.0 → 1, 1e-400 → 0), so identifiers keep their exact text and never collide.
+ */
 export function quoteLongNumbers(text: string): string {
   let out = '';
   let last = 0;
   let inString = false;
+  // Only literals in value position are quoted (after `:`, `[`, or `,` inside an array): a number
+  // used as an object key stays invalid JSON.
+  const open: number[] = [];
+  let prev = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
@@ -36,11 +52,17 @@ export function quoteLongNumbers(text: string): string {
       else if (c === 0x22) inString = false;
       continue;
     }
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    const before = prev;
+    prev = c;
     if (c === 0x22) {
       inString = true;
       continue;
     }
-    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+    if (c === 0x7b || c === 0x5b) open.push(c);
+    else if (c === 0x7d || c === 0x5d) open.pop();
+    const valuePosition = before === 0x3a || before === 0x5b || (before === 0x2c && open.at(-1) === 0x5b);
+    if (valuePosition && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
       let j = i;
       let digits = 0;
       while (j < text.length) {
@@ -49,7 +71,8 @@ export function quoteLongNumbers(text: string): string {
         else if (!(d === 0x2d || d === 0x2b || d === 0x2e || d === 0x65 || d === 0x45)) break;
         j++;
       }
-      if (digits >= 16 && JSON_NUMBER.test(text.slice(i, j))) {
+      const literal = text.slice(i, j);
+      if ((digits >= 16 || String(Number(literal)) !== literal) && JSON_NUMBER.test(literal)) {
         out += text.slice(last, i) + '"' + text.slice(i, j) + '"';
         last = j;
       }
@@ -62,7 +85,7 @@ export function quoteLongNumbers(text: string): string {
 export function parseJsonRecord(text: string): Parsed | ParseReject {
   let value: unknown;
   try {
-    value = JSON.parse(LONG_DIGITS.test(text) ? quoteLongNumbers(text) : text);
+    value = JSON.parse(LOSSY_NUMBER_HINT.test(text) ? quoteLongNumbers(text) : text);
   } catch {
     return 'invalid_json';
   }
@@ -74,18 +97,59 @@ export function checkRecord(value: unknown, text: string | undefined): Parsed | 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not_an_object';
   // Walk containers iteratively: depth limit, and strings when the raw text cannot be scanned.
   const scanStrings = text === undefined || text.includes('\\');
+  const fixSurrogates = text === undefined || SURROGATE_ESCAPE.test(text);
   let secret = !scanStrings && looksLikeSecret(text);
+  let replaced = 0;
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (depth > MAX_DEPTH) return 'max_depth';
+    if (fixSurrogates) replaced += wellFormedContainer(v as JsonObject | unknown[]);
     const items = Array.isArray(v) ? v : Object.values(v as object);
     for (const x of items) {
       if (typeof x === 'object' && x !== null) stack.push([x, depth + 1]);
       else if (scanStrings && !secret && typeof x === 'string' && looksLikeSecret(x)) secret = true;
     }
   }
-  return { obj: value as JsonObject, secret };
+  return { obj: value as JsonObject, secret, replaced };
+}
+
+type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
+
+/** `s` with each lone surrogate replaced by U+FFFD, and how many there were. */
+function wellFormed(s: string): [string, number] {
+  if ((s as unknown as WellFormed).isWellFormed()) return [s, 0];
+  const f = (s as unknown as WellFormed).toWellFormed();
+  let n = 0;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== f.charCodeAt(i)) n++;
+  return [f, n];
+}
+
+/**
+ * Replace lone surrogates in the string keys and values of one container (not its children):
+ * UTF-8 outputs cannot hold them, and two ids differing only there would print alike.
+ */
+function wellFormedContainer(v: JsonObject | unknown[]): number {
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      if (typeof v[i] !== 'string') continue;
+      const [f, k] = wellFormed(v[i] as string);
+      if (k > 0) (v[i] = f), (n += k);
+    }
+    return n;
+  }
+  for (const key of Object.keys(v)) {
+    const x = v[key];
+    const [fk, kk] = wellFormed(key);
+    const [fx, kx] = typeof x === 'string' ? wellFormed(x) : [x, 0];
+    if (kk === 0 && kx === 0) continue;
+    n += kk + kx;
+    if (kk > 0) delete v[key];
+    // defineProperty: a key is data, never the __proto__ setter
+    Object.defineProperty(v, fk, { value: fx, writable: true, enumerable: true, configurable: true });
+  }
+  return n;
 }
 
 function own(o: JsonObject | undefined, k: string): unknown {

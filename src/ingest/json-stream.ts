@@ -36,6 +36,8 @@ export class JsonStreamSplitter {
   // array state
   private inResults = false;
   private needComma = false;
+  /** line of a comma after an element, until the next element: a `,]` is invalid_json there */
+  private commaLine = 0;
   // element state
   private kind = 0;
   private depth = 0;
@@ -96,10 +98,13 @@ export class JsonStreamSplitter {
           if (isWs(b)) break;
           if (b === 0x2c /* , */) {
             if (!this.needComma) this.sink.reject(this.line, 'invalid_json');
+            else this.commaLine = this.line;
             this.needComma = false;
             break;
           }
           if (b === 0x5d /* ] */) {
+            if (this.commaLine !== 0) this.sink.reject(this.commaLine, 'invalid_json');
+            this.commaLine = 0;
             if (this.inResults) {
               this.mode = Mode.SkipRest;
               this.depth = 1;
@@ -111,6 +116,7 @@ export class JsonStreamSplitter {
             break;
           }
           if (this.needComma) this.sink.reject(this.line, 'invalid_json');
+          this.commaLine = 0;
           this.beginElement(b, false);
           segStart = i;
           break;

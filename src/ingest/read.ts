@@ -139,6 +139,7 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
       sink.reject(line, parsed, excerptOf(text));
       return;
     }
+    if (parsed.replaced > 0) sink.encodingErrors(parsed.replaced);
     const page = pageResults(parsed.obj);
     if (page !== undefined) {
       if (result.detected === '') result.detected = 'mixpanel-people';

@@ -1,0 +1,251 @@
+/**
+ * Helpers for the hostile-input suite: run the real binary (optionally wrapped in `sh -c 'umask
+ * …'`, `unshare`, `strace`), read a case back, and assert a run's whole outcome at once: exit code,
+ * the rejected rows (file, line, reason), the summary counts and their invariant, completeness,
+ * encoding errors, and exactly which files were published.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { parse as csvParse } from 'csv-parse/sync';
+import { expect } from 'vitest';
+import { BIN, ROOT, type RunResult } from '../helpers.js';
+
+export { CORPUS, HAS_CORPUS, explain, tempDir } from '../helpers.js';
+
+/** Every file a finished case directory holds, in readdir order. */
+export const CASE_FILES = ['case.sqlite', 'jurisdictions.csv', 'manifest.json', 'orgs.csv', 'rejected.csv', 'roster.csv', 'summary.json', 'unmatched.csv', 'users.csv'];
+
+export interface HostileRunOptions {
+  cwd?: string;
+  input?: string | Buffer;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+  /** Command words placed before `node bin/breach-impact.js` (e.g. ['unshare', '-rn']). */
+  wrap?: string[];
+  /** Extra node options (e.g. ['--require', hook]). */
+  nodeArgs?: string[];
+  /** Called with the child once spawned (to signal it, or close its stdout). */
+  onSpawn?: (child: ReturnType<typeof spawn>) => void;
+}
+
+/** Like helpers.runCli, with wrappers and node options; never throws on a non-zero exit. */
+export function run(args: string[], opts: HostileRunOptions = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const argv = [...(opts.wrap ?? []), process.execPath, ...(opts.nodeArgs ?? []), BIN, ...args];
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, CI: 'true', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout.on('error', () => undefined);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        command: `${(opts.wrap ?? []).join(' ')} breach-impact ${args.join(' ')} (cwd ${opts.cwd ?? ROOT})`.trim(),
+      });
+    });
+    child.stdin.on('error', () => undefined);
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+    opts.onSpawn?.(child);
+  });
+}
+
+/** Does this command work here? (unshare, strace, … may be missing or forbidden in CI.) */
+export function works(cmd: string[]): boolean {
+  try {
+    return spawnSync(cmd[0], cmd.slice(1), { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+export interface Counts {
+  read: number;
+  accepted: number;
+  rejected: number;
+  filtered: number;
+  duplicates: number;
+}
+
+export interface RejectedRow {
+  file: string;
+  line: number;
+  reason: string;
+  excerpt: string;
+}
+
+export interface CaseRun {
+  r: RunResult;
+  /** the directory the command ran in */
+  dir: string;
+  /** the case directory */
+  out: string;
+  summary: Summary;
+  rejected: RejectedRow[];
+}
+
+export interface Summary {
+  records: Counts;
+  identities: { vendor: number; matched: number; unmatched: number };
+  users: number;
+  orgs: number;
+  roster: number;
+  matched_by: Record<string, number>;
+  complete: boolean;
+  encoding_errors: number;
+  files: { file: string; format: string; records: number; complete: boolean }[];
+  [k: string]: unknown;
+}
+
+export function parseCsv(text: string | Buffer): string[][] {
+  return csvParse(text, { relax_column_count: false, bom: false }) as string[][];
+}
+
+/** A list of the case as objects keyed by its header. */
+export function readList(out: string, name: string): Record<string, string>[] {
+  const rows = parseCsv(readFileSync(join(out, name)));
+  const [header, ...body] = rows;
+  return body.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
+}
+
+export function readRejected(out: string): RejectedRow[] {
+  return readList(out, 'rejected.csv').map((r) => ({ file: r.file, line: Number(r.line), reason: r.reason, excerpt: r.excerpt }));
+}
+
+/** An internal database with nobody in it: every vendor identity is unmatched. */
+export const EMPTY_SQL = 'CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT);\nCREATE TABLE orgs (id INTEGER PRIMARY KEY, name TEXT);\nCREATE TABLE memberships (user_id INTEGER, org_id INTEGER, role TEXT);\n';
+
+export interface InternalData {
+  users?: [string | number | bigint, string | null, string | null][];
+  orgs?: [string | number | bigint, string | null][];
+  memberships?: [string | number | bigint, string | number | bigint, string][];
+  /** column type of the id columns */
+  idType?: 'INTEGER' | 'TEXT';
+}
+
+/** Write a real SQLite internal database (values bound, so any string survives) and return its path. */
+export function writeInternalDb(path: string, data: InternalData = {}): string {
+  const t = data.idType ?? 'INTEGER';
+  const db = new Database(path);
+  db.exec(`CREATE TABLE users (id ${t} PRIMARY KEY, email TEXT, name TEXT);
+    CREATE TABLE orgs (id ${t} PRIMARY KEY, name TEXT);
+    CREATE TABLE memberships (user_id ${t}, org_id ${t}, role TEXT);`);
+  const u = db.prepare('INSERT INTO users VALUES (?, ?, ?)');
+  const o = db.prepare('INSERT INTO orgs VALUES (?, ?)');
+  const m = db.prepare('INSERT INTO memberships VALUES (?, ?, ?)');
+  db.transaction(() => {
+    for (const row of data.users ?? []) u.run(...row);
+    for (const row of data.orgs ?? []) o.run(...row);
+    for (const row of data.memberships ?? []) m.run(...row);
+  })();
+  db.close();
+  return path;
+}
+
+export function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** One NDJSON event line (a Mixpanel raw-export record). */
+export function event(props: Record<string, unknown>): string {
+  return JSON.stringify({ event: 'Page View', properties: { time: 1762000000, ...props } });
+}
+
+export interface CorrelateOptions extends HostileRunOptions {
+  internal?: string;
+  extra?: string[];
+  out?: string;
+}
+
+/**
+ * `correlate <exports> --internal … --out case --json` in `dir`; reads summary.json and
+ * rejected.csv back when they were published. The internal database defaults to an empty one.
+ */
+export async function correlateIn(dir: string, exports: string[], opts: CorrelateOptions = {}): Promise<CaseRun> {
+  let internal = opts.internal;
+  if (internal === undefined) {
+    internal = join(dir, 'internal-empty.sql');
+    if (!existsSync(internal)) writeFileSync(internal, EMPTY_SQL);
+  }
+  const out = join(dir, opts.out ?? 'case');
+  const r = await run(['correlate', ...exports, '--internal', internal, '--out', out, '--json', ...(opts.extra ?? [])], { cwd: dir, ...opts });
+  const summaryPath = join(out, 'summary.json');
+  const summary = existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as Summary) : (undefined as unknown as Summary);
+  const rejected = existsSync(join(out, 'rejected.csv')) ? readRejected(out) : [];
+  return { r, dir, out, summary, rejected };
+}
+
+export interface Expected {
+  code: number;
+  records: Counts;
+  /** [file, line, reason] in list order */
+  rejected: [string, number, string][];
+  /** default: true unless code is 1 */
+  complete?: boolean;
+  encodingErrors?: number;
+  /** default: CASE_FILES */
+  files?: string[];
+  /** stderr must match (default: stderr must be empty when the run is complete and exits 0) */
+  stderr?: RegExp;
+}
+
+/** The whole outcome of a correlate run, asserted at once. */
+export function expectCase(c: CaseRun, e: Expected): void {
+  const why = explainCase(c);
+  expect(c.r.code, why).toBe(e.code);
+  expect(existsSync(c.out) ? readdirSync(c.out).sort() : [], why).toEqual(e.files ?? CASE_FILES);
+  const s = c.summary;
+  expect(s, why).toBeDefined();
+  const n = s.records;
+  expect(n.read, `invariant read = accepted + rejected + filtered + duplicates\n${why}`).toBe(n.accepted + n.rejected + n.filtered + n.duplicates);
+  expect(n, why).toEqual(e.records);
+  expect(c.rejected.map((x) => [x.file, x.line, x.reason]), why).toEqual(e.rejected);
+  expect(c.rejected.length, why).toBe(n.rejected);
+  expect(s.complete, why).toBe(e.complete ?? e.code !== 1);
+  if (e.encodingErrors !== undefined) expect(s.encoding_errors, why).toBe(e.encodingErrors);
+  // --json prints summary.json on stdout
+  expect(JSON.parse(c.r.stdout), why).toEqual(s);
+  if (e.stderr) expect(c.r.stderr, why).toMatch(e.stderr);
+  else if (e.code === 0) expect(c.r.stderr, why).toBe('');
+  expect(existsSync(c.out) ? readdirSync(c.out).filter((f) => f.endsWith('.tmp')) : [], why).toEqual([]);
+}
+
+/**
+ * A refused run: the exit code, a message on stderr naming the problem, nothing on stdout, and
+ * no list published (the case directory absent, empty, or holding only what was there before).
+ */
+export function expectRefused(c: { r: RunResult; out: string }, code: number, stderr: RegExp, before: string[] = []): void {
+  const why = explainCase(c);
+  expect(c.r.code, why).toBe(code);
+  expect(c.r.stderr, why).toMatch(stderr);
+  expect(c.r.stderr, why).toMatch(/what to do:/);
+  expect(c.r.stdout, why).toBe('');
+  expect(existsSync(c.out) ? readdirSync(c.out).sort() : [], why).toEqual(before);
+}
+
+export function explainCase(c: { r: RunResult; out?: string }): string {
+  let s = `${c.r.command}\nexit ${c.r.code}${c.r.signal ? ` (${c.r.signal})` : ''}\n--- stdout\n${c.r.stdout.slice(0, 4000)}\n--- stderr\n${c.r.stderr.slice(0, 4000)}`;
+  if (c.out && existsSync(join(c.out, 'rejected.csv'))) s += `\n--- rejected.csv\n${readFileSync(join(c.out, 'rejected.csv'), 'utf8').slice(0, 4000)}`;
+  return s;
+}
+
+/** C0 controls but LF, DEL, C1 controls, and bidi / zero-width format characters: never raw on a terminal. */
+// eslint-disable-next-line no-control-regex
+export const RAW_TERMINAL_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u;
+
+/** A spreadsheet formula trigger at the start of a cell. */
+export const FORMULA_START = /^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/u;
