@@ -13,7 +13,7 @@ import { JsonStreamSplitter } from './json-stream.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonRec, type JsonObject } from './json-record.js';
 import { LineSplitter, MAX_RECORD_BYTES } from './lines.js';
 import { openInput, type InputFile } from './source.js';
-import { excerptOf, replacedCount } from './text.js';
+import { csvExcerptOf, excerptOf, replacedCount } from './text.js';
 
 export type Vendor = 'mixpanel-events' | 'mixpanel-people' | 'csv';
 export const VENDORS: Vendor[] = ['mixpanel-events', 'mixpanel-people', 'csv'];
@@ -198,11 +198,11 @@ function csvFeeder(opts: ReadOptions, file: InputFile, sink: RecordSink, seen: (
         sink.header?.(cells);
         return;
       }
-      if (cells.length < header.length) return sink.reject(line, 'missing_columns', excerptOf(cells.join(',')));
-      if (cells.length > header.length) return sink.reject(line, 'too_many_columns', excerptOf(cells.join(',')));
+      if (cells.length < header.length) return sink.reject(line, 'missing_columns', csvExcerptOf(cells));
+      if (cells.length > header.length) return sink.reject(line, 'too_many_columns', csvExcerptOf(cells));
       const secret = cells.some((c) => c.length >= 12 && looksLikeSecret(c));
       const r = canonicalize(plan!, cells, secret);
-      if (typeof r === 'string') sink.reject(line, r, excerptOf(cells.join(',')));
+      if (typeof r === 'string') sink.reject(line, r, csvExcerptOf(cells));
       else sink.accept(line, r, cells);
     },
     reject(line, reason) {

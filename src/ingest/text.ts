@@ -23,21 +23,60 @@ export function replacedCount(raw: Buffer, decoded: string): number {
 }
 
 const EMAIL = /[^\s"'<>,;:@]+@[^\s"'<>,;:@]+/g;
-const JSON_VALUE = /("(?:[^"\\]|\\.)*")(\s*[,}\]])/g;
 const EXCERPT_CHARS = 80;
+const STRUCTURE = /[\s{}[\]:,]/;
+/** Bare words kept in excerpts: JSON literals and numbers. */
+const KEPT_WORD = /^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)$/;
 
-/**
- * A short view of a rejected record that helps find what is malformed without carrying personal
- * data: string values are masked (keys are kept), emails and credentials are masked everywhere.
- */
-export function excerptOf(text: string): string {
-  let s = text.length > 4 * EXCERPT_CHARS ? text.slice(0, 4 * EXCERPT_CHARS) : text;
-  s = s.replace(JSON_VALUE, (_m, _v: string, tail: string) => `"…"${tail}`);
-  s = s.replace(EMAIL, '[email]');
-  s = s
+function maskInline(s: string): string {
+  return s
+    .replace(EMAIL, '[email]')
     .split(/(\s+)/)
     .map((w) => (looksLikeSecret(w) ? '[secret]' : w))
     .join('');
-  if (s.length > EXCERPT_CHARS) s = s.slice(0, EXCERPT_CHARS) + '…';
-  return s;
+}
+
+function cut(s: string): string {
+  return s.length > EXCERPT_CHARS ? s.slice(0, EXCERPT_CHARS) + '…' : s;
+}
+
+/**
+ * A short view of a rejected JSON record that helps find what is malformed without carrying
+ * personal data: the structure, keys, numbers and literals stay; every string value (closed or
+ * not) and every other bare word becomes `…`; emails and credentials in keys are masked too.
+ */
+export function excerptOf(text: string): string {
+  const src = text.length > 4 * EXCERPT_CHARS ? text.slice(0, 4 * EXCERPT_CHARS) : text;
+  let out = '';
+  let i = 0;
+  while (i < src.length && out.length <= EXCERPT_CHARS) {
+    const c = src[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < src.length && src[j] !== '"') j += src[j] === '\\' ? 2 : 1;
+      if (j >= src.length) {
+        out += '"…';
+        break;
+      }
+      let k = j + 1;
+      while (k < src.length && /\s/.test(src[k])) k++;
+      out += src[k] === ':' ? maskInline(src.slice(i, j + 1)) : '"…"';
+      i = j + 1;
+    } else if (STRUCTURE.test(c)) {
+      out += c;
+      i++;
+    } else {
+      let j = i;
+      while (j < src.length && !STRUCTURE.test(src[j]) && src[j] !== '"') j++;
+      const word = src.slice(i, j);
+      out += KEPT_WORD.test(word) ? word : '…';
+      i = j;
+    }
+  }
+  return cut(out);
+}
+
+/** A rejected CSV record's excerpt: its shape (how many cells, which are empty), never a value. */
+export function csvExcerptOf(cells: string[]): string {
+  return cut(cells.map((c) => (c === '' ? '' : '…')).join(','));
 }
