@@ -16,7 +16,7 @@ import { CaseStore } from './case/store.js';
 import { escapeTerminal } from './output/cells.js';
 import { csvChunks } from './output/csv.js';
 import { readExport, type Vendor } from './ingest/read.js';
-import { labelOf, type InputFile } from './ingest/source.js';
+import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
 import type { Ui } from './ui.js';
 import { VERSION } from './version.js';
@@ -104,7 +104,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
             file.complete = false;
             complete = false;
             store.addRejected(fileIndex, file.label, line, reason, 'reading stopped here; records before this line were kept');
-            ui.warn(`${file.label}: reading stopped at line ${line} (${reason}); the records before it were kept`);
+            ui.warn(`${file.label}: reading stopped at line ${line} (${reason}); the records before it were kept. ${stopMeaning(reason)}`);
           },
           encodingErrors: (n) => (encodingErrors += n),
           warn: (m) => ui.warn(m),

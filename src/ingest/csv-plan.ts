@@ -1,6 +1,7 @@
 /** Which CSV column feeds which canonical field: recognised header names plus `--column`. */
 import { CANONICAL_FIELDS, DEFAULT_SOURCES, type CanonicalField, type Getter, type Plan } from '../core/canonical.js';
 import { UsageError } from '../errors.js';
+import { nameForMessage } from './text.js';
 
 /** Header names compare case-insensitively, with or without a leading `$`, spaces as `_`. */
 export function headerKey(h: string): string {
@@ -22,7 +23,13 @@ export function csvPlan(header: string[], columns: Map<CanonicalField, string[]>
   header.forEach((h, i) => {
     const k = headerKey(h);
     if (k === '') throw new UsageError(`${label}: CSV header has an empty column name (column ${i + 1})`, 'give every column a name, or remove the empty column');
-    if (index.has(k)) throw new UsageError(`${label}: CSV header names column ${index.get(k)! + 1} and column ${i + 1} alike`, 'rename one of the duplicate columns');
+    if (index.has(k)) {
+      const j = index.get(k)!;
+      throw new UsageError(
+        `${label}: CSV header has a duplicate column name: column ${j + 1} ${JSON.stringify(nameForMessage(header[j]))} and column ${i + 1} ${JSON.stringify(nameForMessage(h))} both read as ${JSON.stringify(nameForMessage(k))}`,
+        'rename one of the duplicate columns (names compare case-insensitively, with or without a leading $)',
+      );
+    }
     index.set(k, i);
   });
   const plan = {} as Plan<string[]>;

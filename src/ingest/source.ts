@@ -29,6 +29,22 @@ export interface Stop {
 export const MAX_INFLATE_RATIO = Number(process.env.BREACH_IMPACT_MAX_INFLATE_RATIO ?? 1000);
 export const MIN_INFLATE_CAP = Number(process.env.BREACH_IMPACT_MIN_INFLATE_CAP ?? 1024 ** 3);
 
+/** What a way of stopping early means, for people (the reason codes are for machines). */
+export function stopMeaning(reason: string): string {
+  const mib = MIN_INFLATE_CAP / 1024 ** 2;
+  const cap = mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`;
+  const meanings: Record<string, string> = {
+    truncated_gzip: 'The gzip stream ends early: the file is truncated.',
+    corrupt_gzip: 'The gzip data is corrupt from here on.',
+    decompressed_size_cap: `The gzip stream inflates beyond max(${cap}, ${MAX_INFLATE_RATIO} × its compressed size): a possible decompression bomb. If the file is genuine, decompress it yourself and pass the plain file.`,
+    read_error: 'The file could not be read further.',
+    unclosed_quote: 'A quoted CSV field opened on this line is never closed.',
+    truncated_json: 'The JSON document ends inside a value.',
+    trailing_garbage: 'Text follows the end of the JSON array.',
+  };
+  return meanings[reason] ?? reason;
+}
+
 export function labelOf(path: string): string {
   if (path === '-') return '<stdin>';
   return isAbsolute(path) ? basename(path) : normalize(path);
@@ -112,7 +128,9 @@ function refuseUtf16(chunk: Buffer, label: string): void {
 }
 
 async function* gunzipped(head: Buffer, rest: AsyncGenerator<Buffer>, file: InputFile, onStop: (s: Stop) => void): AsyncGenerator<Buffer> {
-  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  // 64 KiB output chunks: zlib drops the output of the call that hits corrupt data, so this bounds
+  // what a corrupt gzip loses before the damage (1 MiB chunks lost thousands of records; no slower).
+  const gunzip = createGunzip({ chunkSize: 1 << 16 });
   let failure: Stop | undefined;
   const feed = (async () => {
     try {

@@ -36,6 +36,12 @@ function maskInline(s: string): string {
     .join('');
 }
 
+/** A name from the data (a CSV header) fit for a message: emails and credentials masked, at most 40 characters. */
+export function nameForMessage(s: string): string {
+  const m = maskInline(s);
+  return m.length > 40 ? m.slice(0, 39) + '…' : m;
+}
+
 function cut(s: string): string {
   return s.length > EXCERPT_CHARS ? s.slice(0, EXCERPT_CHARS) + '…' : s;
 }

@@ -1,0 +1,385 @@
+/**
+ * Hostile files: byte order marks, every line ending (also split across read chunks), missing
+ * final newlines, empty and header-only files, UTF-16, invalid UTF-8, ragged CSV, stray and
+ * unclosed quotes, bad header names, and every way a gzip stream can be wrong.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { correlateIn, event, expectCase, expectRefused, readList, tempDir } from './lib.js';
+
+const NO_REJECTS = { code: 0, rejected: [] as [string, number, string][] };
+const counts = (read: number, accepted = read, rejected = 0) => ({ read, accepted, rejected, filtered: 0, duplicates: 0 });
+
+describe('byte order marks', () => {
+  it('strips a UTF-8 BOM from NDJSON, a JSON array, CSV (its first header name) and inside gzip', async () => {
+    const dir = tempDir();
+    const bom = '\ufeff';
+    writeFileSync(join(dir, 'bom.ndjson'), `${bom}${event({ distinct_id: 'b1' })}\n${event({ distinct_id: 'b2' })}\n`);
+    writeFileSync(join(dir, 'bom.json'), `${bom}[${event({ distinct_id: 'b3' })}]`);
+    writeFileSync(join(dir, 'bom.csv'), `${bom}distinct_id,email\nb4,b4@example.com\n`);
+    writeFileSync(join(dir, 'bom.ndjson.gz'), gzipSync(`${bom}${event({ distinct_id: 'b5' })}\n`));
+    const c = await correlateIn(dir, ['bom.ndjson', 'bom.json', 'bom.csv', 'bom.ndjson.gz']);
+    expectCase(c, { ...NO_REJECTS, records: counts(5), encodingErrors: 0 });
+    expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['b1', 'b2', 'b3', 'b4', 'b5']);
+    expect(c.summary.files.map((f) => f.format)).toEqual(['mixpanel-events (ndjson)', 'mixpanel-events (json)', 'csv (csv)', 'mixpanel-events (ndjson)']);
+  });
+
+  it('treats a BOM that is not at the start of the file as data: that line is invalid_json', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'mid.ndjson'), `${event({ distinct_id: 'm1' })}\n\ufeff${event({ distinct_id: 'm2' })}\n\ufeff\n`);
+    const c = await correlateIn(dir, ['mid.ndjson']);
+    expectCase(c, { code: 0, records: counts(3, 1, 2), rejected: [['mid.ndjson', 2, 'invalid_json'], ['mid.ndjson', 3, 'invalid_json']] });
+  });
+});
+
+describe('line endings', () => {
+  const rec = (id: string) => event({ distinct_id: id, $insert_id: id });
+  for (const [name, eol] of [['LF', '\n'], ['CRLF', '\r\n'], ['CR', '\r']] as const) {
+    it(`numbers physical lines with ${name} endings in NDJSON, JSON and CSV, blank lines included`, async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'e.ndjson'), [rec('n1'), '', rec('n2'), '{bad', rec('n3')].join(eol) + eol);
+      writeFileSync(join(dir, 'e.json'), ['[', `${rec('j1')},`, '', '"not a record",', rec('j2'), ']'].join(eol) + eol);
+      writeFileSync(join(dir, 'e.csv'), ['distinct_id,city', 'c1,Berlin', '', '"c2 with', 'a line break",Paris', 'ragged', 'c3,Rome'].join(eol) + eol);
+      const c = await correlateIn(dir, ['e.ndjson', 'e.json', 'e.csv']);
+      expectCase(c, {
+        code: 0,
+        records: counts(11, 8, 3),
+        rejected: [
+          ['e.ndjson', 4, 'invalid_json'],
+          ['e.json', 4, 'not_an_object'],
+          ['e.csv', 6, 'missing_columns'],
+        ],
+      });
+      expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['c1', `c2 with${eol}a line break`, 'c3', 'j1', 'j2', 'n1', 'n2', 'n3']);
+    });
+  }
+
+  it('numbers lines in a file that mixes CR, LF and CRLF', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'mixed.ndjson'), `${rec('a')}\r\n${rec('b')}\r${rec('c')}\n\r\n{bad\r${rec('d')}`);
+    writeFileSync(join(dir, 'mixed.csv'), 'distinct_id,city\r\na,x\nb,"y\r\nz"\rc\r\nd,w');
+    const c = await correlateIn(dir, ['mixed.ndjson', 'mixed.csv']);
+    expectCase(c, {
+      code: 0,
+      records: counts(9, 7, 2),
+      rejected: [
+        ['mixed.ndjson', 5, 'invalid_json'],
+        ['mixed.csv', 5, 'missing_columns'],
+      ],
+    });
+  });
+
+  it('counts a CRLF split across read chunks once, at every power-of-two chunk size up to 2 MiB', async () => {
+    // Every line is padded so that its CR is the last byte of a 64 KiB block and its LF the first
+    // byte of the next: whatever chunk size (64 KiB … 2 MiB) the reader, gunzip or a pipe uses,
+    // CRLF pairs straddle chunk boundaries. A quoted CSV field holds one such CRLF.
+    const BLOCK = 65536;
+    const padded = (id: string, len: number) => {
+      const head = `{"event":"e","properties":{"time":1762000000,"distinct_id":"${id}","pad":"`;
+      return head + 'x'.repeat(len - head.length - 3) + '"}}';
+    };
+    const lines = [padded('k0', BLOCK - 1)];
+    for (let i = 1; i < 34; i++) lines.push(padded(`k${i}`, BLOCK - 2));
+    const ndjson = lines.join('\r\n') + '\r\n{bad\r\n' + event({ distinct_id: 'after' }) + '\r\n';
+    for (let i = 1; i <= 34; i++) expect(ndjson.slice(i * BLOCK - 1, i * BLOCK + 1)).toBe('\r\n');
+
+    const header = 'distinct_id,pad\r\n';
+    // the quoted field's CR at BLOCK - 1, then each row's CR at the end of the next block
+    const rows = [`"q-${'y'.repeat(BLOCK - 1 - header.length - 3)}\r\nz",p`, `r01,${'p'.repeat(BLOCK - 8 - 4)}`];
+    for (let i = 2; i < 34; i++) rows.push(`r${String(i).padStart(2, '0')},${'p'.repeat(BLOCK - 2 - 4)}`);
+    const csv = header + rows.join('\r\n') + '\r\nragged\r\nlast,row\r\n';
+    expect(csv.slice(BLOCK - 1, BLOCK + 1)).toBe('\r\n');
+    for (let i = 2; i <= 34; i++) expect(csv.slice(i * BLOCK - 1, i * BLOCK + 1)).toBe('\r\n');
+
+    const dir = tempDir();
+    writeFileSync(join(dir, 'split.ndjson'), ndjson);
+    writeFileSync(join(dir, 'split.ndjson.gz'), gzipSync(ndjson));
+    writeFileSync(join(dir, 'split.csv'), csv);
+    const c = await correlateIn(dir, ['split.ndjson', 'split.ndjson.gz', 'split.csv']);
+    expectCase(c, {
+      code: 0,
+      records: counts(36 + 36 + 36, 35 + 35 + 35, 3),
+      rejected: [
+        ['split.ndjson', 35, 'invalid_json'],
+        ['split.ndjson.gz', 35, 'invalid_json'],
+        ['split.csv', 37, 'missing_columns'],
+      ],
+      encodingErrors: 0,
+    });
+    const quoted = readList(c.out, 'unmatched.csv').find((u) => u.vendor_id.startsWith('q-'));
+    expect(quoted?.vendor_id.endsWith('y\r\nz')).toBe(true);
+    // the same bytes through a pipe
+    const s = await correlateIn(dir, ['-'], { input: ndjson, out: 'stdin-case' });
+    expectCase(s, { code: 0, records: counts(36, 35, 1), rejected: [['<stdin>', 35, 'invalid_json']] });
+  });
+});
+
+describe('the end of a file', () => {
+  it('reads a last record without a final newline in NDJSON, JSON and CSV (also a ragged one)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'nofinal.ndjson'), `${event({ distinct_id: 'a' })}\n${event({ distinct_id: 'b' })}`);
+    writeFileSync(join(dir, 'nofinal.json'), `[${event({ distinct_id: 'c' })}]`);
+    writeFileSync(join(dir, 'nofinal.csv'), 'distinct_id,city\nd,"Paris"');
+    writeFileSync(join(dir, 'nofinal-ragged.csv'), 'distinct_id,city\ne,Rome\nf');
+    writeFileSync(join(dir, 'nofinal.json.gz'), gzipSync(`[${event({ distinct_id: 'g' })}]`));
+    const c = await correlateIn(dir, ['nofinal.ndjson', 'nofinal.json', 'nofinal.csv', 'nofinal-ragged.csv', 'nofinal.json.gz']);
+    expectCase(c, { code: 0, records: counts(7, 6, 1), rejected: [['nofinal-ragged.csv', 3, 'missing_columns']] });
+  });
+
+  it('reads empty, blank, BOM-only and header-only files as no records, exit 0', async () => {
+    const dir = tempDir();
+    const files: Record<string, string | Buffer> = {
+      'empty.ndjson': '',
+      'empty.csv': '',
+      'blank.ndjson': '\n\r\n \t\n',
+      'bom-only.json': '\ufeff',
+      'empty.ndjson.gz': gzipSync(''),
+      'header-only.csv': 'distinct_id,email\n',
+      'header-only-no-newline.csv': 'distinct_id,email',
+      'header-only-blank-lines.csv': 'distinct_id,email\r\n\r\n\r\n',
+      'empty-array.json': '[]',
+    };
+    for (const [f, body] of Object.entries(files)) writeFileSync(join(dir, f), body);
+    const c = await correlateIn(dir, Object.keys(files));
+    expectCase(c, { ...NO_REJECTS, records: counts(0) });
+    expect(c.summary.files.map((f) => [f.file, f.format, f.records])).toEqual([
+      ['empty.ndjson', 'empty', 0],
+      ['empty.csv', 'empty', 0],
+      ['blank.ndjson', 'empty', 0],
+      ['bom-only.json', 'empty', 0],
+      ['empty.ndjson.gz', 'empty', 0],
+      ['header-only.csv', 'csv (csv)', 0],
+      ['header-only-no-newline.csv', 'csv (csv)', 0],
+      ['header-only-blank-lines.csv', 'csv (csv)', 0],
+      ['empty-array.json', 'json (json)', 0],
+    ]);
+    const stdin = await correlateIn(dir, ['-'], { input: '', out: 'stdin-case' });
+    expectCase(stdin, { ...NO_REJECTS, records: counts(0) });
+  });
+});
+
+describe('encodings', () => {
+  const utf16 = (text: string, be: boolean, bom: boolean) => {
+    const le = Buffer.from((bom ? '\ufeff' : '') + text, 'utf16le');
+    if (be) for (let i = 0; i < le.length; i += 2) [le[i], le[i + 1]] = [le[i + 1], le[i]];
+    return le;
+  };
+  const cases: [string, Buffer, RegExp][] = [
+    ['le-bom.csv', utf16('distinct_id\nu1\n', false, true), /le-bom\.csv: unsupported encoding UTF-16LE \(BOM FF FE\)/],
+    ['be-bom.csv', utf16('distinct_id\nu1\n', true, true), /be-bom\.csv: unsupported encoding UTF-16BE \(BOM FE FF\)/],
+    ['le.ndjson', utf16(event({ distinct_id: 'u1' }) + '\n', false, false), /le\.ndjson: unsupported encoding UTF-16LE \(no BOM/],
+    ['be.ndjson', utf16(event({ distinct_id: 'u1' }) + '\n', true, false), /be\.ndjson: unsupported encoding UTF-16BE \(no BOM/],
+    ['le-bom.ndjson.gz', gzipSync(utf16(event({ distinct_id: 'u1' }), false, true)), /le-bom\.ndjson\.gz: unsupported encoding UTF-16LE/],
+  ];
+  for (const [name, bytes, message] of cases) {
+    it(`refuses UTF-16 input (${name}) as a usage error naming the encoding, and publishes nothing`, async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, name), bytes);
+      writeFileSync(join(dir, 'good.ndjson'), event({ distinct_id: 'g' }) + '\n');
+      const c = await correlateIn(dir, ['good.ndjson', name]);
+      expectRefused(c, 2, message);
+      expect(c.r.stderr).toMatch(/iconv -f UTF-16 -t UTF-8/);
+    });
+  }
+
+  it('replaces and counts invalid UTF-8, keeps the records, and never miscounts a character split across chunks', async () => {
+    const dir = tempDir();
+    const bad = (s: string, bytes: number[]) => Buffer.concat([Buffer.from(s), Buffer.from(bytes)]);
+    // NDJSON: a lone continuation byte, a truncated 3-byte sequence, an overlong encoding, a surrogate encoded in UTF-8
+    writeFileSync(
+      join(dir, 'bad.ndjson'),
+      Buffer.concat([
+        bad('{"event":"e","properties":{"distinct_id":"x1","$name":"a', [0x80]),
+        Buffer.from('"}}\n'),
+        bad('{"event":"e","properties":{"distinct_id":"x2","$city":"', [0xe2, 0x82]),
+        Buffer.from('"}}\n'),
+        bad('{"event":"e","properties":{"distinct_id":"x3","$os":"', [0xc0, 0xaf]),
+        Buffer.from('"}}\n'),
+        bad('{"event":"e","properties":{"distinct_id":"x4","$os":"', [0xed, 0xa0, 0x80]),
+        Buffer.from('"}}\n'),
+      ]),
+    );
+    // CSV: Latin-1 bytes, and a file cut inside a multi-byte character
+    writeFileSync(join(dir, 'bad.csv'), Buffer.concat([bad('distinct_id,city\ny1,S', [0xe3, 0x6f]), Buffer.from(' Paulo\ny2,'), Buffer.from([0xe6, 0x97])]));
+    // Valid 3- and 4-byte characters straddling every 64 KiB boundary up to 1.25 MiB (one record
+    // per block): no error at all, whatever the chunk size
+    const straddle = (head: (k: number) => string, tail: string, ch: string, n: number) => {
+      let s = head(0);
+      for (let k = 1; k <= n; k++) {
+        if (k > 1) s += tail + head(k);
+        s += 'p'.repeat(k * 65536 - 1 - Buffer.byteLength(s)) + ch;
+      }
+      return s + tail;
+    };
+    writeFileSync(join(dir, 'straddle.ndjson'), straddle((k) => `{"event":"e","properties":{"distinct_id":"s${k}","pad":"`, '"}}\n', '€', 20));
+    writeFileSync(join(dir, 'straddle.csv'), straddle((k) => (k === 0 ? 'distinct_id,pad\nt0,' : `t${k},`), '\n', '😀', 20));
+    const c = await correlateIn(dir, ['bad.ndjson', 'bad.csv', 'straddle.ndjson', 'straddle.csv']);
+    // 1 + 1 (truncated sequence) + 2 (overlong) + 3 (surrogate) in NDJSON; 1 + 1 in CSV
+    expectCase(c, { code: 0, records: counts(6 + 20 + 20), rejected: [], encodingErrors: 9 });
+    expect(c.r.stdout).not.toMatch(/\ufffd/);
+  });
+});
+
+describe('CSV rows that cannot be used', () => {
+  it('rejects ragged rows and stray quotes by their line, masks their values, and reads on', async () => {
+    const dir = tempDir();
+    const text = [
+      'distinct_id,email,city', // 1
+      'a,a@example.com,Oslo', // 2
+      'b,b@example.com', // 3: too few
+      'c,c@example.com,Rome,extra', // 4: too many
+      'd,d"quote@example.com,Lyon', // 5: quote inside an unquoted field
+      '"e","e@example.com"x,Nice', // 6: text after a closing quote
+      '"f","multi', // 7: a record over two lines ...
+      'line",Bonn,too-many', // 8  ... too many cells: rejected at its first line
+      '', // 9: blank line
+      'g,g@example.com,Riga', // 10
+      'h,"h@example.com"', // 11: too few
+    ].join('\n');
+    writeFileSync(join(dir, 'ragged.csv'), text + '\n');
+    const c = await correlateIn(dir, ['ragged.csv']);
+    expectCase(c, {
+      code: 0,
+      records: counts(8, 2, 6),
+      rejected: [
+        ['ragged.csv', 3, 'missing_columns'],
+        ['ragged.csv', 4, 'too_many_columns'],
+        ['ragged.csv', 5, 'stray_quote'],
+        ['ragged.csv', 6, 'stray_quote'],
+        ['ragged.csv', 7, 'too_many_columns'],
+        ['ragged.csv', 11, 'missing_columns'],
+      ],
+    });
+    expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['a', 'g']);
+    // an excerpt shows the shape of the row, never a value
+    expect(c.rejected.map((r) => r.excerpt)).toEqual(['…,…', '…,…,…,…', '', '', '…,…,…,…', '…,…']);
+  });
+
+  it('stops at an unclosed quote, naming the line where it opened; keeps every record before it; exit 1', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'unclosed.csv'), 'distinct_id,city\na,Oslo\nb,"Ro\nme"\nc,"never closed\nd,Paris\ne,Rome\n');
+    writeFileSync(join(dir, 'next.csv'), 'distinct_id\nz\n');
+    const c = await correlateIn(dir, ['unclosed.csv', 'next.csv']);
+    expectCase(c, {
+      code: 1,
+      records: counts(4, 3, 1),
+      rejected: [['unclosed.csv', 5, 'unclosed_quote']],
+      stderr: /unclosed\.csv: reading stopped at line 5 \(unclosed_quote\)[^\n]*quoted CSV field opened on this line is never closed/,
+    });
+    expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['a', 'b', 'z']);
+    expect(c.summary.files.map((f) => [f.file, f.records, f.complete])).toEqual([
+      ['unclosed.csv', 3, false],
+      ['next.csv', 1, true],
+    ]);
+  });
+});
+
+describe('CSV header names', () => {
+  const cases: [string, string, RegExp][] = [
+    ['dup.csv', 'distinct_id,email,email\n', /dup\.csv: CSV header has a duplicate column name: column 2 "email" and column 3 "email"/],
+    ['dup-case.csv', 'distinct_id,Email,$EMAIL\n', /dup-case\.csv: CSV header has a duplicate column name: column 2 "Email" and column 3 "\$EMAIL" both read as "email"/],
+    ['empty.csv', 'distinct_id,,email\n', /empty\.csv: CSV header has an empty column name \(column 2\)/],
+    ['blank.csv', 'distinct_id, \t ,email\n', /blank\.csv: CSV header has an empty column name \(column 2\)/],
+    ['trailing.csv', 'distinct_id,email,\r\n', /trailing\.csv: CSV header has an empty column name \(column 3\)/],
+  ];
+  for (const [name, header, message] of cases) {
+    it(`refuses ${name} as a usage error naming the column`, async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, name), header + 'x,y,z\n');
+      const c = await correlateIn(dir, [name]);
+      expectRefused(c, 2, message);
+    });
+  }
+});
+
+describe('gzip', () => {
+  const body = (n: number, prefix = 'u') => Array.from({ length: n }, (_, i) => event({ distinct_id: `${prefix}${i}`, $insert_id: `${prefix}${i}` })).join('\n') + '\n';
+
+  it('detects gzip by magic bytes whatever the name; a .gz name that is not gzip is read as it is', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'plain.ndjson.gz'), body(3, 'p'));
+    writeFileSync(join(dir, 'packed.txt'), gzipSync(body(2, 'z')));
+    const c = await correlateIn(dir, ['plain.ndjson.gz', 'packed.txt']);
+    expectCase(c, { ...NO_REJECTS, records: counts(5) });
+    const m = JSON.parse(readFileSync(join(c.out, 'manifest.json'), 'utf8'));
+    expect(m.inputs.map((i: { gzip: boolean }) => i.gzip)).toEqual([false, true]);
+  });
+
+  it('reads every member of a multi-member gzip', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'multi.ndjson.gz'), Buffer.concat([gzipSync(body(2, 'a')), gzipSync(''), gzipSync(body(3, 'b'))]));
+    const c = await correlateIn(dir, ['multi.ndjson.gz']);
+    expectCase(c, { ...NO_REJECTS, records: counts(5) });
+  });
+
+  it('stops at a truncated gzip: every complete record before the cut is kept, then one stop row; exit 1', async () => {
+    const dir = tempDir();
+    const text = body(3000);
+    const gz = gzipSync(text);
+    const cut = gz.subarray(0, Math.floor(gz.length / 2));
+    writeFileSync(join(dir, 'cut.ndjson.gz'), cut);
+    writeFileSync(join(dir, 'header-only.gz'), gz.subarray(0, 10));
+    // how many whole lines the cut keeps: what a decoder that tolerates the cut can inflate
+    const { gunzipSync, constants } = await import('node:zlib');
+    const inflated = gunzipSync(cut, { finishFlush: constants.Z_SYNC_FLUSH }).toString('utf8');
+    const whole = inflated.split('\n').length - 1;
+    expect(whole).toBeGreaterThan(500);
+    const c = await correlateIn(dir, ['cut.ndjson.gz', 'header-only.gz']);
+    expectCase(c, {
+      code: 1,
+      records: counts(whole + 2, whole, 2),
+      rejected: [
+        ['cut.ndjson.gz', whole + 1, 'truncated_gzip'],
+        ['header-only.gz', 1, 'truncated_gzip'],
+      ],
+      stderr: /cut\.ndjson\.gz: reading stopped at line \d+ \(truncated_gzip\)[^\n]*the file is truncated/,
+    });
+  });
+
+  it('stops at corrupt gzip data, keeping what was inflated before it (up to the last 64 KiB); exit 1', async () => {
+    const dir = tempDir();
+    const text = body(20000);
+    const gz = Buffer.from(gzipSync(text));
+    const at = Math.floor(gz.length * 0.6);
+    for (let i = at; i < at + 64; i++) gz[i] ^= 0xff;
+    writeFileSync(join(dir, 'corrupt.ndjson.gz'), gz);
+    writeFileSync(join(dir, 'garbage-member.ndjson.gz'), Buffer.concat([gzipSync(body(2, 'g')), Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03, 0xff, 0xff, 0xff, 0xff])]));
+    const c = await correlateIn(dir, ['corrupt.ndjson.gz', 'garbage-member.ndjson.gz']);
+    const why = JSON.stringify(c.summary?.records);
+    expect(c.r.code, why).toBe(1);
+    expect(c.summary.complete).toBe(false);
+    const n = c.summary.records;
+    expect(n.read).toBe(n.accepted + n.rejected + n.filtered + n.duplicates);
+    const stops = c.rejected.filter((r) => r.reason === 'corrupt_gzip');
+    expect(stops.map((r) => r.file)).toEqual(['corrupt.ndjson.gz', 'garbage-member.ndjson.gz']);
+    const [first] = c.summary.files;
+    // what a tolerant decoder inflates from the bytes before the damage
+    const { gunzipSync, constants } = await import('node:zlib');
+    const before = gunzipSync(gz.subarray(0, at), { finishFlush: constants.Z_SYNC_FLUSH });
+    const wholeBefore = before.toString('utf8').split('\n').length - 1;
+    const lostAtMost = Math.ceil(65536 / Buffer.byteLength(event({ distinct_id: 'u0', $insert_id: 'u0' }))) + 1;
+    const keptLines = stops[0].line - 1;
+    expect(keptLines, why).toBeGreaterThanOrEqual(wholeBefore - lostAtMost);
+    expect(first.records).toBe(keptLines + 1);
+    expect(c.rejected.filter((r) => r.file === 'corrupt.ndjson.gz').at(-1)).toEqual(stops[0]);
+    expect(c.r.stderr).toMatch(/corrupt\.ndjson\.gz: reading stopped at line \d+ \(corrupt_gzip\)/);
+  });
+
+  it('stops a gzip bomb at the decompressed-size cap with a clear message; exit 1, records before it kept', async () => {
+    const dir = tempDir();
+    // one record, then 64 MiB of spaces: ~64 KiB compressed, far beyond 100 × that
+    const bomb = gzipSync(Buffer.concat([Buffer.from(event({ distinct_id: 'before-bomb' }) + '\n'), Buffer.alloc(64 * 1024 * 1024, 0x20)]), { level: 9 });
+    expect(bomb.length).toBeLessThan(200 * 1024);
+    writeFileSync(join(dir, 'bomb.ndjson.gz'), bomb);
+    const c = await correlateIn(dir, ['bomb.ndjson.gz'], { env: { BREACH_IMPACT_MAX_INFLATE_RATIO: '100', BREACH_IMPACT_MIN_INFLATE_CAP: String(4 * 1024 * 1024) } });
+    expectCase(c, {
+      code: 1,
+      records: counts(2, 1, 1),
+      rejected: [['bomb.ndjson.gz', 2, 'decompressed_size_cap']],
+      stderr: /bomb\.ndjson\.gz: reading stopped at line 2 \(decompressed_size_cap\)[^\n]*inflates beyond max\(4 MiB, 100 × its compressed size\): a possible decompression bomb/,
+    });
+    expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['before-bomb']);
+  });
+});
