@@ -1,0 +1,118 @@
+/**
+ * The public CSV corpora (../shared/corpus) through the real binary: csv-spectrum field for field
+ * (one chosen column as the vendor id, one as the email), csvlint.rb's line-ending, encoding and
+ * title-row fixtures, and node-csv's BOM files.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CORPUS, correlateIn, expectCase, expectRefused, HAS_CORPUS, readList, tempDir } from './lib.js';
+
+const SPECTRUM = join(CORPUS, 'csv-spectrum');
+const CSVLINT = join(CORPUS, 'csvlint-rb');
+const NODE_CSV = join(CORPUS, 'node-csv');
+const counts = (read: number, accepted = read, rejected = 0) => ({ read, accepted, rejected, filtered: 0, duplicates: 0 });
+
+/** Which column of each csv-spectrum file becomes distinct_id, and which email (if any). */
+const SPECTRUM_COLUMNS: Record<string, [string, string?]> = {
+  comma_in_quotes: ['city', 'last'],
+  empty: ['a', 'b'],
+  empty_crlf: ['a', 'b'],
+  escaped_quotes: ['b'],
+  json: ['val'],
+  newlines: ['a', 'b'],
+  newlines_crlf: ['a', 'b'],
+  quotes_and_newlines: ['b', 'a'],
+  simple: ['a', 'c'],
+  simple_crlf: ['a', 'c'],
+  utf8: ['c', 'a'],
+};
+
+describe.skipIf(!HAS_CORPUS)('csv-spectrum', () => {
+  it('rejects location_coordinates.csv\'s row as stray_quote (a quote inside an unquoted field; upstream issue #20)', async () => {
+    // 37…36'37.8"N — csv-parse refuses it too unless relax_quotes; its JSON does not match the CSV anyway
+    const dir = tempDir();
+    const c = await correlateIn(dir, [join(SPECTRUM, 'csvs', 'location_coordinates.csv')], { extra: ['--vendor', 'csv'] });
+    expectCase(c, { code: 0, records: counts(1, 0, 1), rejected: [['location_coordinates.csv', 2, 'stray_quote']], encodingErrors: 0 });
+  });
+
+  for (const [name, [idColumn, emailColumn]] of Object.entries(SPECTRUM_COLUMNS)) {
+    it(`reads ${name}.csv field for field as its JSON says`, async () => {
+      const dir = tempDir();
+      const rows = JSON.parse(readFileSync(join(SPECTRUM, 'json', `${name}.json`), 'utf8')) as Record<string, string>[];
+      const extra = ['--vendor', 'csv', '--column', `distinct_id=${idColumn}`];
+      if (emailColumn) extra.push('--column', `email=${emailColumn}`);
+      const c = await correlateIn(dir, [join(SPECTRUM, 'csvs', `${name}.csv`)], { extra });
+      expectCase(c, { code: 0, records: counts(rows.length), rejected: [], encodingErrors: 0 });
+      const expected = rows
+        .map((r) => ({ vendor_id: r[idColumn].trim(), email: emailColumn ? r[emailColumn].trim().normalize('NFC').toLowerCase() : '' }))
+        .sort((a, b) => (a.vendor_id < b.vendor_id ? -1 : 1));
+      const got = readList(c.out, 'unmatched.csv').map((u) => ({ vendor_id: u.vendor_id, email: u.email }));
+      expect(got).toEqual(expected);
+    });
+  }
+});
+
+describe.skipIf(!HAS_CORPUS)('csvlint.rb fixtures', () => {
+  const lineEndings = ['cr-line-endings.csv', 'crlf-line-endings.csv', 'lf-line-endings.csv', 'inconsistent-line-endings.csv', 'inconsistent-line-endings-unquoted.csv'];
+  it('reads CR, CRLF, LF and inconsistent line endings alike', async () => {
+    const dir = tempDir();
+    const c = await correlateIn(dir, lineEndings.map((f) => join(CSVLINT, f)), { extra: ['--column', 'distinct_id=Foo'] });
+    expectCase(c, { code: 0, records: counts(10), rejected: [], encodingErrors: 0 });
+    const u = readList(c.out, 'unmatched.csv').map((r) => [r.vendor_id, r.events]);
+    expect(u).toEqual([
+      ['Biff', '5'],
+      ['Qux', '5'],
+    ]);
+    expect(c.summary.files.map((f) => f.records)).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  it('reads valid.csv and windows-line-endings.csv', async () => {
+    const dir = tempDir();
+    const c = await correlateIn(dir, [join(CSVLINT, 'valid.csv'), join(CSVLINT, 'windows-line-endings.csv')], {
+      extra: ['--column', 'distinct_id=Foo', '--column', 'distinct_id=a'],
+      // each file lacks the other's column
+      stderr: undefined,
+    });
+    expectCase(c, {
+      code: 0,
+      records: counts(3),
+      rejected: [],
+      stderr: /valid\.csv: --column distinct_id=a names a column this file does not have[\s\S]*windows-line-endings\.csv: --column distinct_id=Foo names a column this file does not have/,
+    });
+    expect(readList(c.out, 'unmatched.csv').map((r) => r.vendor_id)).toEqual(['1', '3', 'd']);
+  });
+
+  it('refuses title-row.csv (its first row has empty column names), naming the column', async () => {
+    const dir = tempDir();
+    expectRefused(await correlateIn(dir, [join(CSVLINT, 'title-row.csv')]), 2, /title-row\.csv: CSV header has an empty column name \(column 2\)/);
+  });
+
+  it('refuses invalid-byte-sequence.csv for its empty last header name; without it, counts the Latin-1 bytes', async () => {
+    const dir = tempDir();
+    const original = readFileSync(join(CSVLINT, 'invalid-byte-sequence.csv'));
+    expectRefused(await correlateIn(dir, [join(CSVLINT, 'invalid-byte-sequence.csv')]), 2, /invalid-byte-sequence\.csv: CSV header has an empty column name \(column 7\)/);
+    // the same bytes with the trailing comma of every line dropped
+    const fixed = Buffer.from(original.toString('latin1').replace(/,\r\n/g, '\r\n'), 'latin1');
+    writeFileSync(join(dir, 'latin1.csv'), fixed);
+    const rows = fixed.toString('latin1').split('\r\n').filter((l) => l !== '').length - 1;
+    const invalid = (fixed.toString('utf8').match(/\ufffd/g) ?? []).length;
+    expect(invalid).toBeGreaterThan(0);
+    const c = await correlateIn(dir, ['latin1.csv'], { extra: ['--column', 'distinct_id=Data'], out: 'latin1-case' });
+    expectCase(c, { code: 0, records: counts(rows), rejected: [], encodingErrors: invalid });
+  });
+});
+
+describe.skipIf(!HAS_CORPUS)('node-csv BOM files', () => {
+  it('strips the UTF-8 BOM from the first header name', async () => {
+    const dir = tempDir();
+    const c = await correlateIn(dir, [join(NODE_CSV, '365-utf8-bom-windows.csv')], { extra: ['--column', 'distinct_id=a'] });
+    expectCase(c, { code: 0, records: counts(1), rejected: [] });
+    expect(readList(c.out, 'unmatched.csv').map((r) => r.vendor_id)).toEqual(['1']);
+  });
+
+  it('refuses the UTF-16LE file with a clear message and what to do', async () => {
+    const dir = tempDir();
+    expectRefused(await correlateIn(dir, [join(NODE_CSV, '365-utf16le-bom-windows.csv')]), 2, /365-utf16le-bom-windows\.csv: unsupported encoding UTF-16LE \(BOM FF FE\)/);
+  });
+});
