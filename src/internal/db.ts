@@ -27,9 +27,12 @@ export interface InternalSource {
 }
 
 function sqliteProblem(path: string, e: unknown): Error {
-  const msg = String((e as Error).message ?? e);
+  // SQLite quotes the token it stumbled on (`near "…": syntax error`): that is data, never shown.
+  const msg = String((e as Error).message ?? e).replace(/"[^"]*"?/g, '"…"');
   if (/locked|busy/i.test(msg)) return new InputError(`internal database ${path} is locked by another process`, 'wait for the writer to finish, or correlate against a copy (sqlite3 DB ".backup copy.sqlite")');
-  if (/not a database|malformed|corrupt|file is encrypted/i.test(msg)) return new UsageError(`internal database ${path} is not a readable SQLite database (${msg})`, 'pass a SQLite file, or a .sql dump with --internal dump.sql');
+  if (/malformed|corrupt/i.test(msg)) return new InputError(`internal database ${path} is corrupt (${msg})`, 'restore it from a backup, or salvage it first: sqlite3 DB .recover | sqlite3 recovered.sqlite');
+  if (/not a database|file is encrypted/i.test(msg)) return new UsageError(`internal database ${path} is not a SQLite database (${msg})`, 'pass a SQLite file, or a .sql dump with --internal dump.sql');
+  if (path.toLowerCase().endsWith('.sql')) return new UsageError(`internal database ${path} is not a SQL dump SQLite can load (${msg})`, 'check the dump, e.g. sqlite3 :memory: < dump.sql');
   return new UsageError(`cannot open internal database ${path}: ${msg}`, 'check the path and permissions of --internal');
 }
 
@@ -93,8 +96,8 @@ export class InternalDb {
           this.db.prepare(`SELECT "${c}" FROM "${table}" LIMIT 0`);
         } catch (e) {
           const msg = String((e as Error).message);
-          if (/no such table/i.test(msg)) throw new SchemaError(`internal database has no table ${table} (needs ${table}(${cols.join(', ')}))`);
-          if (/no such column/i.test(msg)) throw new SchemaError(`internal database table ${table} has no column ${c} (needs ${table}(${cols.join(', ')}))`);
+          if (/no such table/i.test(msg)) throw new SchemaError(`internal database ${this.path} has no table ${table} (needs ${table}(${cols.join(', ')}))`);
+          if (/no such column/i.test(msg)) throw new SchemaError(`internal database ${this.path}: table ${table} has no column ${c} (needs ${table}(${cols.join(', ')}))`);
           throw sqliteProblem(this.path, e);
         }
       }
@@ -114,7 +117,12 @@ export class InternalDb {
       if (e instanceof Error && (e as { code?: string }).code?.startsWith('SQLITE_')) throw sqliteProblem(this.path, e);
       throw e;
     } finally {
-      if (this.db.inTransaction) this.db.exec('COMMIT');
+      // Ending a read transaction loses nothing, and must not hide the error being thrown.
+      try {
+        if (this.db.inTransaction) this.db.exec('COMMIT');
+      } catch {
+        /* ignored */
+      }
     }
   }
 
