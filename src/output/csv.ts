@@ -6,7 +6,9 @@ import { cellText, neutralizeFormula } from './cells.js';
 import { writeText } from './sink.js';
 
 export function csvLine(values: string[]): string {
-  return stringify([values], { eof: true, record_delimiter: 'unix' });
+  // csv-stringify quotes a field holding the record delimiter (LF) but not a bare CR, which
+  // spreadsheets and RFC 4180 readers take for a line break: quote those too.
+  return stringify([values], { eof: true, record_delimiter: 'unix', quoted_match: /\r/ });
 }
 
 export function csvRow(columns: readonly string[], row: Row): string {
