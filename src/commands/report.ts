@@ -73,7 +73,6 @@ async function report(io: Io, list: Report, o: ReportOptions, ui: Ui): Promise<v
   if (mail && list !== 'users' && list !== 'roster') {
     throw new UsageError(`--format ${o.format} renders notices, and ${list} is not a list of recipients`, 'use report users (one notice per affected user) or report roster (one per affected org and admin)');
   }
-  if (list === 'summary' && mail) throw new UsageError('the summary has no recipients', 'use --format json, jsonl, csv or table');
   if (o.format === 'eml' && o.out === undefined) throw new UsageError('--format eml needs --out DIR for the .eml files', 'e.g. --format eml --out notices/ (or --format mbox to write to standard output)');
   if (o.format !== 'eml' && o.out !== undefined) throw new UsageError('--out is only for --format eml', 'the other formats write to standard output: redirect it, e.g. > users.csv');
   if (!mail) {

@@ -10,7 +10,7 @@ import { domainToASCII } from 'node:url';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import type { Mailbox } from './address.js';
-import { displayName } from './address.js';
+import { displayName, inertText } from './address.js';
 import { readTemplate, type Template } from './template.js';
 import type { NoticeList } from './values.js';
 
@@ -66,7 +66,7 @@ export async function composeMessage(n: Notice, from: Mailbox, newline: 'unix' |
     // Subject goes in prepared (already encoded, folded by nodemailer) so that an ASCII subject
     // holding `=?…?=` cannot be decoded by the reader into something else.
     // (foldLines is a MimeNode header option that @types/nodemailer does not list)
-    headers: { Subject: { prepared: true, foldLines: true, value: encodeText(n.subject) } as { prepared: boolean; value: string } },
+    headers: { Subject: { prepared: true, foldLines: true, value: encodeText(inertText(n.subject).trim()) } as { prepared: boolean; value: string } },
     // nodemailer expects CRLF in the text it encodes (its quoted-printable lines are CRLF-based)
     text: n.text.replace(/\r?\n/g, '\r\n'),
     date: n.date,
