@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import type { Writable } from 'node:stream';
 import { removeTemporaries } from './case/files.js';
 import { correlateCommand } from './commands/correlate.js';
+import { fixturesCommand } from './commands/fixtures.js';
 import { inspectCommand } from './commands/inspect.js';
 import { reportCommand } from './commands/report.js';
 import { InputError, UsageError } from './errors.js';
@@ -26,7 +27,7 @@ export function buildProgram(io: Io): Command {
     .addHelpText('after', '\nExample:\n  breach-impact correlate fixtures/export/* --internal fixtures/internal.sql --out case\n  breach-impact report roster --case case --format csv | head');
   program.exitOverride();
   program.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void process.stderr.write(s) });
-  const commands = [correlateCommand(io), reportCommand(io), inspectCommand(io)];
+  const commands = [correlateCommand(io), reportCommand(io), inspectCommand(io), fixturesCommand(io)];
   for (const c of commands) {
     c.exitOverride();
     c.showHelpAfterError('(run with --help for usage and an example)');

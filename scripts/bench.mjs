@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+/**
+ * npm run bench: correlate end to end against the parse floor (node:readline + JSON.parse per
+ * line, nothing else), on cached synthetic workloads, alternating, several times; medians.
+ *
+ * Environment:
+ *   BENCH_SIZES   workloads, comma-separated: 1m, 5m, or any N events (e.g. 200k)   default 1m,5m
+ *   BENCH_RUNS    runs of each contender per workload                               default 3
+ *   BENCH_CACHE   where workloads live (never the repo)   default ${XDG_CACHE_HOME:-~/.cache}/breach-impact-bench
+ *   BENCH_DUCKDB  1: also time DuckDB (installs @duckdb/node-api into the cache, not the repo);
+ *                 0: never; unset: only if already installed there
+ *   BENCH_THREADS passed to correlate as BREACH_IMPACT_THREADS (e.g. 1 for the single-threaded path)
+ *
+ * Children are timed from the outside (wall) and report their own getrusage at exit (CPU time,
+ * peak RSS, all threads included) through a tiny --import hook.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, homedir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'breach-impact.js');
+const SELF = fileURLToPath(import.meta.url);
+
+if (process.argv[2] === '--floor') {
+  // The parse floor: what any Node tool must at least pay to read the export.
+  let lines = 0;
+  let bad = 0;
+  const rl = createInterface({ input: createReadStream(process.argv[3]), crlfDelay: Infinity });
+  for await (const line of rl) {
+    if (line === '') continue;
+    lines++;
+    try {
+      JSON.parse(line);
+    } catch {
+      bad++;
+    }
+  }
+  process.stdout.write(JSON.stringify({ lines, bad }) + '\n');
+  process.exit(0);
+}
+
+const cacheRoot = process.env.BENCH_CACHE ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'breach-impact-bench');
+if (cacheRoot.startsWith(ROOT + '/')) throw new Error(`BENCH_CACHE ${cacheRoot} is inside the repository; choose a directory outside it`);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SIZES = (process.env.BENCH_SIZES ?? '1m,5m').split(',').map((s) => s.trim()).filter(Boolean);
+if (process.argv[2] === '--duckdb') {
+  await duckdbJob(process.argv[3], process.argv[4], process.argv[5]);
+  process.exit(0);
+}
+mkdirSync(cacheRoot, { recursive: true });
+
+const HOOK = join(cacheRoot, 'rusage-hook.mjs');
+writeFileSync(
+  HOOK,
+  `import { writeFileSync } from 'node:fs';
+process.on('exit', () => {
+  const u = process.resourceUsage();
+  if (process.env.BENCH_RUSAGE_OUT) writeFileSync(process.env.BENCH_RUSAGE_OUT, JSON.stringify({ user: u.userCPUTime, sys: u.systemCPUTime, maxRSS: u.maxRSS }));
+});
+`,
+);
+
+function events(size) {
+  const m = /^(\d+(?:\.\d+)?)([km]?)$/i.exec(size);
+  if (!m) throw new Error(`BENCH_SIZES: ${size} is not a size like 1m, 5m or 200k`);
+  return Math.round(Number(m[1]) * (m[2].toLowerCase() === 'm' ? 1e6 : m[2].toLowerCase() === 'k' ? 1e3 : 1));
+}
+
+/** The generator's own code, so a changed generator never reuses a stale workload. */
+function generatorVersion() {
+  const h = createHash('sha256');
+  for (const f of ['generate.js', 'random.js']) h.update(readFileSync(join(ROOT, 'dist', 'fixtures', f)));
+  return h.digest('hex').slice(0, 10);
+}
+
+function workload(size) {
+  const w = { events: events(size), users: 1_000_000, orgs: 200_000, seed: 'bench' };
+  const dir = join(cacheRoot, `w-${w.events}-u${w.users}-o${w.orgs}-s${w.seed}-${generatorVersion()}`);
+  const plantedFile = join(dir, 'planted.json');
+  if (!existsSync(plantedFile)) {
+    process.stderr.write(`generating ${size} workload in ${dir} …\n`);
+    rmSync(dir, { recursive: true, force: true });
+    const t = process.hrtime.bigint();
+    const out = execFileSync(process.execPath, [BIN, 'fixtures', '--out', dir, '--events', String(w.events), '--users', String(w.users), '--orgs', String(w.orgs), '--seed', w.seed, '--json']);
+    process.stderr.write(`  generated in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s\n`);
+    writeFileSync(plantedFile, out);
+  }
+  const planted = JSON.parse(readFileSync(plantedFile, 'utf8'));
+  return { ...w, size, dir, planted, export: join(dir, planted.files.events), internal: join(dir, planted.files.internal) };
+}
+
+function run(args, env = {}) {
+  const usage = join(cacheRoot, `rusage-${process.pid}.json`);
+  rmSync(usage, { force: true });
+  return new Promise((resolvePromise, reject) => {
+    const t = process.hrtime.bigint();
+    const child = spawn(process.execPath, ['--import', HOOK, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, BENCH_RUSAGE_OUT: usage, CI: 'true' },
+    });
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (b) => out.push(b));
+    child.stderr.on('data', (b) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const wall = Number(process.hrtime.bigint() - t) / 1e9;
+      if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}\n${Buffer.concat(err).toString().slice(0, 2000)}`));
+      const u = JSON.parse(readFileSync(usage, 'utf8'));
+      resolvePromise({ wall, cpu: (u.user + u.sys) / 1e6, rss: u.maxRSS / 1024, stdout: Buffer.concat(out).toString() });
+    });
+  });
+}
+
+function check(summary, planted) {
+  const want = {
+    'records.read': planted.lines,
+    'records.rejected': planted.malformed,
+    'records.duplicates': planted.duplicates,
+    'records.accepted': planted.accepted,
+    'identities.vendor': planted.identities,
+    users: planted.affected_users,
+    ...Object.fromEntries(Object.entries(planted.matched_by).map(([k, v]) => [`matched_by.${k}`, v])),
+  };
+  for (const [path, v] of Object.entries(want)) {
+    const got = path.split('.').reduce((o, k) => o?.[k], summary);
+    if (got !== v) throw new Error(`correlate summary ${path} = ${got}, the generator planted ${v}`);
+  }
+  const r = summary.records;
+  if (r.read !== r.accepted + r.rejected + r.filtered + r.duplicates) throw new Error('summary invariant read = accepted + rejected + filtered + duplicates broken');
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function duckdbModule() {
+  const dir = join(cacheRoot, 'duckdb');
+  const mod = join(dir, 'node_modules', '@duckdb', 'node-api');
+  if (process.env.BENCH_DUCKDB === '0') return undefined;
+  if (!existsSync(mod)) {
+    if (process.env.BENCH_DUCKDB !== '1') return undefined;
+    mkdirSync(dir, { recursive: true });
+    if (!existsSync(join(dir, 'package.json'))) writeFileSync(join(dir, 'package.json'), '{"name":"bench-duckdb","private":true}\n');
+    try {
+      execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', dir, '@duckdb/node-api'], { stdio: 'inherit' });
+    } catch {
+      process.stderr.write('@duckdb/node-api could not be installed: skipping DuckDB\n');
+      return undefined;
+    }
+  }
+  return existsSync(mod) ? dir : undefined;
+}
+
+/** The internal tables as CSV, for DuckDB (its SQLite reader is a download this machine cannot make). */
+async function internalCsv(w) {
+  const dir = join(w.dir, 'csv');
+  if (existsSync(join(dir, 'done'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  const { default: Database } = await import(join(ROOT, 'node_modules', 'better-sqlite3', 'lib', 'index.js'));
+  const db = new Database(w.internal, { readonly: true });
+  const quote = (v) => (v === null ? '' : /[",\n\r]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  for (const [table, cols] of [['users', ['id', 'email', 'name']], ['orgs', ['id', 'name']], ['memberships', ['user_id', 'org_id', 'role']]]) {
+    const rows = [cols.join(',')];
+    for (const r of db.prepare(`SELECT ${cols.join(', ')} FROM ${table}`).raw(true).iterate()) rows.push(r.map(quote).join(','));
+    writeFileSync(join(dir, `${table}.csv`), rows.join('\n') + '\n', { mode: 0o600 });
+  }
+  db.close();
+  writeFileSync(join(dir, 'done'), '');
+  return dir;
+}
+
+/** The same job in DuckDB: read the NDJSON, dedupe, group identities, match, org impact and roster, write CSVs. */
+async function duckdbJob(exportPath, csvDir, outDir) {
+  const { DuckDBInstance } = await import(join(cacheRoot, 'duckdb', 'node_modules', '@duckdb', 'node-api', 'lib', 'index.js'));
+  const inst = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const con = await inst.connect();
+  const q = (s) => `'${s.replace(/'/g, "''")}'`;
+  mkdirSync(outDir, { recursive: true });
+  await con.run(`
+    CREATE TABLE users AS SELECT CAST(id AS VARCHAR) id, email, name, lower(trim(email)) norm FROM read_csv(${q(join(csvDir, 'users.csv'))}, all_varchar=true);
+    CREATE TABLE orgs AS SELECT CAST(id AS VARCHAR) id, name FROM read_csv(${q(join(csvDir, 'orgs.csv'))}, all_varchar=true);
+    CREATE TABLE memberships AS SELECT CAST(user_id AS VARCHAR) user_id, CAST(org_id AS VARCHAR) org_id, role FROM read_csv(${q(join(csvDir, 'memberships.csv'))}, all_varchar=true);
+    CREATE TABLE ev AS
+      SELECT p.distinct_id did, p."$user_id" uid, lower(trim(p."$email")) email, p."$device_id" dev,
+             p."$insert_id" iid, p.time t, p.mp_country_code country, p."$region" region, p.org_id org
+      FROM (SELECT properties p FROM read_ndjson(${q(exportPath)}, ignore_errors=true, columns={properties: 'STRUCT(distinct_id VARCHAR, "$user_id" VARCHAR, "$email" VARCHAR, "$device_id" VARCHAR, "$insert_id" VARCHAR, time DOUBLE, mp_country_code VARCHAR, "$region" VARCHAR, org_id VARCHAR)'}))
+      WHERE p IS NOT NULL;
+    CREATE TABLE dedup AS SELECT * FROM ev QUALIFY row_number() OVER (PARTITION BY iid) = 1;
+    CREATE TABLE ident AS
+      SELECT did, list_distinct(list(uid)) uids, list_distinct(list(email)) emails, list_distinct(list(dev)) devs,
+             count(*) events, min(t) first_t, max(t) last_t, list_distinct(list(country)) countries, list_distinct(list(org)) orgs
+      FROM dedup GROUP BY did;
+    CREATE TABLE m1 AS SELECT i.did, min(u.id) uid, count(DISTINCT u.id) n FROM ident i, unnest(i.uids) x(v) JOIN users u ON u.id = x.v GROUP BY i.did;
+    CREATE TABLE m2 AS SELECT i.did, min(u.id) uid, count(DISTINCT u.id) n FROM ident i, unnest(i.emails) x(v) JOIN users u ON u.norm = x.v GROUP BY i.did;
+    CREATE TABLE m3 AS SELECT i.did, u.id uid FROM ident i JOIN users u ON u.id = i.did;
+    CREATE TABLE matched AS
+      SELECT i.did, coalesce(CASE WHEN m1.n = 1 THEN m1.uid END, CASE WHEN m1.did IS NULL AND m2.n = 1 THEN m2.uid END,
+                             CASE WHEN m1.did IS NULL AND m2.did IS NULL THEN m3.uid END) uid, i.events, i.first_t, i.last_t, i.countries
+      FROM ident i LEFT JOIN m1 USING (did) LEFT JOIN m2 USING (did) LEFT JOIN m3 USING (did);
+    CREATE TABLE affected AS SELECT uid, sum(events) events, min(first_t) first_t, max(last_t) last_t FROM matched WHERE uid IS NOT NULL GROUP BY uid;
+    CREATE TABLE aorgs AS SELECT m.org_id, count(DISTINCT a.uid) affected FROM affected a JOIN memberships m ON m.user_id = a.uid GROUP BY m.org_id;
+    COPY (SELECT a.uid, u.email, u.name, a.events, a.first_t, a.last_t FROM affected a JOIN users u ON u.id = a.uid ORDER BY a.uid) TO ${q(join(outDir, 'users.csv'))};
+    COPY (SELECT o.org_id, g.name, o.affected FROM aorgs o JOIN orgs g ON g.id = o.org_id ORDER BY o.org_id) TO ${q(join(outDir, 'orgs.csv'))};
+    COPY (SELECT o.org_id, u.email, u.name, m.role FROM aorgs o JOIN memberships m ON m.org_id = o.org_id AND m.role IN ('owner', 'admin') JOIN users u ON u.id = m.user_id ORDER BY o.org_id, u.email) TO ${q(join(outDir, 'roster.csv'))};
+    COPY (SELECT did, events FROM matched WHERE uid IS NULL ORDER BY did) TO ${q(join(outDir, 'unmatched.csv'))};
+  `);
+}
+
+async function main() {
+  const cpuModel = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? cpus()[0]?.model;
+  console.log(`machine: ${cpus().length} cores (${cpuModel}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}`);
+  console.log(`runs: ${RUNS} per contender, alternating; medians; ratio = wall time ÷ the parse floor's`);
+  const duck = duckdbModule();
+  const caseDir = join(cacheRoot, 'case');
+  const threads = process.env.BENCH_THREADS;
+  for (const size of SIZES) {
+    const w = workload(size);
+    const bytes = statSync(w.export).size;
+    const contenders = [
+      { name: 'parse floor (readline + JSON.parse)', args: [SELF, '--floor', w.export] },
+      {
+        name: `correlate${threads ? ` (BREACH_IMPACT_THREADS=${threads})` : ''}`,
+        args: [BIN, 'correlate', w.export, '--internal', w.internal, '--out', caseDir, '--force', '--quiet', '--json'],
+        env: threads ? { BREACH_IMPACT_THREADS: threads } : {},
+        check: (r) => check(JSON.parse(r.stdout), w.planted),
+      },
+    ];
+    if (duck) {
+      const csvDir = await internalCsv(w);
+      contenders.push({ name: 'DuckDB (read_ndjson + SQL joins, 2 threads)', args: [SELF, '--duckdb', w.export, csvDir, join(cacheRoot, 'duck-out')] });
+    }
+    const results = contenders.map(() => []);
+    for (let i = 0; i < RUNS; i++) {
+      for (const [k, c] of contenders.entries()) {
+        const r = await run(c.args, c.env);
+        c.check?.(r);
+        results[k].push(r);
+        process.stderr.write(`  ${size} run ${i + 1}/${RUNS} ${c.name}: ${r.wall.toFixed(2)} s, ${r.rss.toFixed(0)} MB\n`);
+      }
+    }
+    const floor = median(results[0].map((r) => r.wall));
+    console.log(`\n${size}: ${w.events.toLocaleString('en-US')} events (${(bytes / 1e6).toFixed(1)} MB NDJSON), ${w.users.toLocaleString('en-US')} users, ${w.orgs.toLocaleString('en-US')} orgs, ${w.planted.memberships.toLocaleString('en-US')} memberships, ${w.planted.identities.toLocaleString('en-US')} vendor identities`);
+    console.log(`| contender | wall s | CPU s | peak RSS MB | events/s | MB/s | ÷ floor |`);
+    console.log(`|---|---:|---:|---:|---:|---:|---:|`);
+    for (const [k, c] of contenders.entries()) {
+      const wall = median(results[k].map((r) => r.wall));
+      const cpu = median(results[k].map((r) => r.cpu));
+      const rss = median(results[k].map((r) => r.rss));
+      console.log(`| ${c.name} | ${wall.toFixed(2)} | ${cpu.toFixed(2)} | ${rss.toFixed(0)} | ${Math.round(w.events / wall).toLocaleString('en-US')} | ${(bytes / 1e6 / wall).toFixed(0)} | ${(wall / floor).toFixed(2)} |`);
+    }
+  }
+}
+
+await main();
