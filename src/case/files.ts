@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 
 export const MANIFEST = 'manifest.json';
@@ -14,13 +14,15 @@ export const TOOL = 'breach-impact';
 
 const pending = new Set<string>();
 
-/** Remove every temporary file this process created (on error or Ctrl-C). */
+/** Remove every temporary file this process created (on error or Ctrl-C), with SQLite's side files. */
 export function removeTemporaries(): void {
   for (const p of pending) {
-    try {
-      unlinkSync(p);
-    } catch {
-      /* already gone */
+    for (const f of [p, `${p}-journal`, `${p}-wal`, `${p}-shm`]) {
+      try {
+        unlinkSync(f);
+      } catch {
+        /* already gone */
+      }
     }
   }
   pending.clear();
@@ -29,10 +31,32 @@ export function removeTemporaries(): void {
 function describe(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOSPC') return 'no space left on the device';
+  if (code === 'ENOSPC' || code === 'SQLITE_FULL') return 'no space left on the device';
   if (code === 'EROFS') return 'read-only file system';
   if (code === 'EEXIST') return 'a file is in the way';
+  if (code === 'ENOTDIR') return 'a parent of it is not a directory';
+  if (code === 'ENOENT') return 'a parent of it cannot hold directories';
   return code ?? 'cannot write';
+}
+
+/**
+ * `mkdir -p` with every directory it creates 0700, one level at a time: Node's recursive
+ * mkdirSync spins forever where mkdir fails with ENOENT under an existing parent (e.g. in /proc).
+ */
+export function makePrivateDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let p = resolve(dir); !existsSync(p); p = dirname(p)) {
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !lstatSync(d).isDirectory()) throw e;
+    }
+    chmodSync(d, 0o700);
+  }
 }
 
 export function outputError(dir: string, e: unknown): InputError {
@@ -49,8 +73,7 @@ export function prepareCaseDir(dir: string, force: boolean): void {
   }
   if (st === undefined) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      chmodSync(dir, 0o700);
+      makePrivateDirs(dir);
     } catch (e) {
       throw outputError(dir, e);
     }

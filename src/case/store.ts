@@ -22,7 +22,9 @@ export class CaseStore {
   constructor(file: StagedFile) {
     file.close();
     this.db = new Database(file.tmp);
-    this.db.pragma('journal_mode = OFF');
+    // MEMORY, not OFF: better-sqlite3's defensive mode ignores OFF, and a -journal file beside the
+    // temporary name would outlive an interrupted run.
+    this.db.pragma('journal_mode = MEMORY');
     this.db.pragma('synchronous = OFF');
     this.db.pragma('locking_mode = EXCLUSIVE');
     for (const list of LISTS) {

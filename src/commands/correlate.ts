@@ -52,7 +52,8 @@ export function correlateCommand(io: Io): Command {
         },
         ui,
       );
-      await writeText(io.stdout, o.json ? JSON.stringify(result.summary, null, 2) + '\n' : describeSummary(result.summary, o.out as string));
+      // set before writing: a reader that closes the pipe early must not turn exit 1 or 3 into 0
       io.exitCode = result.exitCode;
+      await writeText(io.stdout, o.json ? JSON.stringify(result.summary, null, 2) + '\n' : describeSummary(result.summary, o.out as string));
     });
 }

@@ -25,8 +25,8 @@ export function inspectCommand(io: Io): Command {
       const opts = { vendor: parseVendor(o.vendor), columns: parseColumns(o.column) };
       const files: FileProfile[] = [];
       for (const e of exports) files.push(await inspectFile(e, opts, (m) => ui.warn(m)));
+      if (files.some((f) => !f.complete)) io.exitCode = 1; // before writing: a closed pipe exits with it
       await writeText(io.stdout, o.json ? JSON.stringify({ files }, null, 2) + '\n' : files.map(describeProfile).join('\n'));
-      if (files.some((f) => !f.complete)) io.exitCode = 1;
     });
 }
 

@@ -4,10 +4,10 @@
  * names never come from data; files are 0600 in a 0700 directory, written under temporary
  * names and published together.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { outputError, StagedFile } from '../case/files.js';
+import { makePrivateDirs, outputError, StagedFile } from '../case/files.js';
 import { UsageError } from '../errors.js';
 import { csvLine } from './csv.js';
 import { neutralizeFormula } from './cells.js';
@@ -60,7 +60,7 @@ export function prepareMailDir(dir: string): void {
   }
   if (isDir === false) throw new UsageError(`--out ${dir} exists and is not a directory`, 'choose a new directory for the .eml files');
   try {
-    if (isDir === undefined) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (isDir === undefined) makePrivateDirs(dir);
     else if (!readdirSync(dir).every(OURS)) {
       throw new UsageError(`--out ${dir} is not empty and holds other files than earlier notices`, 'choose an empty or new directory for the .eml files');
     }
