@@ -9,6 +9,7 @@ import { looksLikeSecret } from './core/secrets.js';
 import { headerKey } from './ingest/csv-plan.js';
 import { readExport, type ReadOptions } from './ingest/read.js';
 import { labelOf, type InputFile } from './ingest/source.js';
+import { maskPersonal } from './ingest/text.js';
 import type { JsonObject } from './ingest/json-record.js';
 import { compareCodePoints } from './core/identity.js';
 
@@ -110,7 +111,8 @@ export async function inspectFile(path: string, opts: ReadOptions, warn: (m: str
     .map(([key, k]) => {
       const field = fieldOf(key);
       const mask = (field !== null ? (FIELD_CATEGORY[field] ?? 0) : 0) | (k.secret ? CAT.secret : 0);
-      return { key, filled: k.n, fill_rate: usable === 0 ? 0 : Math.round((k.n / usable) * 10000) / 10000, field, exposure: categoriesOf(mask) };
+      // a key can itself be personal data (an email used as a property name): masked, never printed
+      return { key: maskPersonal(key), filled: k.n, fill_rate: usable === 0 ? 0 : Math.round((k.n / usable) * 10000) / 10000, field, exposure: categoriesOf(mask) };
     })
     .sort((a, b) => b.filled - a.filled || compareCodePoints(a.key, b.key));
   return {

@@ -36,6 +36,11 @@ function maskInline(s: string): string {
     .join('');
 }
 
+/** A key or header name shown to people (inspect): emails and credentials in it masked. */
+export function maskPersonal(s: string): string {
+  return maskInline(s);
+}
+
 /** A name from the data (a CSV header) fit for a message: emails and credentials masked, at most 40 characters. */
 export function nameForMessage(s: string): string {
   const m = maskInline(s);

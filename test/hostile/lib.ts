@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as csvParse } from 'csv-parse/sync';
 import { expect } from 'vitest';
-import { BIN, ROOT, type RunResult } from '../helpers.js';
+import { BIN, ROOT, tempDir as tempDirRaw, type RunResult } from '../helpers.js';
 
 export { CORPUS, HAS_CORPUS, explain, tempDir } from '../helpers.js';
 
@@ -249,3 +249,48 @@ export const RAW_TERMINAL_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2
 
 /** A spreadsheet formula trigger at the start of a cell. */
 export const FORMULA_START = /^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/u;
+
+const HOOK = `
+// Preloaded into the tool by the hostile suite (node --require). Two jobs:
+//  - BI_NET_LOG: every attempt to open a network connection or resolve a name is appended to that
+//    file and fails; the suite asserts the file never appears.
+//  - BI_RSS_OUT: at exit, the process's peak resident set size (KiB) is written to that file.
+'use strict';
+const fs = require('node:fs');
+const netLog = process.env.BI_NET_LOG;
+if (netLog) {
+  const deny = (what) => function () {
+    fs.appendFileSync(netLog, what + '\\n');
+    throw new Error('network access attempted: ' + what);
+  };
+  const patch = (mod, names) => {
+    const m = require(mod);
+    for (const n of names) if (typeof m[n] === 'function') m[n] = deny(mod + '.' + n);
+  };
+  patch('node:net', ['connect', 'createConnection', 'createServer']);
+  require('node:net').Socket.prototype.connect = deny('net.Socket.connect');
+  patch('node:tls', ['connect']);
+  patch('node:dgram', ['createSocket']);
+  patch('node:http', ['request', 'get', 'createServer']);
+  patch('node:https', ['request', 'get', 'createServer']);
+  patch('node:http2', ['connect']);
+  patch('node:dns', ['lookup', 'resolve', 'resolve4', 'resolve6', 'resolveAny', 'resolveMx', 'resolveTxt', 'reverse']);
+  const dnsp = require('node:dns').promises;
+  for (const n of ['lookup', 'resolve', 'resolve4', 'resolve6', 'resolveAny']) dnsp[n] = deny('dns.promises.' + n);
+  if (typeof globalThis.fetch === 'function') globalThis.fetch = deny('fetch');
+  if (typeof globalThis.WebSocket === 'function') globalThis.WebSocket = deny('WebSocket');
+  require('node:module').syncBuiltinESMExports();
+}
+const rssOut = process.env.BI_RSS_OUT;
+if (rssOut) process.on('exit', () => fs.writeFileSync(rssOut, String(process.resourceUsage().maxRSS)));
+`;
+
+let hookPath: string | undefined;
+/** The preload hook above, written once per test process; pass it as nodeArgs: ['--require', hook]. */
+export function preloadHook(): string {
+  if (hookPath === undefined) {
+    hookPath = join(tempDirRaw(), 'bi-hook.cjs');
+    writeFileSync(hookPath, HOOK);
+  }
+  return hookPath;
+}

@@ -1,0 +1,183 @@
+/**
+ * Privacy: a canary email planted all over an export (valid records, malformed lines, an
+ * oversize line, a JSON key, CSV rows and headers, a broken gzip, a UTF-16 file) never appears on
+ * stdout or stderr of any command, nor in any file of the case, since no list has a column for
+ * where it was planted. And the tool opens no network connection: every command runs with a
+ * preload hook that fails and records any attempt; correlate also runs in an empty network
+ * namespace (unshare -n) and under strace when those are available.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CASE_FILES, correlateIn, event, expectCase, explainCase, preloadHook, run, tempDir, writeInternalDb, works, type CaseRun, type HostileRunOptions } from './lib.js';
+import type { RunResult } from '../helpers.js';
+
+const CANARY = 'Canary.Q7x3@Leak-Check.example';
+/** Any trace of the canary: its local part in any case, also JSON-escaped or percent-encoded around it. */
+const TRACE = /canary\.q7x3|leak-check\.example/i;
+
+describe('a canary email planted in the export', () => {
+  let dir: string;
+  let netLog: string;
+  let guarded: HostileRunOptions;
+  let c: CaseRun;
+  const results: { what: string; r: RunResult }[] = [];
+
+  const exec = async (what: string, args: string[], opts: HostileRunOptions = {}) => {
+    const r = await run(args, { cwd: dir, ...guarded, ...opts, env: { ...guarded.env, ...opts.env } });
+    results.push({ what, r });
+    return r;
+  };
+
+  beforeAll(async () => {
+    dir = tempDir();
+    netLog = join(dir, 'network-attempts.log');
+    guarded = { nodeArgs: ['--require', preloadHook()], env: { BI_NET_LOG: netLog } };
+    const escaped = CANARY.replace('@', '\\u0040');
+    const ndjson = [
+      // 1: a usable record; the canary only where no list has a column
+      event({ distinct_id: 'known-1', $insert_id: 'k1', $name: CANARY, $city: CANARY, $initial_referrer: `https://ref.example/?who=${CANARY}`, $current_url: `https://app.example/u/${encodeURIComponent(CANARY)}` }),
+      // 2: malformed JSON, cut inside the canary's string
+      `{"event":"e","properties":{"distinct_id":"c2","$email":"${CANARY}`,
+      // 3: bad time
+      event({ distinct_id: 'c3', $email: CANARY, time: `when ${CANARY} logged in` }),
+      // 4: no identity
+      event({ $name: CANARY, $city: CANARY }),
+      // 5: not an object
+      JSON.stringify([CANARY, { $email: CANARY }]),
+      // 6: the canary as a property name, escaped
+      `{"event":"e","properties":{"distinct_id":"c6","${escaped}":"${escaped}"}}`,
+      // 7: too deep
+      `{"event":"e","properties":{"distinct_id":"c7","x":${'['.repeat(70)}"${CANARY}"${']'.repeat(70)}}}`,
+      // 8: over 1 MiB
+      event({ distinct_id: 'c8', $name: `${CANARY} `.repeat(40_000) }),
+      // 9: bare words around it
+      `{"event": e, "who": ${CANARY}}`,
+    ];
+    writeFileSync(join(dir, 'canary.ndjson'), ndjson.join('\n') + '\n');
+    writeFileSync(join(dir, 'canary.csv'), ['distinct_id,name,city', `d1,${CANARY},Oslo`, `d2,${CANARY}`, `d3,x"${CANARY},y`, `d4,"${CANARY}`, 'd5,y,z'].join('\n') + '\n');
+    writeFileSync(join(dir, 'canary.json'), `[${event({ distinct_id: 'j1', $name: CANARY })},\n"${CANARY}",\n{"properties": {"distinct_id": "j2", "$name": "${CANARY}" "x": 1}}\n]`);
+    const gz = Buffer.from(gzipSync(Array.from({ length: 3000 }, (_, i) => event({ distinct_id: `z${i}`, $name: CANARY })).join('\n') + '\n'));
+    writeFileSync(join(dir, 'canary.ndjson.gz'), gz.subarray(0, gz.length - 200));
+    writeInternalDb(join(dir, 'internal.sqlite'), {
+      idType: 'TEXT',
+      users: [['known-1', 'known@example.com', 'Known Person']],
+      orgs: [['org-1', 'Org One']],
+      memberships: [['known-1', 'org-1', 'owner']],
+    });
+    c = await correlateIn(dir, ['canary.ndjson', 'canary.csv', 'canary.json', 'canary.ndjson.gz'], { internal: 'internal.sqlite', ...guarded });
+    results.push({ what: 'correlate --json', r: c.r });
+  });
+
+  it('is kept out of every list: the whole outcome of the run', () => {
+    const rows = c.rejected;
+    const gzKept = c.summary.files[3].records - 1;
+    expectCase(c, {
+      code: 1,
+      // NDJSON 9 lines; CSV 3 rows and the stop (d5 is inside the unclosed quote); JSON 3 elements; the gzip's lines and its stop
+      records: { read: 9 + 4 + 3 + gzKept + 1, accepted: 2 + 1 + 1 + gzKept, rejected: 7 + 3 + 2 + 1, filtered: 0, duplicates: 0 },
+      rejected: [
+        ['canary.ndjson', 2, 'invalid_json'],
+        ['canary.ndjson', 3, 'bad_time'],
+        ['canary.ndjson', 4, 'no_identity'],
+        ['canary.ndjson', 5, 'not_an_object'],
+        ['canary.ndjson', 7, 'max_depth'],
+        ['canary.ndjson', 8, 'record_too_large'],
+        ['canary.ndjson', 9, 'invalid_json'],
+        ['canary.csv', 3, 'missing_columns'],
+        ['canary.csv', 4, 'stray_quote'],
+        ['canary.csv', 5, 'unclosed_quote'],
+        ['canary.json', 2, 'not_an_object'],
+        ['canary.json', 3, 'invalid_json'],
+        ['canary.ndjson.gz', gzKept + 1, 'truncated_gzip'],
+      ],
+      stderr: /canary\.csv: reading stopped at line 5 \(unclosed_quote\)[\s\S]*canary\.ndjson\.gz: reading stopped at line \d+ \(truncated_gzip\)/,
+    });
+    expect(gzKept).toBeGreaterThan(1000);
+    for (const f of CASE_FILES) expect(TRACE.test(readFileSync(join(c.out, f)).toString('latin1')), f).toBe(false);
+    expect(rows.map((r) => r.excerpt).join('\n')).not.toMatch(TRACE);
+  });
+
+  it('never reaches stdout or stderr of correlate, inspect or report, in any format', async () => {
+    await exec('correlate (human)', ['correlate', 'canary.ndjson', 'canary.csv', 'canary.json', 'canary.ndjson.gz', '--internal', 'internal.sqlite', '--out', 'human']);
+    await exec('correlate --quiet over the gate', ['correlate', 'canary.ndjson', '--internal', 'internal.sqlite', '--out', 'gated', '--max-rejected', '0', '--quiet']);
+    await exec('inspect', ['inspect', 'canary.ndjson', 'canary.csv', 'canary.json', 'canary.ndjson.gz']);
+    await exec('inspect --json', ['inspect', '--json', 'canary.ndjson', 'canary.csv', 'canary.json', 'canary.ndjson.gz']);
+    await exec('inspect from stdin', ['inspect', '-'], { input: readFileSync(join(dir, 'canary.ndjson')) });
+    const lists = ['users', 'orgs', 'roster', 'unmatched', 'rejected', 'jurisdictions', 'summary'];
+    await Promise.all(lists.flatMap((l) => ['csv', 'jsonl', 'json', 'table'].map((f) => exec(`report ${l} --format ${f}`, ['report', l, '--case', c.out, '--format', f]))));
+    for (const l of ['users', 'roster']) await exec(`report ${l} --format mbox`, ['report', l, '--case', c.out, '--format', 'mbox', '--from', 'security@example.com']);
+    await exec('report --format eml', ['report', 'roster', '--case', c.out, '--format', 'eml', '--from', 'security@example.com', '--out', 'notices']);
+    for (const f of readdirSync(join(dir, 'notices'))) expect(readFileSync(join(dir, 'notices', f), 'utf8'), f).not.toMatch(TRACE);
+    for (const { what, r } of results) {
+      expect(r.signal, what).toBeNull();
+      expect(TRACE.test(r.stdout), `${what}: stdout\n${explainCase({ r })}`).toBe(false);
+      expect(TRACE.test(r.stderr), `${what}: stderr\n${explainCase({ r })}`).toBe(false);
+    }
+    const codes = Object.fromEntries(results.map(({ what, r }) => [what, r.code]));
+    expect(codes['correlate (human)']).toBe(1);
+    expect(codes['correlate --quiet over the gate']).toBe(3);
+    expect(codes['inspect']).toBe(1);
+    expect(codes['report users --format mbox']).toBe(0);
+  });
+
+  it('never reaches stderr in the errors about its own file: duplicate header, UTF-16, bad --column', async () => {
+    writeFileSync(join(dir, 'dup-header.csv'), `distinct_id,${CANARY},${CANARY.toUpperCase()}\nx,y,z\n`);
+    writeFileSync(join(dir, 'utf16.ndjson'), Buffer.from('\ufeff' + event({ distinct_id: 'u', $email: CANARY }) + '\n', 'utf16le'));
+    const errs = [
+      await exec('duplicate header', ['correlate', 'dup-header.csv', '--internal', 'internal.sqlite', '--out', 'e1']),
+      await exec('UTF-16', ['correlate', 'utf16.ndjson', '--internal', 'internal.sqlite', '--out', 'e2']),
+      await exec('inspect duplicate header', ['inspect', 'dup-header.csv']),
+    ];
+    for (const r of errs) {
+      expect(r.code, explainCase({ r })).toBe(2);
+      expect(r.stderr, explainCase({ r })).toMatch(/breach-impact: error: (dup-header\.csv: CSV header has a duplicate column name: column 2 "\[email\]" and column 3 "\[email\]"|utf16\.ndjson: unsupported encoding UTF-16LE)/);
+      expect(r.stderr + r.stdout).not.toMatch(TRACE);
+    }
+  });
+
+  it('and no command tried to open a network connection', () => {
+    expect(results.length).toBeGreaterThan(35);
+    let log = '';
+    try {
+      log = readFileSync(netLog, 'utf8');
+    } catch {
+      /* never created: nothing was attempted */
+    }
+    expect(log).toBe('');
+  });
+});
+
+describe('no network connection', () => {
+  function setup() {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'e.ndjson'), [event({ distinct_id: 'a', $user_id: '1', $email: 'a@example.com' }), event({ distinct_id: 'b', $referrer: 'https://evil.example/ping' })].join('\n') + '\n');
+    writeInternalDb(join(dir, 'internal.sqlite'), { idType: 'TEXT', users: [['1', 'a@example.com', 'A']], orgs: [['o', 'O']], memberships: [['1', 'o', 'admin']] });
+    return dir;
+  }
+  const expected = { code: 0, records: { read: 2, accepted: 2, rejected: 0, filtered: 0, duplicates: 0 }, rejected: [] as [string, number, string][] };
+
+  const netns = ['unshare -n', 'unshare -rn'].map((c) => c.split(' ')).find((c) => works([...c, 'true']));
+  it.skipIf(!netns)('correlates inside an empty network namespace exactly as outside it (needs unshare -n)', async () => {
+    const dir = setup();
+    const outside = await correlateIn(dir, ['e.ndjson'], { internal: 'internal.sqlite', out: 'outside' });
+    const inside = await correlateIn(dir, ['e.ndjson'], { internal: 'internal.sqlite', out: 'inside', wrap: netns });
+    expectCase(outside, expected);
+    expectCase(inside, expected);
+    for (const f of CASE_FILES.filter((f) => f !== 'manifest.json')) expect(readFileSync(join(inside.out, f)).equals(readFileSync(join(outside.out, f))), f).toBe(true);
+    const r = await run(['report', 'users', '--case', inside.out, '--format', 'mbox', '--from', 'security@example.com'], { cwd: dir, wrap: netns });
+    expect(r.code, explainCase({ r })).toBe(0);
+  });
+
+  const strace = works(['strace', '-f', '-o', '/dev/null', 'true']);
+  it.skipIf(!strace)('makes no socket(2) of any internet family, as strace sees it (needs strace)', async () => {
+    const dir = setup();
+    const trace = join(dir, 'trace.txt');
+    const c = await correlateIn(dir, ['e.ndjson'], { internal: 'internal.sqlite', wrap: ['strace', '-f', '-qq', '-e', 'trace=socket,connect', '-o', trace] });
+    expectCase(c, expected);
+    const calls = readFileSync(trace, 'utf8').split('\n').filter((l) => /socket\(|connect\(/.test(l));
+    // AF_NETLINK is nodemailer listing the network interfaces when it loads (no traffic): see the README's Guarantees
+    expect(calls.filter((l) => /AF_INET|AF_INET6|AF_PACKET/.test(l) || (/connect\(/.test(l) && !/AF_UNIX/.test(l)))).toEqual([]);
+  });
+});
