@@ -26,9 +26,10 @@ export interface Parsed {
 /**
  * Text that may hold a number literal a double cannot keep as written: 16+ digits (with or
  * without a point), an exponent, a fraction ending in 0, a tiny fraction, or -0. Lines without
- * any of these skip the quoting scan.
+ * any of these skip the quoting scan. Only literals in value position are quoted, so the hint
+ * looks only right after `:`, `[` or `,` (hex ids such as "9e3f…" inside strings no longer trip it).
  */
-const LOSSY_NUMBER_HINT = /\d[\d.]{15}|\d[eE]|\.\d*0(?!\d)|\.0{6}|-0(?![.\deE])/;
+const LOSSY_NUMBER_HINT = /[:[,]\s*(?:-0(?![.\deE])|-?(?:\d[\d.]{15}|\d[\d.]*[eE]|\d+\.\d*0(?!\d)|\d+\.0{6}))/;
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 /** A `\uD800`–`\uDFFF` escape: JSON.parse may produce a lone surrogate. */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;

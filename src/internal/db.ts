@@ -128,14 +128,15 @@ export class InternalDb {
 
   /**
    * One pass over users: which of the wanted ids exist, which users carry the wanted emails, and
-   * the contact details of those users.
+   * the contact details of those users. SQLite drops the rows that cannot be wanted before they
+   * reach JavaScript (a superset is returned: the exact test below decides).
    */
   scanUsers(wantedIds: ReadonlySet<string>, wantedEmails: ReadonlySet<string>): { lookup: UserLookup; info: Map<string, InternalUser> } {
     const ids = new Set<string>();
     const byEmail = new Map<string, string[]>();
     const info = new Map<string, InternalUser>();
-    const stmt = this.db.prepare('SELECT CAST(id AS TEXT), email, name FROM users').raw(true);
-    for (const row of stmt.iterate() as IterableIterator<[string | null, unknown, unknown]>) {
+    const stmt = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH} OR ${EMAIL_MAY_BE_IN}`).raw(true);
+    for (const row of stmt.iterate(jsonList(wantedIds), jsonList(wantedEmails)) as IterableIterator<[string | null, unknown, unknown]>) {
       const id = row[0];
       if (id === null) continue;
       let wanted = false;
@@ -163,8 +164,8 @@ export class InternalDb {
   /** Orgs of the given users, from memberships. */
   membershipsOf(users: ReadonlySet<string>): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    const stmt = this.db.prepare('SELECT CAST(user_id AS TEXT), CAST(org_id AS TEXT) FROM memberships').raw(true);
-    for (const [u, o] of stmt.iterate() as IterableIterator<[string | null, string | null]>) {
+    const stmt = this.db.prepare(`SELECT CAST(user_id AS TEXT), CAST(org_id AS TEXT) FROM memberships WHERE CAST(user_id AS TEXT) IN ${IN_JSON_EACH}`).raw(true);
+    for (const [u, o] of stmt.iterate(jsonList(users)) as IterableIterator<[string | null, string | null]>) {
       if (u === null || o === null || !users.has(u)) continue;
       const list = out.get(u);
       if (list === undefined) out.set(u, [o]);
@@ -176,8 +177,8 @@ export class InternalDb {
   /** Names of the wanted orgs that exist. */
   orgNames(wanted: ReadonlySet<string>): Map<string, string> {
     const out = new Map<string, string>();
-    const stmt = this.db.prepare('SELECT CAST(id AS TEXT), name FROM orgs').raw(true);
-    for (const [id, name] of stmt.iterate() as IterableIterator<[string | null, unknown]>) {
+    const stmt = this.db.prepare(`SELECT CAST(id AS TEXT), name FROM orgs WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH}`).raw(true);
+    for (const [id, name] of stmt.iterate(jsonList(wanted)) as IterableIterator<[string | null, unknown]>) {
       if (id !== null && wanted.has(id)) out.set(id, text(name));
     }
     return out;
@@ -190,9 +191,9 @@ export class InternalDb {
     if (orgs.size === 0 || roles.length === 0) return { admins, info };
     const sql = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name
       FROM memberships m JOIN users u ON u.id = m.user_id
-      WHERE lower(trim(m.role)) IN (${roles.map(() => '?').join(', ')})`;
+      WHERE lower(trim(m.role)) IN (${roles.map(() => '?').join(', ')}) AND CAST(m.org_id AS TEXT) IN ${IN_JSON_EACH}`;
     const stmt = this.db.prepare(sql).raw(true);
-    for (const [o, u, role, email, name] of stmt.iterate(...roles) as IterableIterator<[string | null, string | null, unknown, unknown, unknown]>) {
+    for (const [o, u, role, email, name] of stmt.iterate(...roles, jsonList(orgs)) as IterableIterator<[string | null, string | null, unknown, unknown, unknown]>) {
       if (o === null || u === null || !orgs.has(o)) continue;
       admins.push({ orgId: o, userId: u, role: text(role) });
       info.set(u, { email: text(email), name: text(name) });
@@ -204,6 +205,21 @@ export class InternalDb {
     this.db.close();
   }
 }
+
+/** A set of strings as one JSON array parameter: SQLite indexes it once for `IN`. */
+function jsonList(set: ReadonlySet<string>): string {
+  return JSON.stringify([...set]);
+}
+
+/** `IN` the strings of a JSON array parameter */
+const IN_JSON_EACH = '(SELECT value FROM json_each(?))';
+
+/**
+ * Could this row's email normalize (trim, NFC, lower-case) to one in a JSON array parameter? For
+ * printable ASCII, normalizeEmail is SQLite's ASCII lower(trim(white space)); any other text is
+ * always returned, for JavaScript to normalize.
+ */
+const EMAIL_MAY_BE_IN = `(typeof(email) = 'text' AND (email GLOB '*[^ -~]*' OR lower(trim(email, char(32, 9, 10, 11, 12, 13))) IN ${IN_JSON_EACH}))`;
 
 function text(v: unknown): string {
   if (v === null || v === undefined) return '';

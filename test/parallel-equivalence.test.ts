@@ -1,0 +1,154 @@
+/**
+ * The fast paths must decide exactly what the slow ones do: the credential pre-check against the
+ * full pattern, the lossy-number hint against always quoting, SQL-filtered internal database scans
+ * against reading every row in JavaScript.
+ */
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { normalizeEmail } from '../src/core/normalize.js';
+import { InternalDb } from '../src/internal/db.js';
+import { tempDir } from './helpers.js';
+import { looksLikeSecret, mayHoldSecret, SECRET_PATTERN } from '../src/core/secrets.js';
+import { parseJsonRecord, quoteLongNumbers } from '../src/ingest/json-record.js';
+
+const SECRET_PIECES = [
+  'eyJ', 'EYj', 'eyJhbGciOiJIUzI1', '.', 'bearer ', 'Bearer\t', 'BEARER  ', 'sk-', 'SK_', 'pk_', 'rk-', 'sk', 'live', 'proj', 'ant-',
+  'AKIA', 'akia', 'ABCDEFGHIJKLMNOP', 'ghp_', 'GHO_', 'gh', 'github_pat_', 'glpat-', 'xoxb-', 'XOXA-', 'xox', 'AIza', 'aiza',
+  '-----BEGIN ', '-----begin ', 'RSA PRIVATE KEY-----', '?', '&', '#', ';', 'token=', 'API_KEY=', 'password=', 'sig=', '=',
+  'https://', 'HTTP://', 'ftp://', ':', '//', 'user', ':pass', 'word', '@', '/', ' ', '\n', 'x', 'ſ', 'K', 'é', '_', '-',
+  'abcdefghijklmnopqrstuvwxyz0123456789', 'ABCDEFGHIJ', '0123456789',
+];
+
+const TOKEN = fc.stringMatching(/^[A-Za-z0-9_-]{0,44}$/);
+const SECRETISH = fc.oneof(
+  fc.tuple(fc.constantFrom('https', 'HTTP', 'git+ssh', 'x', '1a'), fc.stringMatching(/^[a-z@:/ ]{0,6}$/), fc.stringMatching(/^[a-z0-9@:/ ]{0,6}$/)).map(([s, u, p]) => `${s}://${u}:${p}@host/`),
+  fc.tuple(fc.constantFrom('?', '&', '#', ';', '/'), fc.constantFrom('access_token', 'TOKEN', 'api-key', 'Key', 'pwd', 'sig', 'signature', 'keys'), TOKEN).map(([c, n, v]) => `${c}${n}=${v}`),
+  fc.tuple(TOKEN, TOKEN, TOKEN).map(([a, b, c]) => `eyJ${a}.eyJ${b}.${c}`),
+  fc.tuple(fc.constantFrom('bearer', 'Bearer', 'BEARER'), fc.constantFrom(' ', '\t', ''), TOKEN).map(([b, w, t]) => `${b}${w}${t}`),
+  fc.tuple(fc.constantFrom('sk', 'PK', 'rk', 'sk-proj', 'sk_live', 'pk-test'), fc.constantFrom('-', '_', ''), TOKEN).map(([p, d, t]) => `${p}${d}${t}`),
+  fc.tuple(fc.constantFrom('AKIA', 'akia', 'ghp_', 'gho_', 'GHS_', 'github_pat_', 'glpat-', 'xoxb-', 'xoxq-', 'AIza', '-----BEGIN RSA PRIVATE KEY-----', '-----begin x'), TOKEN).map(([p, t]) => `${p}${t}`),
+);
+/** A near miss: one code unit dropped or its case flipped. */
+const MUTATED = fc.tuple(SECRETISH, fc.nat(60), fc.boolean()).map(([s, i, drop]) => {
+  if (s.length === 0) return s;
+  const k = i % s.length;
+  const c = s[k];
+  return s.slice(0, k) + (drop ? '' : c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()) + s.slice(k + 1);
+});
+const NOISE = fc.constantFrom('', ' ', 'x', '"', '=', 'ſ', 'K', 'é', 'https://app.example.com/a?b=c', 'email@example.com');
+
+describe('credential pre-check', () => {
+  it('never says no where the full pattern says yes', () => {
+    let positives = 0;
+    fc.assert(
+      fc.property(NOISE, fc.oneof(SECRETISH, MUTATED), NOISE, (a, secret, b) => {
+        const s = a + secret + b;
+        const slow = s.length >= 12 && SECRET_PATTERN.test(s);
+        if (slow) positives++;
+        expect(looksLikeSecret(s)).toBe(slow);
+      }),
+      { numRuns: 30000, seed: 4 },
+    );
+    expect(positives).toBeGreaterThan(2000);
+  });
+
+  it('agrees on arbitrary text too', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80, unit: 'binary' }), (s) => {
+        expect(looksLikeSecret(s)).toBe(s.length >= 12 && SECRET_PATTERN.test(s));
+      }),
+      { numRuns: 5000, seed: 5 },
+    );
+  });
+});
+
+describe('lossy number hint', () => {
+  const literal = fc.oneof(
+    fc.stringMatching(/^-?(0|[1-9]\d{0,20})(\.\d{1,20})?([eE][+-]?\d{1,3})?$/),
+    fc
+      .tuple(
+        fc.constantFrom('', '-'),
+        fc.constantFrom('0', '1', '12', '123456789012345', '1234567890123456', '9007199254740993'),
+        fc.constantFrom('', '.0', '.5', '.10', '.000000', '.0000001', '.000001', '.25', '.1234567890123456', '.00000012'),
+        fc.constantFrom('', 'e5', 'E-7', 'e+300', 'e-400'),
+      )
+      .map((parts) => parts.join('')),
+  );
+  const ws = fc.constantFrom('', ' ', '\t', '\n ', '\r\n');
+  it('parses every number literal exactly as quoting them all would', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(literal, ws, fc.boolean()), { minLength: 1, maxLength: 6 }), fc.constantFrom('"x:1e5"', '"9e3f"', '"a,0.10"', '1'), (nums, str) => {
+        const members = nums.map(([n, w, inArray], i) => `"k${i}":${w}${inArray ? `[${w}${n},${w}${n}]` : n}`);
+        const text = `{${members.join(',')},"s":${str}}`;
+        const fast = parseJsonRecord(text);
+        expect(typeof fast).toBe('object');
+        expect((fast as { obj: unknown }).obj).toEqual(JSON.parse(quoteLongNumbers(text)));
+      }),
+      { numRuns: 20000, seed: 6 },
+    );
+  });
+});
+
+describe('internal database scans filtered in SQLite', () => {
+  it('find exactly the users, memberships and orgs a full scan in JavaScript finds', () => {
+    const dir = tempDir();
+    const path = join(dir, 'tricky.sqlite');
+    const db = new Database(path);
+    // Untyped columns: ids and emails of every storage class, emails needing trim, NFC or Unicode case folding.
+    db.exec('CREATE TABLE users (id, email, name); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
+    const users: [unknown, unknown][] = [
+      [7, 'a@b.com'], ['007', 'A@B.COM'], [7.5, ' a@b.com\t'], ['x', '\u00a0a@b.com'], [8, 'e\u0301@x.org'], [9, '\u00e9@x.org'],
+      [10, 'ÜNAL@X.ORG'], [11, 42], [12, null], [null, 'a@b.com'], ['9007199254740993', 'big@x.org'], [9007199254740992n, 'Big@X.org'],
+      [13, '\u000ba@b.com\u000c'], [14, 'ǅ@x'], [15, 'ǆ@x'], [16, 'İ@x'], [17, 'K@x'], [18, 'k@x'], [19, Buffer.from('a@b.com')],
+    ];
+    const add = db.prepare('INSERT INTO users VALUES (?, ?, ?)');
+    users.forEach(([id, email], i) => add.run(id, email, `n${i}`));
+    db.exec("INSERT INTO orgs VALUES (1, 'one'), ('1', 'one text'), (2.0, 'two'), (NULL, 'none');");
+    db.exec("INSERT INTO memberships VALUES (7, 1, 'owner'), ('007', 2, 'admin'), (7.5, 1, ' Admin '), ('x', 1, 'member'), (8, '1', 'owner'), (NULL, 1, 'owner');");
+    db.close();
+
+    const wantedIds = new Set(['7', '007', '7.5', 'x', '8', '9007199254740993', '9007199254740992', '11', '19', '12']);
+    const wantedEmails = new Set(['a@b.com', 'é@x.org', 'ünal@x.org', '42', 'big@x.org', 'ǆ@x', 'i̇@x', 'k@x']);
+    const internal = new InternalDb(path, undefined);
+    const got = internal.snapshot(() => {
+      const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
+      return {
+        ids: [...wantedIds].filter((i) => lookup.hasUser(i)),
+        emails: [...wantedEmails].map((e) => [e, lookup.usersWithEmail(e)]),
+        info: [...info],
+        memberships: [...internal.membershipsOf(new Set(['7', '007', '7.5', '8']))],
+        orgs: [...internal.orgNames(new Set(['1', '2', '2.0']))],
+        admins: internal.admins(new Set(['1', '2']), ['owner', 'admin']),
+      };
+    });
+    internal.close();
+
+    // The reference: every row through JavaScript, as before the SQL filters.
+    const ref = new Database(path, { readonly: true });
+    const ids = new Set<string>();
+    const byEmail = new Map<string, string[]>();
+    const info = new Map<string, { email: string; name: string }>();
+    const text = (v: unknown) => (v === null || v === undefined ? '' : String(v).trim());
+    for (const [id, email, name] of ref.prepare('SELECT CAST(id AS TEXT), email, name FROM users').raw(true).iterate() as IterableIterator<[string | null, unknown, unknown]>) {
+      if (id === null) continue;
+      let wanted = false;
+      if (wantedIds.has(id)) (ids.add(id), (wanted = true));
+      const e = typeof email === 'string' ? normalizeEmail(email) : undefined;
+      if (e !== undefined && wantedEmails.has(e)) {
+        byEmail.set(e, [...new Set([...(byEmail.get(e) ?? []), id])]);
+        wanted = true;
+      }
+      if (wanted) info.set(id, { email: text(email), name: text(name) });
+    }
+    ref.close();
+    expect(got.ids).toEqual([...wantedIds].filter((i) => ids.has(i)));
+    expect(got.emails).toEqual([...wantedEmails].map((e) => [e, byEmail.get(e) ?? []]));
+    expect(got.info).toEqual([...info]);
+    expect(got.emails.filter(([, u]) => u.length > 0).length).toBeGreaterThan(4);
+    expect(got.memberships).toEqual([['7', ['1']], ['007', ['2']], ['7.5', ['1']], ['8', ['1']]]);
+    expect(got.orgs).toEqual([['1', 'one text'], ['2.0', 'two']]);
+    expect(got.admins.admins.map((a) => [a.orgId, a.userId, a.role])).toEqual([['1', '7', 'owner'], ['2', '007', 'admin'], ['1', '7.5', 'Admin'], ['1', '8', 'owner']]);
+  });
+});
