@@ -28,7 +28,7 @@ const SPECTRUM_COLUMNS: Record<string, [string, string?]> = {
   utf8: ['c', 'a'],
 };
 
-describe.skipIf(!HAS_CORPUS)('csv-spectrum', () => {
+describe.concurrent.skipIf(!HAS_CORPUS)('csv-spectrum', () => {
   it('rejects location_coordinates.csv\'s row as stray_quote (a quote inside an unquoted field; upstream issue #20)', async () => {
     // 37…36'37.8"N — csv-parse refuses it too unless relax_quotes; its JSON does not match the CSV anyway
     const dir = tempDir();
@@ -53,7 +53,7 @@ describe.skipIf(!HAS_CORPUS)('csv-spectrum', () => {
   }
 });
 
-describe.skipIf(!HAS_CORPUS)('csvlint.rb fixtures', () => {
+describe.concurrent.skipIf(!HAS_CORPUS)('csvlint.rb fixtures', () => {
   const lineEndings = ['cr-line-endings.csv', 'crlf-line-endings.csv', 'lf-line-endings.csv', 'inconsistent-line-endings.csv', 'inconsistent-line-endings-unquoted.csv'];
   it('reads CR, CRLF, LF and inconsistent line endings alike', async () => {
     const dir = tempDir();
@@ -103,7 +103,7 @@ describe.skipIf(!HAS_CORPUS)('csvlint.rb fixtures', () => {
   });
 });
 
-describe.skipIf(!HAS_CORPUS)('node-csv BOM files', () => {
+describe.concurrent.skipIf(!HAS_CORPUS)('node-csv BOM files', () => {
   it('strips the UTF-8 BOM from the first header name', async () => {
     const dir = tempDir();
     const c = await correlateIn(dir, [join(NODE_CSV, '365-utf8-bom-windows.csv')], { extra: ['--column', 'distinct_id=a'] });

@@ -12,7 +12,7 @@ import { correlateIn, event, expectCase, expectRefused, readList, tempDir } from
 const NO_REJECTS = { code: 0, rejected: [] as [string, number, string][] };
 const counts = (read: number, accepted = read, rejected = 0) => ({ read, accepted, rejected, filtered: 0, duplicates: 0 });
 
-describe('byte order marks', () => {
+describe.concurrent('byte order marks', () => {
   it('strips a UTF-8 BOM from NDJSON, a JSON array, CSV (its first header name) and inside gzip', async () => {
     const dir = tempDir();
     const bom = '\ufeff';
@@ -34,7 +34,7 @@ describe('byte order marks', () => {
   });
 });
 
-describe('line endings', () => {
+describe.concurrent('line endings', () => {
   const rec = (id: string) => event({ distinct_id: id, $insert_id: id });
   for (const [name, eol] of [['LF', '\n'], ['CRLF', '\r\n'], ['CR', '\r']] as const) {
     it(`numbers physical lines with ${name} endings in NDJSON, JSON and CSV, blank lines included`, async () => {
@@ -116,7 +116,7 @@ describe('line endings', () => {
   });
 });
 
-describe('the end of a file', () => {
+describe.concurrent('the end of a file', () => {
   it('reads a last record without a final newline in NDJSON, JSON and CSV (also a ragged one)', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'nofinal.ndjson'), `${event({ distinct_id: 'a' })}\n${event({ distinct_id: 'b' })}`);
@@ -160,7 +160,7 @@ describe('the end of a file', () => {
   });
 });
 
-describe('encodings', () => {
+describe.concurrent('encodings', () => {
   const utf16 = (text: string, be: boolean, bom: boolean) => {
     const le = Buffer.from((bom ? '\ufeff' : '') + text, 'utf16le');
     if (be) for (let i = 0; i < le.length; i += 2) [le[i], le[i + 1]] = [le[i + 1], le[i]];
@@ -222,7 +222,7 @@ describe('encodings', () => {
   });
 });
 
-describe('CSV rows that cannot be used', () => {
+describe.concurrent('CSV rows that cannot be used', () => {
   it('rejects ragged rows and stray quotes by their line, masks their values, and reads on', async () => {
     const dir = tempDir();
     const text = [
@@ -276,7 +276,7 @@ describe('CSV rows that cannot be used', () => {
   });
 });
 
-describe('CSV header names', () => {
+describe.concurrent('CSV header names', () => {
   const cases: [string, string, RegExp][] = [
     ['dup.csv', 'distinct_id,email,email\n', /dup\.csv: CSV header has a duplicate column name: column 2 "email" and column 3 "email"/],
     ['dup-case.csv', 'distinct_id,Email,$EMAIL\n', /dup-case\.csv: CSV header has a duplicate column name: column 2 "Email" and column 3 "\$EMAIL" both read as "email"/],
@@ -294,7 +294,7 @@ describe('CSV header names', () => {
   }
 });
 
-describe('gzip', () => {
+describe.concurrent('gzip', () => {
   const body = (n: number, prefix = 'u') => Array.from({ length: n }, (_, i) => event({ distinct_id: `${prefix}${i}`, $insert_id: `${prefix}${i}` })).join('\n') + '\n';
 
   it('detects gzip by magic bytes whatever the name; a .gz name that is not gzip is read as it is', async () => {

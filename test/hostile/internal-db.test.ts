@@ -42,7 +42,7 @@ async function runAgainst(dir: string, db: string, extra: string[] = []): Promis
   return { c, before, after: sha256(db), ms: Date.now() - t };
 }
 
-describe('the internal database', () => {
+describe.concurrent('the internal database', () => {
   it('is read, never written: a good SQLite file gives the result and keeps its SHA-256 (recorded in the manifest)', async () => {
     const dir = setup();
     const db = goodDb(join(dir, 'app.sqlite'));

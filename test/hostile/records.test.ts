@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { correlateIn, event, expectCase, readList, run, tempDir, writeInternalDb, explainCase } from './lib.js';
 
-describe('values that are not records', () => {
+describe.concurrent('values that are not records', () => {
   it('rejects top-level scalars and arrays in NDJSON as not_an_object, one line each, neighbours kept', async () => {
     const dir = tempDir();
     const lines = [
@@ -147,7 +147,7 @@ describe('keys that name object machinery are data', () => {
   });
 });
 
-describe('deep nesting never exhausts the stack', () => {
+describe.concurrent('deep nesting never exhausts the stack', () => {
   const N = 100_000;
   it('rejects 100,000 nested brackets in NDJSON lines and in a JSON array, at their lines', async () => {
     const dir = tempDir();
@@ -198,7 +198,7 @@ describe('deep nesting never exhausts the stack', () => {
   });
 });
 
-describe('identifiers keep their exact text', () => {
+describe.concurrent('identifiers keep their exact text', () => {
   const IVAN = 9007199254740992n; // 2^53
   const HEIDI = 9007199254740993n; // 2^53 + 1: a double rounds it to IVAN
   const GRACE = 9007199254740995n; // a double rounds it to ...996
