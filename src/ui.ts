@@ -17,7 +17,9 @@ export interface Ui {
 
 export function makeUi(opts: { quiet?: boolean; stderr?: NodeJS.WriteStream } = {}): Ui {
   const stderr = opts.stderr ?? process.stderr;
-  const interactive = !opts.quiet && stderr.isTTY === true && !process.env.CI;
+  // A terminal that reports no width (a pty nobody sized: `script`, some CI and container
+  // consoles) would make ora count Infinity lines to clear and spin forever: no spinner there.
+  const interactive = !opts.quiet && stderr.isTTY === true && !process.env.CI && (stderr.columns ?? 0) > 0;
   let spinner: Ora | undefined;
   const line = (s: string) => {
     if (spinner) spinner.clear();

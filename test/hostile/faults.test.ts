@@ -3,7 +3,7 @@
  * written (under a file, read-only, full), and a reader that closes the pipe early. Nothing is
  * ever published as complete when the run did not complete, and no temporary file is left.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -190,4 +190,65 @@ describe('a reader that closes the pipe early', () => {
     expect(r.stdout).toBe('vendor_id,reason,email,events,first_seen,last_seen,exposed,org_ids\nvendor-000000,no_match,person0@example.com,1,2025-11-01T12:26:40Z,2025-11-01T12:26:40Z,email,\n');
     expect(r.stderr).toBe('');
   });
+});
+
+/** SIGKILL a process and every descendant (script puts the tool in a session of its own). */
+function killTree(pid: number): void {
+  const children = (p: number): number[] =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return Number(readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === p;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  const all: number[] = [];
+  for (let queue = [pid]; queue.length > 0; ) {
+    const p = queue.shift()!;
+    all.push(p);
+    queue.push(...children(p));
+  }
+  for (const p of all.reverse()) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+describe('a terminal', () => {
+  // util-linux script runs the tool on a pseudo-terminal; without a real terminal around it that
+  // pty has no size (0 columns) unless stty gives it one
+  const hasScript = works(['script', '-qec', 'true', '/dev/null']);
+  for (const [what, size] of [['that reports no width', ''], ['80 columns wide', 'stty cols 80 rows 24; ']] as const) {
+    it.skipIf(!hasScript)(`${what}: correlate shows its progress, finishes and stops writing (needs script)`, async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'e.ndjson'), event({ distinct_id: 'a' }) + '\n');
+      writeFileSync(join(dir, 'internal.sql'), 'CREATE TABLE users (id, email, name); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
+      const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+      const cmd = `${size}exec ${[process.execPath, BIN, 'correlate', 'e.ndjson', '--internal', 'internal.sql', '--out', 'case'].map(quote).join(' ')}`;
+      const r = await new Promise<{ code: number | null; out: number; text: string }>((resolve) => {
+        const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: dir, env: { ...process.env, CI: undefined, NO_COLOR: '1' } });
+        let out = 0;
+        let text = '';
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.length;
+          if (text.length < 4096) text += b.toString('utf8');
+        });
+        const timer = setTimeout(() => killTree(child.pid!), 20_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, out, text });
+        });
+      });
+      expect(r.code, r.text.slice(0, 300)).toBe(0);
+      expect(r.out, 'bytes written to the terminal').toBeLessThan(4096);
+      expect(r.text).toMatch(/case written to case/);
+      expect(readdirSync(join(dir, 'case')).sort()).toEqual(CASE_FILES);
+    });
+  }
 });
