@@ -4,9 +4,9 @@
  * ever published as complete when the run did not complete, and no temporary file is left.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers.js';
 import { CASE_FILES, correlateIn, event, explainCase, run, sha256, tempDir, works } from './lib.js';
 
@@ -39,6 +39,7 @@ describe('Ctrl-C during a large run', () => {
     dir = tempDir();
     largeExport(join(dir, 'large.ndjson'), 300_000);
   });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function interrupt(out: string) {
     const t = Date.now();

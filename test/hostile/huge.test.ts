@@ -6,9 +6,9 @@
  * bound asserted is one that does not depend on the record: the same ceiling for 50 MiB records
  * and for a 200 MiB line, which is well below that line's size (holding it would cost 200 MiB).
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { correlateIn, event, expectCase, preloadHook, tempDir, type CaseRun } from './lib.js';
 
 const MiB = 1024 * 1024;
@@ -47,6 +47,9 @@ describe('a 50 MiB record', () => {
     const small = [ok('n1'), ok('n2')].join('\n') + '\n';
     writeHuge(join(dir, 'small.ndjson'), small, 0, 'x', '');
   });
+
+  // 500 MiB of inputs: not left behind in the temporary directory
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('is rejected as record_too_large at its line in NDJSON, JSON and CSV, never buffered whole', async () => {
     const base = await peak(['small.ndjson'], 'baseline');
