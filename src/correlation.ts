@@ -16,6 +16,7 @@ import { CaseStore } from './case/store.js';
 import { escapeTerminal } from './output/cells.js';
 import { csvChunks } from './output/csv.js';
 import { readExport, type Vendor } from './ingest/read.js';
+import { closeWorkers, parseThreads } from './ingest/workers.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
 import type { Ui } from './ui.js';
@@ -89,7 +90,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       const readBefore = tally.counts.read;
       const result = await readExport(
         file,
-        { vendor: opts.vendor, columns: opts.columns },
+        { vendor: opts.vendor, columns: opts.columns, threads: parseThreads() },
         {
           accept: (_line, rec) => {
             tally.offer(rec);
@@ -118,6 +119,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
         ui.progress(`reading ${file.label}: ${tally.counts.read.toLocaleString('en-US')} records, ${rate.toLocaleString('en-US')} records/s`);
       }
     }
+    await closeWorkers();
     ui.progress('matching identities against the internal database');
 
     // 2. Resolve identities against the internal database, in one snapshot.

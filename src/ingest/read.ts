@@ -10,10 +10,11 @@ import { looksLikeSecret } from '../core/secrets.js';
 import { csvPlan } from './csv-plan.js';
 import { CsvSplitter } from './csv.js';
 import { JsonStreamSplitter } from './json-stream.js';
-import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonRec, type JsonObject } from './json-record.js';
+import { jsonPlan, type JsonRec, type JsonObject } from './json-record.js';
 import { LineSplitter, MAX_RECORD_BYTES } from './lines.js';
 import { openInput, type InputFile } from './source.js';
-import { csvExcerptOf, excerptOf, replacedCount } from './text.js';
+import { csvExcerptOf, replacedCount } from './text.js';
+import { jsonValue, ParallelLines, type ValueSink } from './workers.js';
 
 export type Vendor = 'mixpanel-events' | 'mixpanel-people' | 'csv';
 export const VENDORS: Vendor[] = ['mixpanel-events', 'mixpanel-people', 'csv'];
@@ -22,6 +23,11 @@ export type Container = 'ndjson' | 'json' | 'csv' | 'empty';
 export interface ReadOptions {
   vendor?: Vendor;
   columns: Map<CanonicalField, string[]>;
+  /**
+   * Worker threads for NDJSON (workers.ts); absent or 1: single-threaded. With more, `accept`
+   * gets no source object (an empty one), and results still arrive in input order.
+   */
+  threads?: number;
 }
 
 export interface RecordSink {
@@ -43,8 +49,6 @@ export interface FileResult {
 }
 
 const PEEK_LIMIT = MAX_RECORD_BYTES + 1;
-/** A blank NDJSON line holds only JSON white space (a lone BOM or NBSP is a record, and invalid). */
-const JSON_BLANK = /^[ \t\r\n]*$/;
 
 export async function readExport(file: InputFile, opts: ReadOptions, sink: RecordSink): Promise<FileResult> {
   const chunks = openInput(file, (s) => stopReason = s.reason);
@@ -71,19 +75,20 @@ export async function readExport(file: InputFile, opts: ReadOptions, sink: Recor
 
   let lastLine = 0;
   const feed = makeFeeder(container, opts, file, sink, result, (l) => (lastLine = Math.max(lastLine, l)));
-  if (container !== 'empty') feed.push(head);
+  if (container !== 'empty') await feed.push(head);
   if (!done) {
     for (;;) {
       const r = await it.next();
       if (r.done) break;
-      if (container !== 'empty') feed.push(r.value);
+      if (container !== 'empty') await feed.push(r.value);
     }
   }
   if (stopReason !== undefined) {
     // Records before the break are kept; the stop is one rejected row after the last line seen.
+    await feed.settle?.();
     sink.stop(lastLine + 1, stopReason);
   } else {
-    feed.end();
+    await feed.end();
   }
   if (result.detected === '') result.detected = opts.vendor ?? 'json';
   return result;
@@ -121,43 +126,61 @@ export function chooseContainer(head: Buffer, complete: boolean, vendor: Vendor 
 }
 
 interface Feeder {
-  push(b: Buffer): void;
-  end(): void;
+  /** A promise when the caller must wait (parallel parsing: too many batches outstanding). */
+  push(b: Buffer): void | Promise<void>;
+  end(): void | Promise<void>;
+  /** Apply every record split so far (before a stop row). */
+  settle?(): Promise<void>;
 }
+
+const NO_SOURCE: JsonObject = Object.freeze({}) as JsonObject;
 
 function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, sink: RecordSink, result: FileResult, seen: (line: number) => void): Feeder {
   if (container === 'csv') return csvFeeder(opts, file, sink, seen);
-  const plan = jsonPlan(opts.columns);
+  const plan = jsonPlan(opts.columns) as Plan<JsonRec>;
+  let current = 0;
+  const valueSink: ValueSink = {
+    encodingErrors: (n) => sink.encodingErrors(n),
+    reject: (reason, excerpt) => sink.reject(current, reason, excerpt),
+    detect: (shape) => {
+      if (result.detected === '') result.detected = shape;
+    },
+    accept: (rec, obj) => sink.accept(current, rec, obj),
+  };
   const handleValue = (line: number, bytes: Buffer) => {
     seen(line);
-    const text = bytes.toString('utf8');
-    const bad = replacedCount(bytes, text);
-    if (bad > 0) sink.encodingErrors(bad);
-    if (container === 'ndjson' && JSON_BLANK.test(text)) return;
-    const parsed = parseJsonRecord(text);
-    if (typeof parsed === 'string') {
-      sink.reject(line, parsed, excerptOf(text));
-      return;
-    }
-    if (parsed.replaced > 0) sink.encodingErrors(parsed.replaced);
-    const page = pageResults(parsed.obj);
-    if (page !== undefined) {
-      if (result.detected === '') result.detected = 'mixpanel-people';
-      for (const el of page) {
-        const p = checkRecord(el, undefined);
-        if (typeof p === 'string') sink.reject(line, p, '');
-        else emit(line, p.obj, p.secret, text);
-      }
-      return;
-    }
-    emit(line, parsed.obj, parsed.secret, text);
+    current = line;
+    jsonValue(bytes, container === 'ndjson', plan, valueSink);
   };
-  const emit = (line: number, obj: JsonObject, secret: boolean, text: string) => {
-    if (result.detected === '') result.detected = shapeOf(obj);
-    const r = canonicalize<JsonRec>(plan as Plan<JsonRec>, wrapJson(obj), secret);
-    if (typeof r === 'string') sink.reject(line, r, excerptOf(text));
-    else sink.accept(line, r, obj);
-  };
+  if (container === 'ndjson' && (opts.threads ?? 1) > 1) {
+    const parallel = new ParallelLines(opts.columns, opts.threads!, {
+      encodingErrors: (n) => sink.encodingErrors(n),
+      reject: (line, reason, excerpt) => sink.reject(line, reason, excerpt),
+      detect: valueSink.detect,
+      accept: (line, rec) => sink.accept(line, rec, NO_SOURCE),
+    });
+    const splitter = new LineSplitter({
+      line: (line, bytes) => {
+        seen(line);
+        parallel.line(line, bytes);
+      },
+      oversize: (line) => {
+        seen(line);
+        parallel.oversize(line);
+      },
+    });
+    return {
+      push: (b) => {
+        splitter.push(b);
+        return parallel.settle();
+      },
+      end: () => {
+        splitter.end();
+        return parallel.end();
+      },
+      settle: () => parallel.end(),
+    };
+  }
   if (container === 'ndjson') {
     const splitter = new LineSplitter({
       line: handleValue,
@@ -177,12 +200,6 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
     stop: (line, reason) => sink.stop(line, reason),
   });
   return { push: (b) => splitter.push(b), end: () => splitter.end() };
-}
-
-function shapeOf(obj: JsonObject): string {
-  if (Object.hasOwn(obj, 'properties') || Object.hasOwn(obj, 'event')) return 'mixpanel-events';
-  if (Object.hasOwn(obj, '$properties') || Object.hasOwn(obj, '$distinct_id')) return 'mixpanel-people';
-  return 'json';
 }
 
 function csvFeeder(opts: ReadOptions, file: InputFile, sink: RecordSink, seen: (line: number) => void): Feeder {
