@@ -71,8 +71,17 @@ export class CaseStore {
   }
 }
 
+/** JSON of the lists rows share (frozen, e.g. one `exposed` list per exposure mask), made once. */
+const sharedJson = new WeakMap<object, string>();
+
 function toDb(column: string, v: unknown): unknown {
-  if (LIST_COLUMNS.has(column)) return JSON.stringify(v ?? []);
+  if (LIST_COLUMNS.has(column)) {
+    if (v === undefined || v === null) return '[]';
+    if (!Object.isFrozen(v)) return JSON.stringify(v);
+    let json = sharedJson.get(v as object);
+    if (json === undefined) sharedJson.set(v as object, (json = JSON.stringify(v)));
+    return json;
+  }
   if (v === undefined) return null;
   return v;
 }

@@ -56,6 +56,14 @@ function widen(s: Span, id: Identity): void {
 }
 
 const sortStrings = (xs: Iterable<string>) => [...new Set(xs)].sort(compareCodePoints);
+
+/** One shared, frozen `exposed` list per exposure mask: a million rows need not hold a million arrays. */
+const exposedLists = new Map<number, Category[]>();
+function exposedList(mask: number): Category[] {
+  let list = exposedLists.get(mask);
+  if (list === undefined) exposedLists.set(mask, (list = Object.freeze(categoriesOf(mask)) as Category[]));
+  return list;
+}
 const time = (ms: number | null) => (ms === null ? null : formatTime(ms));
 
 /** Roles rank owner first, then admin, then anything else alphabetically. */
@@ -88,7 +96,7 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
       events: id.events,
       first_seen: time(id.first),
       last_seen: time(id.last),
-      exposed: categoriesOf(id.exposure),
+      exposed: exposedList(id.exposure),
       org_ids: sortStrings(id.orgIds),
     });
     for (const o of new Set(id.orgIds)) {
@@ -119,7 +127,7 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
       events: u.events,
       first_seen: time(u.first),
       last_seen: time(u.last),
-      exposed: categoriesOf(u.exposure),
+      exposed: exposedList(u.exposure),
       countries: sortStrings(places.map(([c]) => c).filter((c) => c !== '')),
       regions: sortStrings(places.map(([, r]) => r).filter((r) => r !== '')),
     });
@@ -164,7 +172,7 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
       name: info.name,
       role: a.role,
       affected_users: org.affected,
-      exposed: categoriesOf(org.exposure),
+      exposed: exposedList(org.exposure),
       // not a column: keeps the sort total when two admins share an email
       _user: a.userId,
     } as RosterRow);
@@ -181,7 +189,7 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
       affected_users: s.affected,
       unattributed: s.unattributed,
       admins: adminCount.get(o) ?? 0,
-      exposed: categoriesOf(s.exposure),
+      exposed: exposedList(s.exposure),
       first_seen: time(s.first),
       last_seen: time(s.last),
     };
