@@ -5,7 +5,9 @@
  * thread; workers decode, parse and canonicalise, and send back a flat list of what happened to
  * each line; the main thread applies those results to the sink strictly in input order, so
  * dedupe, first-seen and every count are exactly those of a single-threaded run.
- * BREACH_IMPACT_THREADS=1 forces the single-threaded path.
+ * BREACH_IMPACT_THREADS=N (N > 1) turns it on; the default is single-threaded, because on the
+ * measured 2-core machine the main thread (matching, impact, outputs) is the bottleneck and the
+ * workers only competed with it for the cores (README, Performance).
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -103,17 +105,19 @@ interface WorkerInit {
 if (!isMainThread && (workerData as WorkerInit | undefined)?.kind === 'breach-impact-ndjson') {
   const plan = jsonPlan(new Map((workerData as WorkerInit).columns)) as Plan<JsonRec>;
   parentPort!.on('message', (m: { id: number; buf: Uint8Array; ends: Int32Array }) => {
-    parentPort!.postMessage({ id: m.id, ops: parseBatch(m.buf, m.ends, plan) });
+    // As JSON text: one string crosses threads, and JSON.parse on the main thread is several
+    // times faster than structured clone's deserialisation of the same values.
+    parentPort!.postMessage({ id: m.id, ops: JSON.stringify(parseBatch(m.buf, m.ends, plan)) });
   });
 }
 
 // ---- the main thread's side
 
-/** Worker threads for NDJSON parsing: BREACH_IMPACT_THREADS, else one per core; 1 = none. */
+/** Worker threads for NDJSON parsing: BREACH_IMPACT_THREADS (0 = one per core), else 1 = none. */
 export function parseThreads(): number {
-  const v = process.env.BREACH_IMPACT_THREADS;
-  const n = v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : availableParallelism();
-  return Math.max(1, Math.min(n, 16));
+  const v = process.env.BREACH_IMPACT_THREADS?.trim();
+  const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : 1;
+  return Math.max(1, Math.min(n === 0 ? availableParallelism() : n, 16));
 }
 
 const BATCH_BYTES = Number(process.env.BREACH_IMPACT_BATCH_BYTES ?? 1 << 20);
@@ -142,11 +146,11 @@ function workerFor(columns: Map<CanonicalField, string[]>, threads: number): Slo
     // Referenced only while it owes results: an idle worker never keeps the process alive.
     worker.unref();
     const slot: Slot = { worker, busy: 0, columnsKey: key };
-    worker.on('message', (m: { id: number; ops: Op[] }) => {
+    worker.on('message', (m: { id: number; ops: string }) => {
       if (--slot.busy === 0) worker.unref();
       const w = waiting.get(m.id);
       waiting.delete(m.id);
-      w?.resolve(m.ops);
+      w?.resolve(JSON.parse(m.ops) as Op[]);
     });
     const fail = (e: Error) => {
       for (const w of waiting.values()) w.reject(e);
@@ -271,16 +275,16 @@ export class ParallelLines {
         const op = ops[k++];
         if (op === END) break;
         if (op === ACC) {
-          // Same fields in the same order as canonicalize's records.
+          // Same fields in the same order as canonicalize's records (JSON turned undefined into null).
           const rec: CanonicalRecord = {
-            recordId: ops[k] as string | undefined,
-            distinctId: ops[k + 1] as string | undefined,
-            userId: ops[k + 2] as string | undefined,
-            deviceId: ops[k + 3] as string | undefined,
-            email: ops[k + 4] as string | undefined,
+            recordId: (ops[k] as string | null) ?? undefined,
+            distinctId: (ops[k + 1] as string | null) ?? undefined,
+            userId: (ops[k + 2] as string | null) ?? undefined,
+            deviceId: (ops[k + 3] as string | null) ?? undefined,
+            email: (ops[k + 4] as string | null) ?? undefined,
             orgIds: ops[k + 5] as string[],
-            country: ops[k + 6] as string | undefined,
-            region: ops[k + 7] as string | undefined,
+            country: (ops[k + 6] as string | null) ?? undefined,
+            region: (ops[k + 7] as string | null) ?? undefined,
             time: ops[k + 8] as number | null,
             exposure: ops[k + 9] as number,
           };
