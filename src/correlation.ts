@@ -96,6 +96,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
             tally.offer(rec);
             if ((tally.counts.read & 0x3fff) === 0) progress();
           },
+          tally,
+          progress,
           reject: (line, reason, excerpt) => {
             tally.rejected();
             store.addRejected(fileIndex, file.label, line, reason, excerpt);
@@ -119,7 +121,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
         ui.progress(`reading ${file.label}: ${tally.counts.read.toLocaleString('en-US')} records, ${rate.toLocaleString('en-US')} records/s`);
       }
     }
-    await closeWorkers();
+    await closeWorkers(tally.groups);
     ui.progress('matching identities against the internal database');
 
     // 2. Resolve identities against the internal database, in one snapshot.
@@ -232,6 +234,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     else if (gates.max_rejected || gates.max_unmatched) exitCode = 3;
     return { summary, exitCode };
   } finally {
+    await closeWorkers(); // after a failure: their identities are dropped with them
     internal.close();
     ui.stopProgress();
   }

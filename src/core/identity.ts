@@ -56,6 +56,39 @@ export class IdentityGroups {
     if (r.country !== undefined || r.region !== undefined) id.places = withValue(id.places, `${r.country ?? ''}\u0000${r.region ?? ''}`);
   }
 
+  /** Fold in an identity aggregated elsewhere (a parsing worker's): the same as adding its records here. */
+  merge(other: Identity): void {
+    const id = this.byKey.get(other.key);
+    if (id === undefined) {
+      this.byKey.set(other.key, other);
+      return;
+    }
+    id.distinctId ??= other.distinctId;
+    for (const v of other.userIds) id.userIds = withValue(id.userIds, v);
+    for (const v of other.emails) id.emails = withValue(id.emails, v);
+    for (const v of other.deviceIds) id.deviceIds = withValue(id.deviceIds, v);
+    for (const v of other.orgIds) id.orgIds = withValue(id.orgIds, v);
+    for (const v of other.places) id.places = withValue(id.places, v);
+    id.events += other.events;
+    if (other.first !== null && (id.first === null || other.first < id.first)) id.first = other.first;
+    if (other.last !== null && (id.last === null || other.last > id.last)) id.last = other.last;
+    id.exposure |= other.exposure;
+  }
+
+  /** Every identity as JSON text, to cross a thread boundary (see fromJson). */
+  toJson(): string {
+    const out: unknown[] = [];
+    for (const id of this.byKey.values()) out.push([id.key, id.distinctId ?? null, id.userIds, id.emails, id.deviceIds, id.orgIds, id.events, id.first, id.last, id.exposure, id.places]);
+    return JSON.stringify(out);
+  }
+
+  /** Merge identities sent as toJson() text. */
+  mergeJson(json: string): void {
+    for (const t of JSON.parse(json) as [string, string | null, string[], string[], string[], string[], number, number | null, number | null, number, string[]][]) {
+      this.merge({ key: t[0], distinctId: t[1] ?? undefined, userIds: t[2], emails: t[3], deviceIds: t[4], orgIds: t[5], events: t[6], first: t[7], last: t[8], exposure: t[9], places: t[10] });
+    }
+  }
+
   /** Identities in vendor_id order (Unicode code points). */
   sorted(): Identity[] {
     return [...this.byKey.values()].sort((a, b) => compareCodePoints(a.key, b.key));
@@ -91,17 +124,12 @@ export class RecordIdSet {
 
   /** Adds the id; false if it was already there. */
   add(id: string): boolean {
-    let h1 = 0x811c9dc5;
-    let h2 = 0x9747b28c;
-    for (let i = 0; i < id.length; i++) {
-      const c = id.charCodeAt(i);
-      h1 = Math.imul(h1 ^ c, 0x01000193);
-      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-      h2 ^= h2 >>> 15;
-    }
-    h1 = (h1 ^ (h1 >>> 16)) >>> 0;
-    h2 = (Math.imul(h2 ^ id.length, 0x85ebca6b) ^ (h2 >>> 13)) >>> 0;
-    if (h1 === 0 && h2 === 0) h2 = 1;
+    hashRecordId(id, SCRATCH, 0);
+    return this.addHash(SCRATCH[0], SCRATCH[1]);
+  }
+
+  /** Adds an id by its hashRecordId() pair; false if it was already there. */
+  addHash(h1: number, h2: number): boolean {
     if ((this.count + 1) * 2 > this.hi.length) this.grow();
     return this.insert(h1, h2);
   }
@@ -131,4 +159,23 @@ export class RecordIdSet {
     this.count = 0;
     for (let i = 0; i < oldHi.length; i++) if (oldHi[i] !== 0 || oldLo[i] !== 0) this.insert(oldHi[i], oldLo[i]);
   }
+}
+
+const SCRATCH = new Uint32Array(2);
+
+/** The 64-bit hash RecordIdSet keeps of an `$insert_id`, as two words written to out[at], out[at + 1]. */
+export function hashRecordId(id: string, out: Uint32Array, at: number): void {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  h1 = (h1 ^ (h1 >>> 16)) >>> 0;
+  h2 = (Math.imul(h2 ^ id.length, 0x85ebca6b) ^ (h2 >>> 13)) >>> 0;
+  if (h1 === 0 && h2 === 0) h2 = 1;
+  out[at] = h1;
+  out[at + 1] = h2;
 }

@@ -26,7 +26,7 @@ export class Tally {
   readonly groups = new IdentityGroups();
   private readonly seen = new RecordIdSet();
 
-  constructor(private readonly window: Window = {}) {}
+  constructor(readonly window: Window = {}) {}
 
   rejected(): void {
     this.counts.read++;
@@ -36,7 +36,7 @@ export class Tally {
   /** Returns the record's fate. */
   offer(r: CanonicalRecord): 'accepted' | 'filtered' | 'duplicates' {
     this.counts.read++;
-    if (r.time !== null && ((this.window.since !== undefined && r.time < this.window.since) || (this.window.until !== undefined && r.time >= this.window.until))) {
+    if (!this.inWindow(r.time)) {
       this.counts.filtered++;
       return 'filtered';
     }
@@ -47,5 +47,28 @@ export class Tally {
     this.counts.accepted++;
     this.groups.add(r);
     return 'accepted';
+  }
+
+  inWindow(time: number | null): boolean {
+    return time === null || ((this.window.since === undefined || time >= this.window.since) && (this.window.until === undefined || time < this.window.until));
+  }
+
+  /**
+   * The same decisions for a record grouped elsewhere (by a parsing worker, which applied the
+   * window itself): `hash` is its record id's hashRecordId() pair, absent without one. Returns
+   * whether it was accepted, so the worker adds it to its identities or drops it.
+   */
+  offerParsed(filtered: boolean, h1?: number, h2?: number): boolean {
+    this.counts.read++;
+    if (filtered) {
+      this.counts.filtered++;
+      return false;
+    }
+    if (h1 !== undefined && !this.seen.addHash(h1, h2!)) {
+      this.counts.duplicates++;
+      return false;
+    }
+    this.counts.accepted++;
+    return true;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
+import type { Tally } from '../core/tally.js';
 import { looksLikeSecret } from '../core/secrets.js';
 import { csvPlan } from './csv-plan.js';
 import { CsvSplitter } from './csv.js';
@@ -23,16 +24,20 @@ export type Container = 'ndjson' | 'json' | 'csv' | 'empty';
 export interface ReadOptions {
   vendor?: Vendor;
   columns: Map<CanonicalField, string[]>;
-  /**
-   * Worker threads for NDJSON (workers.ts); absent or 1: single-threaded. With more, `accept`
-   * gets no source object (an empty one), and results still arrive in input order.
-   */
+  /** Worker threads for NDJSON (workers.ts), used when the sink has a tally; absent or 1: none. */
   threads?: number;
 }
 
 export interface RecordSink {
   /** A usable record, with its source: the parsed JSON object, or the CSV cells (see `header`). */
   accept(line: number, rec: CanonicalRecord, source: JsonObject | string[]): void;
+  /**
+   * With a tally, NDJSON may be read by worker threads: their usable records are then counted
+   * here instead of reaching `accept`, and grouped by the workers (closeWorkers merges them).
+   */
+  tally?: Tally;
+  /** Called now and then while a parallel read counts records into the tally. */
+  progress?(): void;
   /** A CSV file's header row. */
   header?(cells: string[]): void;
   reject(line: number, reason: string, excerpt: string): void;
@@ -133,8 +138,6 @@ interface Feeder {
   settle?(): Promise<void>;
 }
 
-const NO_SOURCE: JsonObject = Object.freeze({}) as JsonObject;
-
 function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, sink: RecordSink, result: FileResult, seen: (line: number) => void): Feeder {
   if (container === 'csv') return csvFeeder(opts, file, sink, seen);
   const plan = jsonPlan(opts.columns) as Plan<JsonRec>;
@@ -152,12 +155,12 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
     current = line;
     jsonValue(bytes, container === 'ndjson', plan, valueSink);
   };
-  if (container === 'ndjson' && (opts.threads ?? 1) > 1) {
-    const parallel = new ParallelLines(opts.columns, opts.threads!, {
+  if (container === 'ndjson' && (opts.threads ?? 1) > 1 && sink.tally !== undefined) {
+    const parallel = new ParallelLines(opts.columns, opts.threads!, sink.tally, {
       encodingErrors: (n) => sink.encodingErrors(n),
       reject: (line, reason, excerpt) => sink.reject(line, reason, excerpt),
       detect: valueSink.detect,
-      accept: (line, rec) => sink.accept(line, rec, NO_SOURCE),
+      counted: () => sink.progress?.(),
     });
     const splitter = new LineSplitter({
       line: (line, bytes) => {

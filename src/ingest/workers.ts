@@ -1,17 +1,22 @@
 /**
  * One JSON value's fate (shared by the single-threaded reader and the workers), and parallel
- * NDJSON parsing: the main thread splits lines (physical line numbers, CR/CRLF, oversize lines:
+ * NDJSON reading: the main thread splits lines (physical line numbers, CR/CRLF, oversize lines:
  * LineSplitter, unchanged), copies them into batches of ~1 MiB and hands each batch to a worker
- * thread; workers decode, parse and canonicalise, and send back a flat list of what happened to
- * each line; the main thread applies those results to the sink strictly in input order, so
- * dedupe, first-seen and every count are exactly those of a single-threaded run.
- * BREACH_IMPACT_THREADS=N (N > 1) turns it on; the default is single-threaded, because on the
- * measured 2-core machine the main thread (matching, impact, outputs) is the bottleneck and the
- * workers only competed with it for the cores (README, Performance).
+ * thread. A worker decodes, parses, canonicalises and applies the --since/--until window, and
+ * sends back what happened to each line, with the 64-bit hash of each record id. The main thread
+ * takes those in input order: it counts every record, decides which record ids were already
+ * accepted (the dedupe is global and order-dependent, so it stays in one place) and tells the
+ * worker which of its records were accepted; the worker adds those to identities of its own.
+ * After the last file the workers' identities are merged (aggregation is order-independent), so
+ * every count and every list is exactly that of a single-threaded run, while the per-record work
+ * runs on every core. BREACH_IMPACT_THREADS=N sets the number of workers (0 = one per core,
+ * 1 = single-threaded); the default is one per core.
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
+import { hashRecordId, IdentityGroups } from '../core/identity.js';
+import { Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
 import { excerptOf, replacedCount } from './text.js';
 
@@ -70,96 +75,136 @@ const END = 0;
 const ENC = 1;
 const REJ = 2;
 const DET = 3;
-const ACC = 4;
-type Op = string | number | null | undefined | string[];
-
-/** Parse one batch of lines (bytes[ends[i-1]..ends[i]]), writing ops. */
-function parseBatch(buf: Uint8Array, ends: Int32Array, plan: Plan<JsonRec>): Op[] {
-  const ops: Op[] = [];
-  let detected = false;
-  const sink: ValueSink = {
-    encodingErrors: (n) => void ops.push(ENC, n),
-    reject: (reason, excerpt) => void ops.push(REJ, reason, excerpt),
-    detect: (shape) => {
-      // Only the first record of a file decides; the first of each batch is enough.
-      if (!detected) ops.push(DET, shape);
-      detected = true;
-    },
-    accept: (r) => void ops.push(ACC, r.recordId, r.distinctId, r.userId, r.deviceId, r.email, r.orgIds, r.country, r.region, r.time, r.exposure),
-  };
-  const whole = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  let start = 0;
-  for (let i = 0; i < ends.length; i++) {
-    jsonValue(whole.subarray(start, ends[i]), true, plan, sink);
-    ops.push(END);
-    start = ends[i];
-  }
-  return ops;
-}
+/** accepted unless a duplicate: its record id's hash is the batch's next pair */
+const ACC_ID = 4;
+/** accepted: no record id, so never a duplicate */
+const ACC = 5;
+/** outside --since/--until */
+const FIL = 6;
+type Op = string | number;
 
 interface WorkerInit {
   kind: 'breach-impact-ndjson';
   columns: [CanonicalField, string[]][];
+  window: Window;
 }
 
-if (!isMainThread && (workerData as WorkerInit | undefined)?.kind === 'breach-impact-ndjson') {
-  const plan = jsonPlan(new Map((workerData as WorkerInit).columns)) as Plan<JsonRec>;
-  parentPort!.on('message', (m: { id: number; buf: Uint8Array; ends: Int32Array }) => {
-    // As JSON text: one string crosses threads, and JSON.parse on the main thread is several
-    // times faster than structured clone's deserialisation of the same values.
-    parentPort!.postMessage({ id: m.id, ops: JSON.stringify(parseBatch(m.buf, m.ends, plan)) });
+type ToWorker =
+  | { type: 'batch'; id: number; buf: Uint8Array; ends: Int32Array }
+  | { type: 'accepted'; id: number; keep: Uint8Array }
+  | { type: 'identities'; id: number };
+type FromWorker = { id: number; ops: string; hashes: Uint32Array } | { id: number; identities: string };
+
+function runWorker(init: WorkerInit): void {
+  const plan = jsonPlan(new Map(init.columns)) as Plan<JsonRec>;
+  const window = new Tally(init.window);
+  let groups = new IdentityGroups();
+  /** per batch: its records with a record id, waiting for the main thread's dedupe */
+  const waiting = new Map<number, CanonicalRecord[]>();
+  parentPort!.on('message', (m: ToWorker) => {
+    if (m.type === 'batch') {
+      const ops: Op[] = [];
+      const withId: CanonicalRecord[] = [];
+      let detected = false;
+      const sink: ValueSink = {
+        encodingErrors: (n) => void ops.push(ENC, n),
+        reject: (reason, excerpt) => void ops.push(REJ, reason, excerpt),
+        detect: (shape) => {
+          // Only the first record of a file decides; the first of each batch is enough.
+          if (!detected) ops.push(DET, shape);
+          detected = true;
+        },
+        accept: (r) => {
+          if (!window.inWindow(r.time)) ops.push(FIL);
+          else if (r.recordId === undefined) {
+            ops.push(ACC);
+            groups.add(r);
+          } else {
+            ops.push(ACC_ID);
+            withId.push(r);
+          }
+        },
+      };
+      const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+      let start = 0;
+      for (let i = 0; i < m.ends.length; i++) {
+        jsonValue(whole.subarray(start, m.ends[i]), true, plan, sink);
+        ops.push(END);
+        start = m.ends[i];
+      }
+      const hashes = new Uint32Array(withId.length * 2);
+      withId.forEach((r, k) => hashRecordId(r.recordId!, hashes, 2 * k));
+      if (withId.length > 0) waiting.set(m.id, withId);
+      // As JSON text: one string crosses threads, and JSON.parse is several times faster than
+      // structured clone's deserialisation of the same values.
+      parentPort!.postMessage({ id: m.id, ops: JSON.stringify(ops), hashes } satisfies FromWorker, [hashes.buffer]);
+    } else if (m.type === 'accepted') {
+      const records = waiting.get(m.id) ?? [];
+      waiting.delete(m.id);
+      records.forEach((r, k) => {
+        if (m.keep[k] === 1) groups.add(r);
+      });
+    } else {
+      parentPort!.postMessage({ id: m.id, identities: groups.toJson() } satisfies FromWorker);
+      groups = new IdentityGroups();
+    }
   });
 }
 
+if (!isMainThread && (workerData as WorkerInit | undefined)?.kind === 'breach-impact-ndjson') runWorker(workerData as WorkerInit);
+
 // ---- the main thread's side
 
-/** Worker threads for NDJSON parsing: BREACH_IMPACT_THREADS (0 = one per core), else 1 = none. */
+/** Worker threads for NDJSON: BREACH_IMPACT_THREADS (0 or unset = one per core; 1 = none). */
 export function parseThreads(): number {
   const v = process.env.BREACH_IMPACT_THREADS?.trim();
-  const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : 1;
+  const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : 0;
   return Math.max(1, Math.min(n === 0 ? availableParallelism() : n, 16));
 }
 
 const BATCH_BYTES = Number(process.env.BREACH_IMPACT_BATCH_BYTES ?? 1 << 20);
-/** Lines handed out per worker and not yet applied: enough that no worker waits for the main thread. */
+/** Batches handed out per worker and not yet applied: enough that no worker waits for the main thread. */
 const IN_FLIGHT_PER_WORKER = 3;
 
 interface Slot {
   worker: Worker;
   busy: number;
-  columnsKey: string;
+  key: string;
 }
 
 let pool: Slot[] = [];
 let nextId = 1;
-const waiting = new Map<number, { resolve: (ops: Op[]) => void; reject: (e: Error) => void }>();
+const replies = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
 
-function workerFor(columns: Map<CanonicalField, string[]>, threads: number): Slot {
-  const key = JSON.stringify([...columns]);
-  pool = pool.filter((s) => {
-    if (s.columnsKey === key) return true;
-    void s.worker.terminate();
-    return false;
-  });
+function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+  const done = new Promise<FromWorker>((resolve, reject) => replies.set(m.id, { resolve, reject }));
+  if (slot.busy++ === 0) slot.worker.ref();
+  slot.worker.postMessage(m, transfer);
+  return done;
+}
+
+function workerFor(init: WorkerInit, threads: number): Slot {
+  const key = JSON.stringify([init.columns, init.window]);
+  if (pool.length > 0 && pool[0].key !== key) throw new Error('parsing workers hold identities of another configuration: close them first');
   if (pool.length < threads) {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { kind: 'breach-impact-ndjson', columns: [...columns] } satisfies WorkerInit });
-    // Referenced only while it owes results: an idle worker never keeps the process alive.
+    const worker = new Worker(new URL(import.meta.url), { workerData: init });
+    // Referenced only while it owes a reply: an idle worker never keeps the process alive.
     worker.unref();
-    const slot: Slot = { worker, busy: 0, columnsKey: key };
-    worker.on('message', (m: { id: number; ops: string }) => {
+    const slot: Slot = { worker, busy: 0, key };
+    worker.on('message', (m: FromWorker) => {
       if (--slot.busy === 0) worker.unref();
-      const w = waiting.get(m.id);
-      waiting.delete(m.id);
-      w?.resolve(JSON.parse(m.ops) as Op[]);
+      const w = replies.get(m.id);
+      replies.delete(m.id);
+      w?.resolve(m);
     });
     const fail = (e: Error) => {
-      for (const w of waiting.values()) w.reject(e);
-      waiting.clear();
+      for (const w of replies.values()) w.reject(e);
+      replies.clear();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => {
       pool = pool.filter((s) => s !== slot);
-      if (waiting.size > 0) fail(new Error(`a parsing worker stopped (exit ${code})`));
+      if (replies.size > 0) fail(new Error(`a parsing worker stopped (exit ${code})`));
     });
     pool.push(slot);
     return slot;
@@ -167,11 +212,20 @@ function workerFor(columns: Map<CanonicalField, string[]>, threads: number): Slo
   return pool.reduce((a, b) => (b.busy < a.busy ? b : a));
 }
 
-/** Stop the parsing workers (between the reading and the matching, to free their memory). */
-export async function closeWorkers(): Promise<void> {
+/**
+ * Merge every worker's identities into `into`, then stop the workers (between the reading and
+ * the matching, to free their memory). One worker at a time, so at most one copy is in flight.
+ */
+export async function closeWorkers(into?: IdentityGroups): Promise<void> {
   const all = pool;
   pool = [];
-  await Promise.all(all.map((s) => s.worker.terminate()));
+  for (const slot of all) {
+    if (into !== undefined) {
+      const m = await request(slot, { type: 'identities', id: nextId++ });
+      if ('identities' in m) into.mergeJson(m.identities);
+    }
+    await slot.worker.terminate();
+  }
 }
 
 /** The sink a parallel NDJSON reader reports to, per line: read.ts's RecordSink, line-addressed. */
@@ -179,30 +233,40 @@ export interface LineSink {
   encodingErrors(n: number): void;
   reject(line: number, reason: string, excerpt: string): void;
   detect(shape: string): void;
-  accept(line: number, rec: CanonicalRecord): void;
+  /** after each batch's records were counted (for progress) */
+  counted(): void;
 }
 
 interface Batch {
   /** physical line numbers; negative: an oversize line, rejected on the main thread */
   lines: number[];
-  ops?: Op[];
-  done: Promise<Op[]>;
+  slot?: Slot;
+  id: number;
+  result?: { ops: Op[]; hashes: Uint32Array };
+  done: Promise<FromWorker>;
 }
 
-/** Lines in, results applied in input order. `line()`/`oversize()` follow LineSplitter's sink. */
+/**
+ * Lines in, results applied in input order: usable records counted in `tally` (accepted ones
+ * grouped by the workers: closeWorkers merges them), the rest reported to the sink.
+ * `line()`/`oversize()` follow LineSplitter's sink.
+ */
 export class ParallelLines {
   private buf: Buffer;
   private used = 0;
   private ends: number[] = [];
   private lines: number[] = [];
   private readonly queue: Batch[] = [];
+  private readonly init: WorkerInit;
 
   constructor(
-    private readonly columns: Map<CanonicalField, string[]>,
+    columns: Map<CanonicalField, string[]>,
     private readonly threads: number,
+    private readonly tally: Tally,
     private readonly sink: LineSink,
   ) {
     this.buf = Buffer.allocUnsafe(BATCH_BYTES);
+    this.init = { kind: 'breach-impact-ndjson', columns: [...columns], window: tally.window };
   }
 
   line(lineNo: number, bytes: Buffer): void {
@@ -222,8 +286,7 @@ export class ParallelLines {
   async settle(limit = IN_FLIGHT_PER_WORKER * this.threads): Promise<void> {
     this.applyReady();
     while (this.queue.length > limit) {
-      const head = this.queue[0];
-      head.ops = await head.done;
+      await this.queue[0].done;
       this.applyReady();
     }
   }
@@ -235,23 +298,19 @@ export class ParallelLines {
   }
 
   private dispatch(): void {
-    const lines = this.lines;
-    let done: Promise<Op[]>;
+    const batch: Batch = { lines: this.lines, id: nextId++, done: Promise.resolve({ id: 0, ops: '[]', hashes: new Uint32Array(0) }) };
     if (this.ends.length === 0) {
-      done = Promise.resolve([]);
+      batch.result = { ops: [], hashes: new Uint32Array(0) };
     } else {
-      const slot = workerFor(this.columns, this.threads);
-      const id = nextId++;
-      const buf = this.buf.subarray(0, this.used);
-      const ends = Int32Array.from(this.ends);
-      done = new Promise<Op[]>((resolve, reject) => waiting.set(id, { resolve, reject }));
-      if (slot.busy++ === 0) slot.worker.ref();
+      batch.slot = workerFor(this.init, this.threads);
       // A copy of the batch moves to the worker; the buffer is reused for the next batch.
-      const copy = new Uint8Array(buf);
-      slot.worker.postMessage({ id, buf: copy, ends }, [copy.buffer, ends.buffer]);
+      const copy = new Uint8Array(this.buf.subarray(0, this.used));
+      const ends = Int32Array.from(this.ends);
+      batch.done = request(batch.slot, { type: 'batch', id: batch.id, buf: copy, ends }, [copy.buffer, ends.buffer]);
+      void batch.done.then((m) => {
+        if ('ops' in m) batch.result = { ops: JSON.parse(m.ops) as Op[], hashes: m.hashes };
+      }, () => undefined);
     }
-    const batch: Batch = { lines, done };
-    void done.then((ops) => (batch.ops = ops), () => undefined);
     this.queue.push(batch);
     this.used = 0;
     this.ends = [];
@@ -259,13 +318,15 @@ export class ParallelLines {
   }
 
   private applyReady(): void {
-    while (this.queue.length > 0 && this.queue[0].ops !== undefined) this.apply(this.queue.shift()!);
+    while (this.queue.length > 0 && this.queue[0].result !== undefined) this.apply(this.queue.shift()!);
   }
 
   private apply(batch: Batch): void {
-    const ops = batch.ops!;
-    const sink = this.sink;
+    const { ops, hashes } = batch.result!;
+    const { sink, tally } = this;
+    const keep = new Uint8Array(hashes.length / 2);
     let k = 0;
+    let h = 0;
     for (const l of batch.lines) {
       if (l < 0) {
         sink.reject(-l, 'record_too_large', '');
@@ -274,22 +335,13 @@ export class ParallelLines {
       for (;;) {
         const op = ops[k++];
         if (op === END) break;
-        if (op === ACC) {
-          // Same fields in the same order as canonicalize's records (JSON turned undefined into null).
-          const rec: CanonicalRecord = {
-            recordId: (ops[k] as string | null) ?? undefined,
-            distinctId: (ops[k + 1] as string | null) ?? undefined,
-            userId: (ops[k + 2] as string | null) ?? undefined,
-            deviceId: (ops[k + 3] as string | null) ?? undefined,
-            email: (ops[k + 4] as string | null) ?? undefined,
-            orgIds: ops[k + 5] as string[],
-            country: (ops[k + 6] as string | null) ?? undefined,
-            region: (ops[k + 7] as string | null) ?? undefined,
-            time: ops[k + 8] as number | null,
-            exposure: ops[k + 9] as number,
-          };
-          k += 10;
-          sink.accept(l, rec);
+        if (op === ACC_ID) {
+          keep[h] = tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1]) ? 1 : 0;
+          h++;
+        } else if (op === ACC) {
+          tally.offerParsed(false);
+        } else if (op === FIL) {
+          tally.offerParsed(true);
         } else if (op === REJ) {
           sink.reject(l, ops[k] as string, ops[k + 1] as string);
           k += 2;
@@ -302,5 +354,9 @@ export class ParallelLines {
         }
       }
     }
+    if (keep.length > 0) {
+      batch.slot!.worker.postMessage({ type: 'accepted', id: batch.id, keep } satisfies ToWorker, [keep.buffer]);
+    }
+    sink.counted();
   }
 }
