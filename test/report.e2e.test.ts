@@ -3,7 +3,7 @@
  * Whole outputs are compared with golden files (UPDATE_GOLDEN=1 rewrites them); notices are
  * parsed back with a real mail parser.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as csvParse } from 'csv-parse/sync';
@@ -291,10 +291,97 @@ describe('report: invalid recipients', () => {
       expect(r.code, explain(r)).toBe(0);
       const messages = await Promise.all(splitMbox(r.stdout).map(parseMail));
       expect(messages.map((m) => m.to![0].address).sort()).toEqual(['josé@bücher.example', 'ok@example.com']);
-      for (let i = 0; i < bad.length; i++) expect(r.stderr).toMatch(list === 'users' ? `user bad-${i}:` : /the admin of org org-1 \(roster row \d+\)/);
+      for (let i = 0; i < bad.length; i++) expect(r.stderr).toContain(list === 'users' ? `user bad-${i}:` : `the admin of org org-1 (user bad-${i}):`);
       expect(r.stderr).toContain(`${bad.length} ${list} rows got no notice`);
       for (const b of bad.filter((x) => x)) expect(r.stderr).not.toContain(b!.slice(0, 8));
       expect(r.stderr).not.toContain('@');
+    }
+  });
+});
+
+describe('report: roster recipients', () => {
+  it('gives one notice per (org, admin) even when admins share a mailbox, names the admin in warnings, ranks roles in any case, keeps admins without a users row', async () => {
+    const dir = tempDir('bi-report-admins-');
+    const out = await buildCase(dir, {
+      users: [
+        { id: 'm1', email: 'member@example.com', name: 'Member One' },
+        { id: 'a1', email: 'ops@example.com', name: 'Ops One' },
+        { id: 'a2', email: 'OPS@example.com', name: 'Ops Two' },
+        { id: 'a3', email: 'ops@example.com', name: 'Ops Three' },
+        { id: 'a4', email: 'not an address', name: 'Broken' },
+      ],
+      orgs: [{ id: 'org-1', name: 'Org One' }],
+      memberships: [
+        { user_id: 'm1', org_id: 'org-1', role: 'member' },
+        { user_id: 'a1', org_id: 'org-1', role: 'admin' },
+        { user_id: 'a1', org_id: 'org-1', role: ' OWNER ' },
+        { user_id: 'a2', org_id: 'org-1', role: 'admin' },
+        { user_id: 'a3', org_id: 'org-1', role: 'Admin' },
+        { user_id: 'a4', org_id: 'org-1', role: 'admin' },
+        { user_id: 'ghost', org_id: 'org-1', role: 'owner' },
+      ],
+      events: [{ distinct_id: 'm1', $user_id: 'm1' }],
+    });
+    const roster = (await runCli(['report', 'roster', '--case', out, '--format', 'jsonl'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(roster.map((r) => [r.email, r.name, r.role])).toEqual([
+      ['', '', 'owner'],
+      ['OPS@example.com', 'Ops Two', 'admin'],
+      ['not an address', 'Broken', 'admin'],
+      ['ops@example.com', 'Ops One', 'OWNER'],
+      ['ops@example.com', 'Ops Three', 'Admin'],
+    ]);
+    expect(readFileSync(join(out, 'orgs.csv'), 'utf8')).toContain('org-1,Org One,1,0,5,');
+    const r = await runCli(['report', 'roster', '--case', out, '--format', 'mbox', '--from', FROM]);
+    expect(r.code, explain(r)).toBe(0);
+    const messages = await Promise.all(splitMbox(r.stdout).map(parseMail));
+    expect(messages.map((m) => `${m.to![0].name} <${m.to![0].address}>`)).toEqual(['Ops Two <OPS@example.com>', 'Ops One <ops@example.com>', 'Ops Three <ops@example.com>']);
+    expect(new Set(messages.map((m) => m.messageId)).size).toBe(3);
+    expect(r.stderr).toContain('no notice for the owner of org org-1 (user ghost): the internal database holds no email address');
+    expect(r.stderr).toContain('no notice for the admin of org org-1 (user a4):');
+    expect(r.stderr).toContain('2 roster rows got no notice');
+    expect(r.stderr).not.toContain('not an address');
+  });
+
+  it('renders drafts from a reserved address, with a warning, when --from is not given', async () => {
+    const r = await report(['roster', '--format', 'mbox']);
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stderr).toBe('breach-impact: warning: no --from: the notices say they come from Security Team <security@example.invalid>; pass --from with your team\'s address before sending them\n');
+    const messages = await Promise.all(splitMbox(r.stdout).map(parseMail));
+    expect(messages.length).toBeGreaterThan(0);
+    for (const m of messages) expect(m.from).toEqual({ address: 'security@example.invalid', name: 'Security Team' });
+  });
+
+  it('accepts the list\'s own column names as placeholders', async () => {
+    const tpl = join(work, 'columns.txt');
+    writeFileSync(tpl, 'Subject: For {{name}}\n\nHello {{name}} <{{email}}>, of {{org_name}}.\n');
+    const r = await report(['roster', '--format', 'mbox', '--from', FROM, '--template', tpl]);
+    expect(r.code, explain(r)).toBe(0);
+    const first = await parseMail(splitMbox(r.stdout)[0]);
+    expect(first.subject).toBe(`For ${first.to![0].name}`);
+    expect(first.text).toBe(`Hello ${first.to![0].name} <${first.to![0].address}>, of Acme Corp.\n`);
+  });
+});
+
+describe('report: colour on a terminal', () => {
+  // util-linux script gives the command a pseudo-terminal for stdout and stderr
+  const hasScript = spawnSync('script', ['-qec', 'true', '/dev/null']).status === 0;
+  const onTerminal = (env: string, args: string[]) => {
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const r = spawnSync('script', ['-qec', `stty cols 200; ${env} exec ${[process.execPath, BIN, ...args].map(quote).join(' ')}`, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined } });
+    return r.stdout;
+  };
+  it.skipIf(!hasScript)('colours a table and errors, and NO_COLOR turns that off, FORCE_COLOR=0 too (needs script)', () => {
+    const table = ['report', 'orgs', '--case', caseDir, '--format', 'table'];
+    const error = ['report', 'users', '--case', join(work, 'nope')];
+    expect(onTerminal('', table)).toContain('\x1b[1morg_id\x1b[22m');
+    expect(onTerminal('', error)).toContain('\x1b[31mbreach-impact: error:');
+    for (const env of ['NO_COLOR=1', 'FORCE_COLOR=0']) {
+      const t = onTerminal(env, table);
+      expect(t).toContain('org_id');
+      expect(t, env).not.toContain('\x1b[');
+      const e = onTerminal(env, error);
+      expect(e).toContain('breach-impact: error:');
+      expect(e, env).not.toContain('\x1b[');
     }
   });
 });
@@ -305,7 +392,6 @@ describe('report: usage and pipes', () => {
     [['summary', '--format', 'eml', '--from', FROM, '--out', 'x'], 'summary is not a list of recipients'],
     [['users', '--format', 'eml', '--from', FROM], 'needs --out'],
     [['users', '--out', 'x'], '--out is only for --format eml'],
-    [['users', '--format', 'mbox'], 'needs --from'],
     [['users', '--format', 'mbox', '--from', 'not an address'], '--from'],
     [['users', '--format', 'mbox', '--from', FROM, '--set', 'recipient_email=x@y.z'], 'cannot be set'],
     [['users', '--template', 'x.txt'], 'only for --format mbox or eml'],

@@ -4,11 +4,15 @@
  * flagged as a credential (those never get past canonicalisation).
  */
 import Database from 'better-sqlite3';
-import { COLUMNS, COUNT_COLUMNS, LIST_COLUMNS, LISTS, type ListName, type Row } from '../core/rows.js';
+import { COLUMNS, COUNT_COLUMNS, LIST_COLUMNS, LISTS, STORED_EXTRA, type ListName, type Row } from '../core/rows.js';
 import { InputError, UsageError } from '../errors.js';
 import type { StagedFile } from './files.js';
 
 type DB = Database.Database;
+
+function storedColumns(list: ListName): readonly string[] {
+  return [...COLUMNS[list], ...(STORED_EXTRA[list] ?? [])];
+}
 
 function columnType(c: string): string {
   return COUNT_COLUMNS.has(c) ? 'INTEGER' : 'TEXT';
@@ -28,7 +32,7 @@ export class CaseStore {
     this.db.pragma('synchronous = OFF');
     this.db.pragma('locking_mode = EXCLUSIVE');
     for (const list of LISTS) {
-      const cols = COLUMNS[list].map((c) => `"${c}" ${columnType(c)}`);
+      const cols = storedColumns(list).map((c) => `"${c}" ${columnType(c)}`);
       if (list === 'rejected') cols.unshift('file_index INTEGER', 'seq INTEGER');
       this.db.exec(`CREATE TABLE "${list}" (${cols.join(', ')})`);
     }
@@ -48,7 +52,7 @@ export class CaseStore {
   }
 
   putList(list: Exclude<ListName, 'rejected'>, rows: readonly Row[]): void {
-    const cols = COLUMNS[list];
+    const cols = storedColumns(list);
     const stmt = this.db.prepare(`INSERT INTO "${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
     for (const r of rows) stmt.run(cols.map((c) => toDb(c, r[c])));
   }
@@ -112,6 +116,8 @@ export class CaseReader {
         const v = raw[c];
         row[c] = LIST_COLUMNS.has(c) ? (JSON.parse(String(v ?? '[]')) as string[]) : (v as Row[string]);
       }
+      // a case written by an earlier version has none of these
+      for (const c of STORED_EXTRA[list] ?? []) if (raw[c] !== undefined) row[c] = raw[c] as Row[string];
       yield row;
     }
   }

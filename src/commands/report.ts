@@ -1,5 +1,4 @@
 /** `breach-impact report`: one list of a case, read from case.sqlite, to stdout (or notices to an .eml directory). */
-import chalk from 'chalk';
 import { Argument, Command, Option } from 'commander';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
@@ -7,7 +6,6 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { CaseReader } from '../case/store.js';
 import { MANIFEST } from '../case/files.js';
-import { normalizeEmail } from '../core/normalize.js';
 import { COLUMNS, type ListName, type OrgRow, type Row } from '../core/rows.js';
 import type { Summary } from '../correlation.js';
 import { UsageError } from '../errors.js';
@@ -21,7 +19,7 @@ import { writeEmlDir, writeMbox, type MailItem } from '../output/mail.js';
 import { writeText } from '../output/sink.js';
 import { describeCase, flatten } from '../output/summary.js';
 import { writeTable } from '../output/table.js';
-import { makeUi, type Ui } from '../ui.js';
+import { colorLevel, makeUi, type Ui } from '../ui.js';
 import { collect } from './options.js';
 import type { Io } from '../cli.js';
 
@@ -29,6 +27,9 @@ const REPORTS = ['users', 'orgs', 'roster', 'unmatched', 'rejected', 'jurisdicti
 type Report = (typeof REPORTS)[number];
 const FORMATS = ['csv', 'jsonl', 'json', 'table', 'mbox', 'eml'] as const;
 type Format = (typeof FORMATS)[number];
+
+/** The sender of notices rendered without --from (RFC 2606 reserves .invalid). */
+export const DEFAULT_FROM = 'Security Team <security@example.invalid>';
 
 interface ReportOptions {
   case: string;
@@ -52,7 +53,7 @@ export function reportCommand(io: Io): Command {
     .requiredOption('--case <dir>', 'case directory written by correlate')
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('csv'))
     .option('--template <file>', 'notice template (plain text with {{placeholders}}; default: the built-in one)')
-    .option('--from <address>', 'sender of the notices, e.g. "Security Team <security@example.com>" (mbox, eml)')
+    .option('--from <address>', `sender of the notices, e.g. "Security Team <security@example.com>" (mbox, eml; default ${DEFAULT_FROM}, with a warning)`)
     .option('--subject <text>', 'subject of the notices, may hold {{placeholders}} (default: the template\'s)')
     .option('--set <name=value>', 'set a placeholder: vendor, contact, from_name, date, or one of your own (repeatable)', collect)
     .option('--out <dir>', 'directory for the .eml files and index.csv (eml only)')
@@ -82,7 +83,9 @@ async function report(io: Io, list: Report, o: ReportOptions, ui: Ui): Promise<v
     if (o.set!.length > 0) throw new UsageError('--set is only for --format mbox or eml', 'add --format mbox, or leave out --set');
   }
   if (mail && o.from === undefined) {
-    throw new UsageError(`--format ${o.format} needs --from, the address recipients see and can reply to`, 'e.g. --from "Security Team <security@example.com>"');
+    // A draft to review, not to send: the reserved .invalid domain can never deliver a reply.
+    ui.warn(`no --from: the notices say they come from ${DEFAULT_FROM}; pass --from with your team's address before sending them`);
+    o = { ...o, from: DEFAULT_FROM };
   }
 
   const reader = new CaseReader(join(o.case, 'case.sqlite'));
@@ -99,7 +102,7 @@ async function report(io: Io, list: Report, o: ReportOptions, ui: Ui): Promise<v
       case 'json':
         return await writeJsonArray(io.stdout, columns, rows);
       case 'table':
-        return await writeTable(io.stdout, columns, rows, { width: terminalWidth(io.stdout), color: chalk.level > 0 });
+        return await writeTable(io.stdout, columns, rows, { width: terminalWidth(io.stdout), color: colorLevel('stdout') > 0 });
     }
   } finally {
     reader.close();
@@ -188,29 +191,22 @@ async function writeNotices(io: Io, reader: CaseReader, list: NoticeList, o: Rep
   const newline = o.format === 'eml' ? 'windows' : 'unix';
 
   let skipped = 0;
+  // One notice per row: per affected user, or per (affected org, admin) even when two admins
+  // share a mailbox (they are two people to the internal database).
   async function* items(): AsyncGenerator<MailItem> {
-    const seen = new Set<string>();
     let rowNumber = 0;
     for (const row of reader.rows(list as ListName)) {
       rowNumber++;
       const address = typeof row.email === 'string' ? row.email : '';
-      const who = list === 'users' ? `user ${row.user_id}` : `the ${row.role} of org ${row.org_id} (roster row ${rowNumber})`;
+      const admin = row.admin_user_id === undefined || row.admin_user_id === null ? `roster row ${rowNumber}` : `user ${row.admin_user_id}`;
+      const who = list === 'users' ? `user ${row.user_id}` : `the ${row.role} of org ${row.org_id} (${admin})`;
       const problem = addressProblem(address);
       if (problem !== undefined) {
         ui.warn(`no notice for ${who}: the internal database ${problem.replace(/^has /, 'holds ')}`);
         skipped++;
         continue;
       }
-      const key = list === 'users' ? ['users', String(row.user_id), address] : ['roster', String(row.org_id), normalizeEmail(address) ?? address];
-      if (list === 'roster') {
-        const k = key.join('\u0000');
-        if (seen.has(k)) {
-          ui.warn(`no second notice for ${who}: an earlier admin of the same org has the same address`);
-          skipped++;
-          continue;
-        }
-        seen.add(k);
-      }
+      const key = list === 'users' ? ['users', String(row.user_id), address] : ['roster', String(row.org_id), String(row.admin_user_id ?? rowNumber), address];
       const { values, lists } = noticeValues(list, row, ctx);
       const id = messageId(hash, key, from);
       const message = await composeMessage(

@@ -143,8 +143,8 @@ export function canonicalize<R>(plan: Plan<R>, rec: R, secret: boolean): Canonic
     deviceId,
     email,
     orgIds,
-    country: text(first(plan.country, rec)),
-    region: text(first(plan.region, rec)),
+    country: clean(text(first(plan.country, rec))),
+    region: clean(text(first(plan.region, rec))),
     time,
     exposure,
   };

@@ -66,9 +66,10 @@ function exposedList(mask: number): Category[] {
 }
 const time = (ms: number | null) => (ms === null ? null : formatTime(ms));
 
-/** Roles rank owner first, then admin, then anything else alphabetically. */
+/** Roles rank owner first, then admin (in any case), then anything else alphabetically. */
 function roleRank(role: string): number {
-  return role === 'owner' ? 0 : role === 'admin' ? 1 : 2;
+  const r = role.toLowerCase();
+  return r === 'owner' ? 0 : r === 'admin' ? 1 : 2;
 }
 
 export function buildImpact(identities: readonly Identity[], matches: readonly Match[], facts: InternalFacts): Impact {
@@ -173,13 +174,12 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
       role: a.role,
       affected_users: org.affected,
       exposed: exposedList(org.exposure),
-      // not a column: keeps the sort total when two admins share an email
-      _user: a.userId,
-    } as RosterRow);
+      // not a column (STORED_EXTRA): keeps the sort total when two admins share an email
+      admin_user_id: a.userId,
+    });
     adminCount.set(a.orgId, (adminCount.get(a.orgId) ?? 0) + 1);
   }
-  roster.sort((x, y) => compareCodePoints(x.org_id, y.org_id) || compareCodePoints(x.email, y.email) || compareCodePoints(String(x._user), String(y._user)));
-  for (const r of roster) delete r._user;
+  roster.sort((x, y) => compareCodePoints(x.org_id, y.org_id) || compareCodePoints(x.email, y.email) || compareCodePoints(x.admin_user_id, y.admin_user_id));
 
   const orgs: OrgRow[] = sortStrings(perOrg.keys()).map((o) => {
     const s = perOrg.get(o)!;

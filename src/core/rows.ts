@@ -13,6 +13,12 @@ export const COLUMNS: Record<ListName, readonly string[]> = {
   jurisdictions: ['country', 'region', 'affected_users'],
 };
 
+/**
+ * Values case.sqlite keeps beside a list's columns, for report's own use and never printed:
+ * the internal id of a roster row's admin (names the admin in warnings, keeps Message-IDs apart).
+ */
+export const STORED_EXTRA: Partial<Record<ListName, readonly string[]>> = { roster: ['admin_user_id'] };
+
 /** Columns whose cells are lists (`;`-joined in CSV, arrays in JSON). */
 export const LIST_COLUMNS = new Set(['org_ids', 'exposed', 'countries', 'regions']);
 /** Columns that are counts (numbers in JSON). */
@@ -54,6 +60,8 @@ export interface RosterRow extends Row {
   role: string;
   affected_users: number;
   exposed: Category[];
+  /** STORED_EXTRA: not a column */
+  admin_user_id: string;
 }
 
 export interface UnmatchedRow extends Row {

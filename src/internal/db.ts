@@ -184,13 +184,16 @@ export class InternalDb {
     return out;
   }
 
-  /** Admin memberships (by role) of the given orgs, with the admins' contact details. */
+  /**
+   * Admin memberships (by role) of the given orgs, with the admins' contact details. An admin
+   * with no users row still counts, with no address: the roster shows whom nobody can reach.
+   */
   admins(orgs: ReadonlySet<string>, roles: readonly string[]): { admins: AdminMembership[]; info: Map<string, InternalUser> } {
     const admins: AdminMembership[] = [];
     const info = new Map<string, InternalUser>();
     if (orgs.size === 0 || roles.length === 0) return { admins, info };
     const sql = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name
-      FROM memberships m JOIN users u ON u.id = m.user_id
+      FROM memberships m LEFT JOIN users u ON u.id = m.user_id
       WHERE lower(trim(m.role)) IN (${roles.map(() => '?').join(', ')}) AND CAST(m.org_id AS TEXT) IN ${IN_JSON_EACH}`;
     const stmt = this.db.prepare(sql).raw(true);
     for (const [o, u, role, email, name] of stmt.iterate(...roles, jsonList(orgs)) as IterableIterator<[string | null, string | null, unknown, unknown, unknown]>) {

@@ -41,11 +41,11 @@ export function addressProblem(address: string | null | undefined): string | und
 
 /**
  * Control characters (C0, DEL, C1), line/paragraph separators, bidi embeddings, overrides and
- * isolates, zero-width space and BOM: each replaced by a space, so a value can neither break a
+ * isolates, bidi marks (U+061C, U+200E, U+200F), zero-width space and BOM: each replaced by a space, so a value can neither break a
  * header line nor reorder what the reader sees.
  */
 // eslint-disable-next-line no-control-regex
-const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u200b\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 export function inertText(s: string): string {
   return s.replace(UNSAFE_TEXT, ' ');
 }

@@ -25,7 +25,7 @@ export const MEMBER_WORDS: Record<Category, string> = {
 /** Placeholders every notice has, then those of each kind; the list (one line per item) ones apart. */
 export const COMMON_PLACEHOLDERS = [
   'vendor', 'from_name', 'from_address', 'contact', 'date',
-  'recipient_name', 'recipient_email', 'exposed', 'not_exposed', 'first_seen', 'last_seen',
+  'recipient_name', 'recipient_email', 'name', 'email', 'exposed', 'not_exposed', 'first_seen', 'last_seen',
 ] as const;
 export const PLACEHOLDERS: Record<NoticeList, readonly string[]> = {
   users: [...COMMON_PLACEHOLDERS, 'user_id', 'org_ids', 'org_names', 'events', 'countries', 'regions'],
@@ -95,6 +95,9 @@ export function noticeValues(list: NoticeList, row: Row, ctx: NoticeContext): { 
     date: humanDate(ctx.date),
     recipient_name: text(row.name).trim() || email,
     recipient_email: email,
+    // the list's own column names, for templates written against users.csv / roster.csv
+    name: text(row.name).trim() || email,
+    email,
     exposed: exposedWords.length > 0 ? listFormat.format(exposedWords) : 'no personal details beyond a pseudonymous identifier and activity times',
     not_exposed: notExposedWords.length > 0 ? listFormat.format(notExposedWords) : 'nothing: every kind of data we check for was present',
   };

@@ -17,10 +17,10 @@ export function cellText(v: Cell): string {
 
 /**
  * Control, escape and bidi-override characters as visible escapes, for anything shown on a
- * terminal: C0/C1 controls, DEL, and U+200B–200F, U+202A–202E, U+2066–2069, U+FEFF.
+ * terminal: C0/C1 controls, DEL, and U+061C, U+200B–200F, U+202A–202E, U+2066–2069, U+FEFF.
  */
 // eslint-disable-next-line no-control-regex
-const UNSAFE_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+const UNSAFE_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 export function escapeTerminal(s: string): string {
   return s.replace(UNSAFE_TERMINAL, (c) => {
     const code = c.charCodeAt(0);

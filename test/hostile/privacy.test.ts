@@ -149,6 +149,34 @@ describe('a canary email planted in the export', () => {
   });
 });
 
+describe('a credential in any field that a list keeps', () => {
+  it('is stored nowhere: not in a list, not in case.sqlite, not on stdout or stderr; the record still counts, flagged secret', async () => {
+    const dir = tempDir();
+    const KEY = 'sk-proj-Q7x3LeakCheckABCDEFGHIJKLMNOP';
+    const AWS = 'AKIAQ7X3LEAKCHECK999';
+    writeInternalDb(join(dir, 'internal.sqlite'), { idType: 'TEXT', users: [['u1', 'u1@example.com', 'User One']], orgs: [['org-1', 'Org One']], memberships: [['u1', 'org-1', 'owner']] });
+    writeFileSync(
+      join(dir, 'e.ndjson'),
+      [
+        event({ distinct_id: 'u1', $user_id: 'u1', $insert_id: 'i1', $region: KEY, mp_country_code: AWS, $city: KEY }),
+        event({ distinct_id: 'anon-1', $insert_id: 'i2', org_id: ['org-1', KEY], $device_id: AWS, $email: `${KEY}@example.com` }),
+        event({ distinct_id: KEY, $insert_id: 'i3', $user_id: 'u1' }),
+      ].join('\n') + '\n',
+    );
+    const c = await correlateIn(dir, ['e.ndjson'], { internal: 'internal.sqlite' });
+    expectCase(c, { code: 0, records: { read: 3, accepted: 3, rejected: 0, filtered: 0, duplicates: 0 }, rejected: [] });
+    const users = readFileSync(join(c.out, 'users.csv'), 'utf8');
+    expect(users).toBe('user_id,email,name,org_ids,matched_by,events,first_seen,last_seen,exposed,countries,regions\nu1,u1@example.com,User One,org-1,user_id,2,2025-11-01T12:26:40Z,2025-11-01T12:26:40Z,location;ids;secret,,\n');
+    expect(readFileSync(join(c.out, 'unmatched.csv'), 'utf8')).toBe('vendor_id,reason,email,events,first_seen,last_seen,exposed,org_ids\nanon-1,org_only,,1,2025-11-01T12:26:40Z,2025-11-01T12:26:40Z,email;ids;secret,org-1\n');
+    expect(readFileSync(join(c.out, 'jurisdictions.csv'), 'utf8')).toBe('country,region,affected_users\n');
+    for (const f of CASE_FILES) {
+      const text = readFileSync(join(c.out, f)).toString('latin1');
+      for (const secret of ['Q7x3LeakCheck', 'Q7X3LEAKCHECK']) expect(text.includes(secret), `${f} holds a credential`).toBe(false);
+    }
+    expect(c.r.stdout + c.r.stderr).not.toMatch(/q7x3leakcheck/i);
+  });
+});
+
 describe('no network connection', () => {
   function setup() {
     const dir = tempDir();
