@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { isAbsolute, basename, normalize } from 'node:path';
-import { createGunzip } from 'node:zlib';
 import { UsageError } from '../errors.js';
+import { gunzip, rereadFile } from './gzip.js';
 
 export interface InputFile {
   /** As given on the command line (`-` for stdin). */
@@ -93,7 +93,7 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
   let decoded: AsyncIterable<Buffer>;
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
     file.gzip = true;
-    decoded = gunzipped(head, tapped, file, onStop);
+    decoded = gunzip(head, tapped, { cap: () => Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * file.rawBytes), reread: file.path === '-' ? undefined : rereadFile(file.path) }, onStop);
   } else {
     decoded = (async function* () {
       yield head;
@@ -115,6 +115,12 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
     }
     yield chunk;
   }
+  // A gzip stream that stopped early leaves raw bytes unread: the manifest hashes the whole file.
+  try {
+    while (!(await tapped.next()).done);
+  } catch {
+    /* unreadable from here on: the hash covers what could be read */
+  }
 }
 
 function refuseUtf16(chunk: Buffer, label: string): void {
@@ -125,47 +131,4 @@ function refuseUtf16(chunk: Buffer, label: string): void {
     if (chunk[0] !== 0 && chunk[1] === 0 && chunk[2] !== 0 && chunk[3] === 0) throw new UsageError(`${label}: unsupported encoding UTF-16LE (no BOM, NUL bytes between characters)`, hint);
     if (chunk[0] === 0 && chunk[1] !== 0 && chunk[2] === 0 && chunk[3] !== 0) throw new UsageError(`${label}: unsupported encoding UTF-16BE (no BOM, NUL bytes between characters)`, hint);
   }
-}
-
-async function* gunzipped(head: Buffer, rest: AsyncGenerator<Buffer>, file: InputFile, onStop: (s: Stop) => void): AsyncGenerator<Buffer> {
-  // 64 KiB output chunks: zlib drops the output of the call that hits corrupt data, so this bounds
-  // what a corrupt gzip loses before the damage (1 MiB chunks lost thousands of records; no slower).
-  const gunzip = createGunzip({ chunkSize: 1 << 16 });
-  let failure: Stop | undefined;
-  const feed = (async () => {
-    try {
-      gunzip.write(head);
-      for await (const c of rest) {
-        if (gunzip.destroyed) break;
-        if (!gunzip.write(c)) {
-          await new Promise((r) => {
-            gunzip.once('drain', r);
-            gunzip.once('close', r);
-          });
-        }
-      }
-      if (!gunzip.destroyed) gunzip.end();
-    } catch {
-      failure ??= { reason: 'read_error' };
-      if (!gunzip.destroyed) gunzip.end();
-    }
-  })();
-  let out = 0;
-  try {
-    for await (const c of gunzip as AsyncIterable<Buffer>) {
-      out += c.length;
-      if (out > Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * file.rawBytes)) {
-        failure = { reason: 'decompressed_size_cap' };
-        break;
-      }
-      yield c;
-    }
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    failure = { reason: code === 'Z_BUF_ERROR' ? 'truncated_gzip' : 'corrupt_gzip' };
-  } finally {
-    gunzip.destroy();
-    await feed.catch(() => undefined);
-  }
-  if (failure) onStop(failure);
 }
