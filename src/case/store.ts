@@ -33,12 +33,14 @@ export class CaseStore {
     this.db.pragma('locking_mode = EXCLUSIVE');
     for (const list of LISTS) {
       const cols = storedColumns(list).map((c) => `"${c}" ${columnType(c)}`);
-      if (list === 'rejected') cols.unshift('file_index INTEGER', 'seq INTEGER');
       this.db.exec(`CREATE TABLE "${list}" (${cols.join(', ')})`);
     }
     this.db.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)');
+    // Rejected rows arrive in reading order, not list order: staged apart (a TEMP table, never
+    // part of the file) and copied in list order at the end, so the file needs no VACUUM.
+    this.db.exec('CREATE TEMP TABLE rejected_staged (file_index INTEGER, seq INTEGER, file TEXT, line INTEGER, reason TEXT, excerpt TEXT)');
     this.db.exec('BEGIN');
-    this.insertRejected = this.db.prepare('INSERT INTO rejected (file_index, seq, file, line, reason, excerpt) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insertRejected = this.db.prepare('INSERT INTO temp.rejected_staged (file_index, seq, file, line, reason, excerpt) VALUES (?, ?, ?, ?, ?, ?)');
   }
 
   addRejected(fileIndex: number, file: string, line: number, reason: string, excerpt: string): void {
@@ -57,11 +59,10 @@ export class CaseStore {
     for (const r of rows) stmt.run(cols.map((c) => toDb(c, r[c])));
   }
 
-  /** Rewrite the rejected table in list order (so report reads it by rowid like every list). */
+  /** Copy the rejected rows in list order (so report reads them by rowid like every list). */
   finishRejected(): void {
-    this.db.exec('CREATE TABLE rejected_sorted AS SELECT file, line, reason, excerpt FROM rejected ORDER BY file_index, line, seq');
-    this.db.exec('DROP TABLE rejected');
-    this.db.exec('ALTER TABLE rejected_sorted RENAME TO rejected');
+    this.db.exec('INSERT INTO rejected (file, line, reason, excerpt) SELECT file, line, reason, excerpt FROM temp.rejected_staged ORDER BY file_index, line, seq');
+    this.db.exec('DROP TABLE temp.rejected_staged');
   }
 
   putMeta(key: string, value: unknown): void {
@@ -70,7 +71,6 @@ export class CaseStore {
 
   close(): void {
     this.db.exec('COMMIT');
-    this.db.exec('VACUUM');
     this.db.close();
   }
 }

@@ -91,8 +91,23 @@ export class IdentityGroups {
 
   /** Identities in vendor_id order (Unicode code points). */
   sorted(): Identity[] {
-    return [...this.byKey.values()].sort((a, b) => compareCodePoints(a.key, b.key));
+    return sortByCodePoints([...this.byKey.values()], (id) => id.key);
   }
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Sort in place by the code point order of `key`. Without surrogates in any key, JavaScript's
+ * own string order (UTF-16 units) is that order, and several times faster than comparing here.
+ */
+export function sortByCodePoints<T>(items: T[], key: (x: T) => string): T[] {
+  if (items.some((x) => SURROGATE.test(key(x)))) return items.sort((a, b) => compareCodePoints(key(a), key(b)));
+  return items.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }
 
 /** Sort order of the lists: by Unicode code point, not UTF-16 unit or locale. */

@@ -3,7 +3,7 @@
  * orgs, the admin roster, unmatched identities and jurisdictions. Pure; rows come out sorted.
  */
 import { CATEGORIES, CAT, categoriesOf, type Category } from './categories.js';
-import { compareCodePoints, type Identity } from './identity.js';
+import { compareCodePoints, sortByCodePoints, type Identity } from './identity.js';
 import { RULES, unmatchedReason, type Match, type Rule } from './match.js';
 import { formatTime } from './normalize.js';
 import type { JurisdictionRow, OrgRow, RosterRow, UnmatchedRow, UserRow } from './rows.js';
@@ -55,7 +55,12 @@ function widen(s: Span, id: Identity): void {
   s.exposure |= id.exposure;
 }
 
-const sortStrings = (xs: Iterable<string>) => [...new Set(xs)].sort(compareCodePoints);
+/** Distinct and sorted; most lists here hold one item or none, which need neither a Set nor a sort. */
+function sortStrings(xs: Iterable<string>): string[] {
+  if (Array.isArray(xs) && xs.length < 2) return xs.slice();
+  const out = [...new Set(xs)];
+  return out.length < 2 ? out : sortByCodePoints(out, (s) => s);
+}
 
 /** One shared, frozen `exposed` list per exposure mask: a million rows need not hold a million arrays. */
 const exposedLists = new Map<number, Category[]>();

@@ -100,6 +100,8 @@ export function checkRecord(value: unknown, text: string | undefined): Parsed | 
   const scanStrings = text === undefined || text.includes('\\');
   const fixSurrogates = text === undefined || SURROGATE_ESCAPE.test(text);
   let secret = !scanStrings && looksLikeSecret(text);
+  // Nesting can be no deeper than the brackets in the text: a typical record skips the walk.
+  if (!scanStrings && !fixSurrogates && openersAtMost(text!, MAX_DEPTH)) return { obj: value as JsonObject, secret, replaced: 0 };
   let replaced = 0;
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
@@ -113,6 +115,15 @@ export function checkRecord(value: unknown, text: string | undefined): Parsed | 
     }
   }
   return { obj: value as JsonObject, secret, replaced };
+}
+
+/** Does `text` hold at most `limit` of `{` and `[` (in strings or not)? */
+function openersAtMost(text: string, limit: number): boolean {
+  let n = 0;
+  for (const c of ['{', '[']) {
+    for (let i = text.indexOf(c); i !== -1; i = text.indexOf(c, i + 1)) if (++n > limit) return false;
+  }
+  return true;
 }
 
 type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
