@@ -3,9 +3,14 @@ import { CANONICAL_FIELDS, DEFAULT_SOURCES, type CanonicalField, type Getter, ty
 import { UsageError } from '../errors.js';
 import { nameForMessage } from './text.js';
 
-/** Header names compare case-insensitively, with or without a leading `$`, spaces as `_`. */
+/** A header name as compared: case-insensitively, spaces and dashes as `_` (`Distinct ID` = `distinct_id`). */
+function headerName(h: string): string {
+  return h.trim().toLowerCase().replace(/[\s-]+/g, '_');
+}
+
+/** The same without a leading `$`: what a source name matches when no column has it exactly. */
 export function headerKey(h: string): string {
-  return h.trim().toLowerCase().replace(/^\$/, '').replace(/[\s-]+/g, '_');
+  return headerName(h).replace(/^\$/, '');
 }
 
 const EXTRA: Partial<Record<CanonicalField, string[]>> = {
@@ -19,30 +24,40 @@ const EXTRA: Partial<Record<CanonicalField, string[]>> = {
 };
 
 export function csvPlan(header: string[], columns: Map<CanonicalField, string[]>, label: string, warn: (m: string) => void): Plan<string[]> {
-  const index = new Map<string, number>();
+  // `email` and `$email` are two columns (a custom property beside Mixpanel's own), both kept;
+  // `Email` and `email` are one name twice.
+  const exact = new Map<string, number>();
+  const loose = new Map<string, number[]>();
   header.forEach((h, i) => {
+    const name = headerName(h);
     const k = headerKey(h);
     if (k === '') throw new UsageError(`${label}: CSV header has an empty column name (column ${i + 1})`, 'give every column a name, or remove the empty column');
-    if (index.has(k)) {
-      const j = index.get(k)!;
+    if (exact.has(name)) {
+      const j = exact.get(name)!;
       throw new UsageError(
-        `${label}: CSV header has a duplicate column name: column ${j + 1} ${JSON.stringify(nameForMessage(header[j]))} and column ${i + 1} ${JSON.stringify(nameForMessage(h))} both read as ${JSON.stringify(nameForMessage(k))}`,
-        'rename one of the duplicate columns (names compare case-insensitively, with or without a leading $)',
+        `${label}: CSV header has a duplicate column name: column ${j + 1} ${JSON.stringify(nameForMessage(header[j]))} and column ${i + 1} ${JSON.stringify(nameForMessage(h))} both read as ${JSON.stringify(nameForMessage(name))}`,
+        'rename one of the duplicate columns (names compare case-insensitively)',
       );
     }
-    index.set(k, i);
+    exact.set(name, i);
+    loose.set(k, [...(loose.get(k) ?? []), i]);
   });
+  /** Columns a source name matches: the exact name first, then the same name with or without `$`. */
+  const lookup = (src: string): number[] => {
+    const i = exact.get(headerName(src));
+    const rest = (loose.get(headerKey(src)) ?? []).filter((j) => j !== i);
+    return i === undefined ? rest : [i, ...rest];
+  };
   const plan = {} as Plan<string[]>;
   for (const f of CANONICAL_FIELDS) {
     const used: number[] = [];
     for (const src of columns.get(f) ?? []) {
-      const i = index.get(headerKey(src));
-      if (i === undefined) warn(`${label}: --column ${f}=${src} names a column this file does not have`);
-      else used.push(i);
+      const found = lookup(src);
+      if (found.length === 0) warn(`${label}: --column ${f}=${src} names a column this file does not have`);
+      for (const i of found) if (!used.includes(i)) used.push(i);
     }
     for (const src of [...DEFAULT_SOURCES[f], ...(EXTRA[f] ?? [])]) {
-      const i = index.get(headerKey(src));
-      if (i !== undefined && !used.includes(i)) used.push(i);
+      for (const i of lookup(src)) if (!used.includes(i)) used.push(i);
     }
     plan[f] = used.map((i): Getter<string[]> => (cells) => cells[i]);
   }

@@ -280,7 +280,7 @@ describe.concurrent('CSV rows that cannot be used', () => {
 describe.concurrent('CSV header names', () => {
   const cases: [string, string, RegExp][] = [
     ['dup.csv', 'distinct_id,email,email\n', /dup\.csv: CSV header has a duplicate column name: column 2 "email" and column 3 "email"/],
-    ['dup-case.csv', 'distinct_id,Email,$EMAIL\n', /dup-case\.csv: CSV header has a duplicate column name: column 2 "Email" and column 3 "\$EMAIL" both read as "email"/],
+    ['dup-case.csv', 'distinct_id,Email,$email,EMAIL\n', /dup-case\.csv: CSV header has a duplicate column name: column 2 "Email" and column 4 "EMAIL" both read as "email"/],
     ['empty.csv', 'distinct_id,,email\n', /empty\.csv: CSV header has an empty column name \(column 2\)/],
     ['blank.csv', 'distinct_id, \t ,email\n', /blank\.csv: CSV header has an empty column name \(column 2\)/],
     ['trailing.csv', 'distinct_id,email,\r\n', /trailing\.csv: CSV header has an empty column name \(column 3\)/],
@@ -293,6 +293,17 @@ describe.concurrent('CSV header names', () => {
       expectRefused(c, 2, message);
     });
   }
+
+  it('reads `email` and `$email` as two columns, Mixpanel\'s own first, the other when it is empty', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'both.csv'), 'Distinct ID,email,$email,$City\na,custom@example.com,OWN@example.com,Oslo\nb,only-custom@example.com,,Bergen\n');
+    const c = await correlateIn(dir, ['both.csv']);
+    expectCase(c, { code: 0, records: counts(2), rejected: [] });
+    expect(readList(c.out, 'unmatched.csv').map((u) => [u.vendor_id, u.email, u.exposed])).toEqual([
+      ['a', 'own@example.com', 'email;location'],
+      ['b', 'only-custom@example.com', 'email;location'],
+    ]);
+  });
 });
 
 describe.concurrent('gzip', () => {
