@@ -3,7 +3,6 @@
  * the internal database in one snapshot, build the impact lists and publish the case directory.
  * Files, databases and the clock live here; the decisions live in core/.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
@@ -158,21 +157,19 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
 
     // 3. Summary and gates.
     const counts = tally.counts;
-    const unmatchedByReason: Record<string, number> = {};
-    for (const u of impact.unmatched) unmatchedByReason[u.reason] = (unmatchedByReason[u.reason] ?? 0) + 1;
     const gates = {
       max_rejected: gateExceeded(opts.maxRejected, counts.rejected, counts.read),
-      max_unmatched: gateExceeded(opts.maxUnmatched, impact.unmatched.length, identities.length),
+      max_unmatched: gateExceeded(opts.maxUnmatched, impact.count.unmatched, identities.length),
     };
     const summary: Summary = {
       records: { ...counts },
-      identities: { vendor: identities.length, matched: impact.matchedIdentities, unmatched: impact.unmatched.length },
-      users: impact.users.length,
-      orgs: impact.orgs.length,
-      roster: impact.roster.length,
-      orgs_without_admin: impact.orgs.filter((o) => o.admins === 0).length,
+      identities: { vendor: identities.length, matched: impact.matchedIdentities, unmatched: impact.count.unmatched },
+      users: impact.count.users,
+      orgs: impact.count.orgs,
+      roster: impact.count.roster,
+      orgs_without_admin: impact.count.orgsWithoutAdmin,
       matched_by: Object.fromEntries(RULES.map((r) => [r, impact.matchedBy[r]])),
-      unmatched_by_reason: Object.fromEntries(Object.entries(unmatchedByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
+      unmatched_by_reason: Object.fromEntries(Object.entries(impact.unmatchedByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
       exposed: Object.fromEntries(CATEGORIES.map((c) => [c, impact.exposedUsers[c]])),
       complete,
       encoding_errors: encodingErrors,
@@ -180,9 +177,10 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       files: inputs.map((f) => ({ file: f.label, format: f.format, records: f.records, complete: f.complete })),
     };
 
-    // 4. Write every output under a temporary name, then publish them together.
+    // 4. Write every output under a temporary name, then publish them together. Each list is
+    // made, written to its CSV and to case.sqlite in one pass, and let go before the next.
     ui.progress('writing the case');
-    const lists: Record<Exclude<ListName, 'rejected'>, Row[]> = {
+    const lists: Record<Exclude<ListName, 'rejected'>, () => Iterable<Row>> = {
       users: impact.users,
       orgs: impact.orgs,
       roster: impact.roster,
@@ -190,9 +188,17 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       jurisdictions: impact.jurisdictions,
     };
     const staged: { file: StagedFile; rows: number | null }[] = [];
-    for (const [name, rows] of Object.entries(lists) as [Exclude<ListName, 'rejected'>, Row[]][]) {
-      staged.push({ file: writeCsvFile(opts.out, `${name}.csv`, COLUMNS[name], rows), rows: rows.length });
-      store.putList(name, rows);
+    for (const [name, rows] of Object.entries(lists) as [Exclude<ListName, 'rejected'>, () => Iterable<Row>][]) {
+      let n = 0;
+      const put = store.listWriter(name);
+      const file = writeCsvFile(opts.out, `${name}.csv`, COLUMNS[name], (function* () {
+        for (const row of rows()) {
+          put(row);
+          n++;
+          yield row;
+        }
+      })());
+      staged.push({ file, rows: n });
     }
     store.finishRejected();
     let rejectedRows = 0;
@@ -212,7 +218,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
 
     const outputs = staged.map(({ file, rows }) => {
       file.close();
-      return { name: file.name, rows, sha256: createHash('sha256').update(readFileSync(file.tmp)).digest('hex') };
+      return { name: file.name, rows, sha256: hashFile(file.tmp).sha256 };
     });
     const manifest = {
       tool: { name: TOOL, version: VERSION, node: process.version },

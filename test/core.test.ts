@@ -270,28 +270,30 @@ describe('buildImpact', () => {
         { orgId: 'org9', userId: '9', role: 'owner' }, // not affected
       ],
     });
-    expect(impact.users).toEqual([
+    expect([...impact.users()]).toEqual([
       { user_id: '1', email: 'A@x.com', name: 'A', org_ids: ['org1'], matched_by: 'user_id', events: 3, first_seen: '1970-01-01T00:00:00Z', last_seen: '1970-01-01T00:00:05Z', exposed: ['email', 'ip'], countries: ['US'], regions: ['CA'] },
       { user_id: '2', email: 'b@x.com', name: 'B', org_ids: ['org1', 'org3'], matched_by: 'email', events: 3, first_seen: '1970-01-01T00:00:02Z', last_seen: '1970-01-01T00:00:03Z', exposed: ['name'], countries: ['US'], regions: ['CA'] },
     ]);
-    expect(impact.orgs.map((o) => [o.org_id, o.affected_users, o.unattributed, o.admins, o.exposed.join(';'), o.first_seen, o.last_seen])).toEqual([
+    expect([...impact.orgs()].map((o) => [o.org_id, o.affected_users, o.unattributed, o.admins, o.exposed.join(';'), o.first_seen, o.last_seen])).toEqual([
       ['org1', 2, 1, 2, 'name;email;ip', '1970-01-01T00:00:00Z', '1970-01-01T00:00:07Z'],
       ['org2', 0, 1, 0, 'ids', '1970-01-01T00:00:09Z', '1970-01-01T00:00:09Z'],
       ['org3', 1, 0, 0, 'name', '1970-01-01T00:00:02Z', '1970-01-01T00:00:03Z'],
     ]);
-    expect(impact.roster.map((r) => [r.org_id, r.email, r.role, r.affected_users])).toEqual([
-      ['org1', 'A@x.com', 'owner', 2],
-      ['org1', 'boss@x.com', 'owner', 2],
+    expect([...impact.roster()].map((r) => [r.org_id, r.email, r.role, r.affected_users, r.admin_user_id])).toEqual([
+      ['org1', 'A@x.com', 'owner', 2, '1'],
+      ['org1', 'boss@x.com', 'owner', 2, '9'],
     ]);
-    expect(impact.unmatched.map((u) => [u.vendor_id, u.reason, u.org_ids.join(';')])).toEqual([
+    expect([...impact.unmatched()].map((u) => [u.vendor_id, u.reason, u.org_ids.join(';')])).toEqual([
       ['o', 'org_only', 'nope;org2'],
       ['s', 'ambiguous_email', 'org1'],
     ]);
-    expect(impact.jurisdictions).toEqual([
+    expect([...impact.jurisdictions()]).toEqual([
       { country: 'US', region: '', affected_users: 1 },
       { country: 'US', region: 'CA', affected_users: 2 },
     ]);
     expect(impact.matchedBy).toEqual({ user_id: 1, email: 2, distinct_id: 0, device_link: 0 });
     expect(impact.exposedUsers).toMatchObject({ email: 1, ip: 1, name: 1, ids: 0 });
+    expect(impact.count).toEqual({ users: 2, orgs: 3, roster: 2, unmatched: 2, orgsWithoutAdmin: 2 });
+    expect(impact.unmatchedByReason).toEqual({ org_only: 1, ambiguous_email: 1 });
   });
 });

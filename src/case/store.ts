@@ -53,10 +53,11 @@ export class CaseStore {
     yield* stmt.iterate() as IterableIterator<Row>;
   }
 
-  putList(list: Exclude<ListName, 'rejected'>, rows: readonly Row[]): void {
+  /** Rows of a list, in list order, one call each. */
+  listWriter(list: Exclude<ListName, 'rejected'>): (row: Row) => void {
     const cols = storedColumns(list);
     const stmt = this.db.prepare(`INSERT INTO "${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
-    for (const r of rows) stmt.run(cols.map((c) => toDb(c, r[c])));
+    return (r) => void stmt.run(cols.map((c) => toDb(c, r[c])));
   }
 
   /** Copy the rejected rows in list order (so report reads them by rowid like every list). */

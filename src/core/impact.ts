@@ -30,12 +30,19 @@ export interface InternalFacts {
   admins: readonly AdminMembership[];
 }
 
+/**
+ * The impact lists, each made row by row when asked for (in list order), so that a caller can
+ * write one list and let it go before the next: at a million people the rows of every list at
+ * once are most of the memory. Counts are known up front, for the summary.
+ */
 export interface Impact {
-  users: UserRow[];
-  orgs: OrgRow[];
-  roster: RosterRow[];
-  unmatched: UnmatchedRow[];
-  jurisdictions: JurisdictionRow[];
+  users: () => Iterable<UserRow>;
+  orgs: () => Iterable<OrgRow>;
+  roster: () => Iterable<RosterRow>;
+  unmatched: () => Iterable<UnmatchedRow>;
+  jurisdictions: () => Iterable<JurisdictionRow>;
+  count: { users: number; orgs: number; roster: number; unmatched: number; orgsWithoutAdmin: number };
+  unmatchedByReason: Record<string, number>;
   matchedBy: Record<Rule, number>;
   exposedUsers: Record<Category, number>;
   matchedIdentities: number;
@@ -80,7 +87,10 @@ function roleRank(role: string): number {
 export function buildImpact(identities: readonly Identity[], matches: readonly Match[], facts: InternalFacts): Impact {
   const matchedBy = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
   const perUser = new Map<string, Span & { rule: number; places: Set<string> }>();
-  const unmatched: UnmatchedRow[] = [];
+  /** the unmatched identities (indices, in vendor_id order) and their reasons */
+  const unmatchedAt: number[] = [];
+  const reasons: string[] = [];
+  const unmatchedByReason: Record<string, number> = {};
   const perOrgUnattributed = new Map<string, Span & { count: number }>();
 
   identities.forEach((id, i) => {
@@ -95,16 +105,9 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
       return;
     }
     const reason = unmatchedReason(m, id, (o) => facts.orgs.has(o));
-    unmatched.push({
-      vendor_id: id.key,
-      reason,
-      email: sortStrings(id.emails).join(';'),
-      events: id.events,
-      first_seen: time(id.first),
-      last_seen: time(id.last),
-      exposed: exposedList(id.exposure),
-      org_ids: sortStrings(id.orgIds),
-    });
+    unmatchedAt.push(i);
+    reasons.push(reason);
+    unmatchedByReason[reason] = (unmatchedByReason[reason] ?? 0) + 1;
     for (const o of new Set(id.orgIds)) {
       if (!facts.orgs.has(o)) continue;
       let s = perOrgUnattributed.get(o);
@@ -115,31 +118,14 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
   });
 
   const userIds = sortStrings(perUser.keys());
-  const users: UserRow[] = [];
   const perOrg = new Map<string, Span & { affected: number; unattributed: number }>();
   const exposedUsers = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
   const jurisdictionCounts = new Map<string, number>();
   for (const uid of userIds) {
     const u = perUser.get(uid)!;
-    const info = facts.users.get(uid) ?? { email: '', name: '' };
-    const orgIds = sortStrings(facts.memberships.get(uid) ?? []);
-    const places = [...u.places].map((p) => p.split('\u0000') as [string, string]);
-    users.push({
-      user_id: uid,
-      email: info.email,
-      name: info.name,
-      org_ids: orgIds,
-      matched_by: RULES[u.rule],
-      events: u.events,
-      first_seen: time(u.first),
-      last_seen: time(u.last),
-      exposed: exposedList(u.exposure),
-      countries: sortStrings(places.map(([c]) => c).filter((c) => c !== '')),
-      regions: sortStrings(places.map(([, r]) => r).filter((r) => r !== '')),
-    });
     for (const c of CATEGORIES) if (u.exposure & CAT[c]) exposedUsers[c]++;
     for (const p of u.places) jurisdictionCounts.set(p, (jurisdictionCounts.get(p) ?? 0) + 1);
-    for (const o of orgIds) {
+    for (const o of new Set(facts.memberships.get(uid) ?? [])) {
       let s = perOrg.get(o);
       if (s === undefined) perOrg.set(o, (s = { events: 0, first: null, last: null, exposure: 0, affected: 0, unattributed: 0 }));
       s.affected++;
@@ -166,39 +152,84 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
     const prev = best.get(k);
     if (prev === undefined || roleRank(a.role) < roleRank(prev.role) || (roleRank(a.role) === roleRank(prev.role) && compareCodePoints(a.role, prev.role) < 0)) best.set(k, a);
   }
-  const roster: RosterRow[] = [];
   const adminCount = new Map<string, number>();
-  for (const a of best.values()) {
-    const org = perOrg.get(a.orgId)!;
-    const info = facts.users.get(a.userId) ?? { email: '', name: '' };
-    roster.push({
-      org_id: a.orgId,
-      org_name: facts.orgs.get(a.orgId) ?? '',
-      email: info.email,
-      name: info.name,
-      role: a.role,
-      affected_users: org.affected,
-      exposed: exposedList(org.exposure),
-      // not a column (STORED_EXTRA): keeps the sort total when two admins share an email
-      admin_user_id: a.userId,
-    });
-    adminCount.set(a.orgId, (adminCount.get(a.orgId) ?? 0) + 1);
-  }
-  roster.sort((x, y) => compareCodePoints(x.org_id, y.org_id) || compareCodePoints(x.email, y.email) || compareCodePoints(x.admin_user_id, y.admin_user_id));
+  for (const a of best.values()) adminCount.set(a.orgId, (adminCount.get(a.orgId) ?? 0) + 1);
+  const orgIds = sortStrings(perOrg.keys());
+  const admins = [...best.values()];
+  const contact = (userId: string) => facts.users.get(userId) ?? { email: '', name: '' };
+  admins.sort((x, y) => compareCodePoints(x.orgId, y.orgId) || compareCodePoints(contact(x.userId).email, contact(y.userId).email) || compareCodePoints(x.userId, y.userId));
 
-  const orgs: OrgRow[] = sortStrings(perOrg.keys()).map((o) => {
-    const s = perOrg.get(o)!;
-    return {
-      org_id: o,
-      org_name: facts.orgs.get(o) ?? '',
-      affected_users: s.affected,
-      unattributed: s.unattributed,
-      admins: adminCount.get(o) ?? 0,
-      exposed: exposedList(s.exposure),
-      first_seen: time(s.first),
-      last_seen: time(s.last),
-    };
-  });
+  function* users(): Generator<UserRow> {
+    for (const uid of userIds) {
+      const u = perUser.get(uid)!;
+      const info = contact(uid);
+      const places = [...u.places].map((p) => p.split('\u0000') as [string, string]);
+      yield {
+        user_id: uid,
+        email: info.email,
+        name: info.name,
+        org_ids: sortStrings(facts.memberships.get(uid) ?? []),
+        matched_by: RULES[u.rule],
+        events: u.events,
+        first_seen: time(u.first),
+        last_seen: time(u.last),
+        exposed: exposedList(u.exposure),
+        countries: sortStrings(places.map(([c]) => c).filter((c) => c !== '')),
+        regions: sortStrings(places.map(([, r]) => r).filter((r) => r !== '')),
+      };
+    }
+  }
+
+  function* orgs(): Generator<OrgRow> {
+    for (const o of orgIds) {
+      const s = perOrg.get(o)!;
+      yield {
+        org_id: o,
+        org_name: facts.orgs.get(o) ?? '',
+        affected_users: s.affected,
+        unattributed: s.unattributed,
+        admins: adminCount.get(o) ?? 0,
+        exposed: exposedList(s.exposure),
+        first_seen: time(s.first),
+        last_seen: time(s.last),
+      };
+    }
+  }
+
+  function* roster(): Generator<RosterRow> {
+    for (const a of admins) {
+      const org = perOrg.get(a.orgId)!;
+      const info = contact(a.userId);
+      yield {
+        org_id: a.orgId,
+        org_name: facts.orgs.get(a.orgId) ?? '',
+        email: info.email,
+        name: info.name,
+        role: a.role,
+        affected_users: org.affected,
+        exposed: exposedList(org.exposure),
+        // not a column (STORED_EXTRA): names the admin in report's warnings
+        admin_user_id: a.userId,
+      };
+    }
+  }
+
+  function* unmatched(): Generator<UnmatchedRow> {
+    // identities arrive sorted by vendor_id
+    for (let k = 0; k < unmatchedAt.length; k++) {
+      const id = identities[unmatchedAt[k]];
+      yield {
+        vendor_id: id.key,
+        reason: reasons[k],
+        email: sortStrings(id.emails).join(';'),
+        events: id.events,
+        first_seen: time(id.first),
+        last_seen: time(id.last),
+        exposed: exposedList(id.exposure),
+        org_ids: sortStrings(id.orgIds),
+      };
+    }
+  }
 
   const jurisdictions: JurisdictionRow[] = [...jurisdictionCounts]
     .map(([p, n]) => {
@@ -211,8 +242,16 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
     users,
     orgs,
     roster,
-    unmatched, // identities arrive sorted by vendor_id
-    jurisdictions,
+    unmatched,
+    jurisdictions: () => jurisdictions,
+    count: {
+      users: userIds.length,
+      orgs: orgIds.length,
+      roster: admins.length,
+      unmatched: unmatchedAt.length,
+      orgsWithoutAdmin: orgIds.filter((o) => !adminCount.has(o)).length,
+    },
+    unmatchedByReason,
     matchedBy,
     exposedUsers,
     matchedIdentities: RULES.reduce((n, r) => n + matchedBy[r], 0),
