@@ -75,14 +75,21 @@ export class IdentityGroups {
     id.exposure |= other.exposure;
   }
 
-  /** Every identity as JSON text, to cross a thread boundary (see fromJson). */
-  toJson(): string {
+  /**
+   * Up to `n` identities as JSON text, to cross a thread boundary (see mergeJson), removed from
+   * here as they go; `more` says whether any are left.
+   */
+  takeJson(n: number): { json: string; more: boolean } {
     const out: unknown[] = [];
-    for (const id of this.byKey.values()) out.push([id.key, id.distinctId ?? null, id.userIds, id.emails, id.deviceIds, id.orgIds, id.events, id.first, id.last, id.exposure, id.places]);
-    return JSON.stringify(out);
+    for (const id of this.byKey.values()) {
+      if (out.length === n) break;
+      out.push([id.key, id.distinctId ?? null, id.userIds, id.emails, id.deviceIds, id.orgIds, id.events, id.first, id.last, id.exposure, id.places]);
+      this.byKey.delete(id.key);
+    }
+    return { json: JSON.stringify(out), more: this.byKey.size > 0 };
   }
 
-  /** Merge identities sent as toJson() text. */
+  /** Merge identities sent as takeJson() text. */
   mergeJson(json: string): void {
     for (const t of JSON.parse(json) as [string, string | null, string[], string[], string[], string[], number, number | null, number | null, number, string[]][]) {
       this.merge({ key: t[0], distinctId: t[1] ?? undefined, userIds: t[2], emails: t[3], deviceIds: t[4], orgIds: t[5], events: t[6], first: t[7], last: t[8], exposure: t[9], places: t[10] });

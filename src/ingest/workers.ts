@@ -93,12 +93,14 @@ type ToWorker =
   | { type: 'batch'; id: number; buf: Uint8Array; ends: Int32Array }
   | { type: 'accepted'; id: number; keep: Uint8Array }
   | { type: 'identities'; id: number };
-type FromWorker = { id: number; ops: string; hashes: Uint32Array } | { id: number; identities: string };
+type FromWorker = { id: number; ops: string; hashes: Uint32Array } | { id: number; identities: string; more: boolean };
+/** Identities per reply when they are merged: a page at a time keeps one copy in flight. */
+const IDENTITIES_PER_PAGE = 20_000;
 
 function runWorker(init: WorkerInit): void {
   const plan = jsonPlan(new Map(init.columns)) as Plan<JsonRec>;
   const window = new Tally(init.window);
-  let groups = new IdentityGroups();
+  const groups = new IdentityGroups();
   /** per batch: its records with a record id, waiting for the main thread's dedupe */
   const waiting = new Map<number, CanonicalRecord[]>();
   parentPort!.on('message', (m: ToWorker) => {
@@ -145,8 +147,8 @@ function runWorker(init: WorkerInit): void {
         if (m.keep[k] === 1) groups.add(r);
       });
     } else {
-      parentPort!.postMessage({ id: m.id, identities: groups.toJson() } satisfies FromWorker);
-      groups = new IdentityGroups();
+      const page = groups.takeJson(IDENTITIES_PER_PAGE);
+      parentPort!.postMessage({ id: m.id, identities: page.json, more: page.more } satisfies FromWorker);
     }
   });
 }
@@ -214,15 +216,17 @@ function workerFor(init: WorkerInit, threads: number): Slot {
 
 /**
  * Merge every worker's identities into `into`, then stop the workers (between the reading and
- * the matching, to free their memory). One worker at a time, so at most one copy is in flight.
+ * the matching, to free their memory). One worker and one page at a time, each page leaving the
+ * worker's memory as it enters the main thread's.
  */
 export async function closeWorkers(into?: IdentityGroups): Promise<void> {
   const all = pool;
   pool = [];
   for (const slot of all) {
-    if (into !== undefined) {
+    for (let more = into !== undefined; more; ) {
       const m = await request(slot, { type: 'identities', id: nextId++ });
-      if ('identities' in m) into.mergeJson(m.identities);
+      more = 'identities' in m && m.more;
+      if ('identities' in m) into!.mergeJson(m.identities);
     }
     await slot.worker.terminate();
   }
