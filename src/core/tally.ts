@@ -21,6 +21,11 @@ export interface Window {
   until?: number;
 }
 
+/** Is a record of this time (epoch ms, or null) inside the window? A record without a time always is. */
+export function inWindow(window: Window, time: number | null): boolean {
+  return time === null || ((window.since === undefined || time >= window.since) && (window.until === undefined || time < window.until));
+}
+
 export class Tally {
   readonly counts: Counts = { read: 0, accepted: 0, rejected: 0, filtered: 0, duplicates: 0 };
   readonly groups = new IdentityGroups();
@@ -36,7 +41,7 @@ export class Tally {
   /** Returns the record's fate. */
   offer(r: CanonicalRecord): 'accepted' | 'filtered' | 'duplicates' {
     this.counts.read++;
-    if (!this.inWindow(r.time)) {
+    if (!inWindow(this.window, r.time)) {
       this.counts.filtered++;
       return 'filtered';
     }
@@ -47,10 +52,6 @@ export class Tally {
     this.counts.accepted++;
     this.groups.add(r);
     return 'accepted';
-  }
-
-  inWindow(time: number | null): boolean {
-    return time === null || ((this.window.since === undefined || time >= this.window.since) && (this.window.until === undefined || time < this.window.until));
   }
 
   /**

@@ -93,7 +93,7 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
   let decoded: AsyncIterable<Buffer>;
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
     file.gzip = true;
-    decoded = gunzip(head, tapped, { cap: () => Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * file.rawBytes), reread: file.path === '-' ? undefined : rereadFile(file.path) }, onStop);
+    decoded = gunzip(head, tapped, { cap: () => Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * file.rawBytes), reread: isRegularFile(file.path) ? rereadFile(file.path) : undefined }, onStop);
   } else {
     decoded = (async function* () {
       yield head;
@@ -120,6 +120,16 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
     while (!(await tapped.next()).done);
   } catch {
     /* unreadable from here on: the hash covers what could be read */
+  }
+}
+
+/** A file that can be read a second time (not stdin, a pipe or a device). */
+function isRegularFile(path: string): boolean {
+  if (path === '-') return false;
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 

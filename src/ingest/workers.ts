@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
 import { hashRecordId, IdentityGroups } from '../core/identity.js';
-import { Tally, type Window } from '../core/tally.js';
+import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
 import { excerptOf, replacedCount } from './text.js';
 
@@ -99,7 +99,6 @@ const IDENTITIES_PER_PAGE = 20_000;
 
 function runWorker(init: WorkerInit): void {
   const plan = jsonPlan(new Map(init.columns)) as Plan<JsonRec>;
-  const window = new Tally(init.window);
   const groups = new IdentityGroups();
   /** per batch: its records with a record id, waiting for the main thread's dedupe */
   const waiting = new Map<number, CanonicalRecord[]>();
@@ -117,7 +116,7 @@ function runWorker(init: WorkerInit): void {
           detected = true;
         },
         accept: (r) => {
-          if (!window.inWindow(r.time)) ops.push(FIL);
+          if (!inWindow(init.window, r.time)) ops.push(FIL);
           else if (r.recordId === undefined) {
             ops.push(ACC);
             groups.add(r);
