@@ -3,6 +3,7 @@
  * the internal database in one snapshot, build the impact lists and publish the case directory.
  * Files, databases and the clock live here; the decisions live in core/.
  */
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
@@ -78,7 +79,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const store = new CaseStore(caseFile);
 
     // 1. Read every export.
-    const tally = new Tally(opts.window);
+    const tally = new Tally(opts.window, [randomInt(2 ** 32), randomInt(2 ** 32)]);
     let encodingErrors = 0;
     let complete = true;
     const inputs: (InputFile & { records: number; format: string; complete: boolean })[] = [];

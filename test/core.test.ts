@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { CAT, categoriesOf } from '../src/core/categories.js';
 import { canonicalize, type CanonicalRecord } from '../src/core/canonical.js';
-import { compareCodePoints, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
+import { compareCodePoints, hashRecordId, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
 import { buildImpact } from '../src/core/impact.js';
 import { matchIdentities, unmatchedReason, type UserLookup } from '../src/core/match.js';
 import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js';
@@ -234,9 +234,21 @@ describe('grouping, dedupe and counts', () => {
   });
 
   it('remembers record ids exactly across growth', () => {
-    const s = new RecordIdSet();
+    const s = new RecordIdSet([0x1234, 0xabcd]);
     for (let i = 0; i < 200_000; i++) expect(s.add(`id-${i}`)).toBe(true);
     for (let i = 0; i < 200_000; i += 997) expect(s.add(`id-${i}`)).toBe(false);
+  });
+
+  it('hashes record ids under a seed, so a collision found for one run does not carry to another', () => {
+    const hash = (id: string, seed: [number, number]) => {
+      const out = new Uint32Array(2);
+      hashRecordId(id, seed, out, 0);
+      return [...out];
+    };
+    expect(hash('ins-1', [1, 2])).toEqual(hash('ins-1', [1, 2]));
+    expect(hash('ins-1', [1, 2])).not.toEqual(hash('ins-1', [3, 2]));
+    expect(hash('ins-1', [1, 2])).not.toEqual(hash('ins-1', [1, 4]));
+    expect(hash('ins-1', [1, 2])).not.toEqual(hash('ins-2', [1, 2]));
   });
 
   it('sorts by Unicode code point', () => {

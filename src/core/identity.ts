@@ -138,15 +138,19 @@ export function compareCodePoints(a: string, b: string): number {
 /**
  * Accepted `$insert_id`s, as 64-bit hashes in an open-addressing table: ~16 bytes per record
  * instead of a string each. Two distinct ids collide with probability ~n²/2⁶⁵ (≈10⁻⁶ at 5M).
+ * The hash is seeded (a random seed per run, given by the caller): ids are the attacker's, and
+ * with a fixed hash two ids could be crafted to collide, making a record pass for a duplicate.
  */
 export class RecordIdSet {
+  constructor(readonly seed: RecordIdSeed) {}
+
   private hi = new Uint32Array(1 << 16);
   private lo = new Uint32Array(1 << 16);
   private count = 0;
 
   /** Adds the id; false if it was already there. */
   add(id: string): boolean {
-    hashRecordId(id, SCRATCH, 0);
+    hashRecordId(id, this.seed, SCRATCH, 0);
     return this.addHash(SCRATCH[0], SCRATCH[1]);
   }
 
@@ -185,10 +189,13 @@ export class RecordIdSet {
 
 const SCRATCH = new Uint32Array(2);
 
+/** Two 32-bit words that start both halves of the record-id hash. */
+export type RecordIdSeed = readonly [number, number];
+
 /** The 64-bit hash RecordIdSet keeps of an `$insert_id`, as two words written to out[at], out[at + 1]. */
-export function hashRecordId(id: string, out: Uint32Array, at: number): void {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x9747b28c;
+export function hashRecordId(id: string, seed: RecordIdSeed, out: Uint32Array, at: number): void {
+  let h1 = (0x811c9dc5 ^ seed[0]) >>> 0;
+  let h2 = (0x9747b28c ^ seed[1]) >>> 0;
   for (let i = 0; i < id.length; i++) {
     const c = id.charCodeAt(i);
     h1 = Math.imul(h1 ^ c, 0x01000193);

@@ -4,7 +4,7 @@
  * order. read = accepted + rejected + filtered + duplicates, always.
  */
 import type { CanonicalRecord } from './canonical.js';
-import { IdentityGroups, RecordIdSet } from './identity.js';
+import { IdentityGroups, RecordIdSet, type RecordIdSeed } from './identity.js';
 
 export interface Counts {
   read: number;
@@ -29,9 +29,16 @@ export function inWindow(window: Window, time: number | null): boolean {
 export class Tally {
   readonly counts: Counts = { read: 0, accepted: 0, rejected: 0, filtered: 0, duplicates: 0 };
   readonly groups = new IdentityGroups();
-  private readonly seen = new RecordIdSet();
+  private readonly seen: RecordIdSet;
 
-  constructor(readonly window: Window = {}) {}
+  /** `seed`: of the record-id hash (RecordIdSet); a caller outside tests passes a random one. */
+  constructor(readonly window: Window = {}, seed: RecordIdSeed = [0, 0]) {
+    this.seen = new RecordIdSet(seed);
+  }
+
+  get seed(): RecordIdSeed {
+    return this.seen.seed;
+  }
 
   rejected(): void {
     this.counts.read++;

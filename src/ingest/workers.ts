@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
-import { hashRecordId, IdentityGroups } from '../core/identity.js';
+import { hashRecordId, IdentityGroups, type RecordIdSeed } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
 import { excerptOf, replacedCount } from './text.js';
@@ -87,6 +87,7 @@ interface WorkerInit {
   kind: 'breach-impact-ndjson';
   columns: [CanonicalField, string[]][];
   window: Window;
+  seed: RecordIdSeed;
 }
 
 type ToWorker =
@@ -134,7 +135,7 @@ function runWorker(init: WorkerInit): void {
         start = m.ends[i];
       }
       const hashes = new Uint32Array(withId.length * 2);
-      withId.forEach((r, k) => hashRecordId(r.recordId!, hashes, 2 * k));
+      withId.forEach((r, k) => hashRecordId(r.recordId!, init.seed, hashes, 2 * k));
       if (withId.length > 0) waiting.set(m.id, withId);
       // As JSON text: one string crosses threads, and JSON.parse is several times faster than
       // structured clone's deserialisation of the same values.
@@ -185,7 +186,7 @@ function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[] = []): Promise
 }
 
 function workerFor(init: WorkerInit, threads: number): Slot {
-  const key = JSON.stringify([init.columns, init.window]);
+  const key = JSON.stringify([init.columns, init.window, init.seed]);
   if (pool.length > 0 && pool[0].key !== key) throw new Error('parsing workers hold identities of another configuration: close them first');
   if (pool.length < threads) {
     const worker = new Worker(new URL(import.meta.url), { workerData: init });
@@ -269,7 +270,7 @@ export class ParallelLines {
     private readonly sink: LineSink,
   ) {
     this.buf = Buffer.allocUnsafe(BATCH_BYTES);
-    this.init = { kind: 'breach-impact-ndjson', columns: [...columns], window: tally.window };
+    this.init = { kind: 'breach-impact-ndjson', columns: [...columns], window: tally.window, seed: tally.seed };
   }
 
   line(lineNo: number, bytes: Buffer): void {
