@@ -4,15 +4,13 @@
  * trailer costs nothing: every byte was already inflated and handed on before the mismatch is
  * reported. zlib's stream drops the output of the call that meets corrupt data (up to one 64 KiB
  * chunk), so for a regular file that damage is re-inflated from the member's start, the bytes
- * around it fed a few at a time, to recover what the damage left readable.
+ * around it fed a few at a time, then one at a time, to recover what the damage left readable.
  */
 import { createReadStream } from 'node:fs';
 import { createInflateRaw, crc32, type InflateRaw } from 'node:zlib';
 import type { Stop } from './source.js';
 
 const OUT_CHUNK = 1 << 16;
-/** Input slice when re-inflating around damage: the output of one slice is what can be lost. */
-const RECOVERY_SLICE = 64;
 
 export interface GunzipOptions {
   /** Decompressed bytes allowed, asked anew as the compressed size grows. */
@@ -90,7 +88,11 @@ async function readHeader(src: Bytes, first: boolean): Promise<HeaderResult> {
       src.take(1);
     }
   }
-  if (!(await src.fill(10))) return { ok: false, stop: 'truncated_gzip' };
+  if (!(await src.fill(10))) {
+    // A few bytes that do not even start a header are garbage after the data, not a cut header.
+    const magic = src.byteAt(0) === 0x1f && [0x8b, -1].includes(src.byteAt(1)) && [8, -1].includes(src.byteAt(2));
+    return { ok: false, stop: magic ? 'truncated_gzip' : 'corrupt_gzip' };
+  }
   if (src.byteAt(0) !== 0x1f || src.byteAt(1) !== 0x8b || src.byteAt(2) !== 8) return { ok: false, stop: 'corrupt_gzip' };
   const flags = src.byteAt(3);
   if ((flags & 0xe0) !== 0) return { ok: false, stop: 'corrupt_gzip' };
@@ -115,6 +117,17 @@ async function readHeader(src: Bytes, first: boolean): Promise<HeaderResult> {
     src.take(2);
   }
   return { ok: true };
+}
+
+/** Until the stream can take more input, or will never need it. */
+function drained(inf: InflateRaw): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const e of ['drain', 'close', 'end']) inf.off(e, done);
+      resolve();
+    };
+    for (const e of ['drain', 'close', 'end']) inf.on(e, done);
+  });
 }
 
 /** zlib's error for input that ends inside the deflate data. */
@@ -148,27 +161,27 @@ async function* inflateMember(src: Bytes, member: { out: number; crc: number; fa
       const ok = inf.write(b, () => {
         while (written.length > 0 && written[0].at + written[0].buf.length <= inf.bytesWritten) written.shift();
       });
-      if (!ok && !inf.destroyed) {
-        await new Promise((r) => {
-          inf.once('drain', r);
-          inf.once('close', r);
-          inf.once('end', r);
-        });
-      }
+      if (!ok && !inf.destroyed) await drained(inf);
     }
   })().catch((e: unknown) => {
     readError = e;
     inf.destroy(e as Error);
   });
   let result: 'ok' | 'truncated' | 'corrupt' = 'ok';
+  let finished = false;
   try {
     for await (const c of inf as AsyncIterable<Buffer>) {
       member.crc = crc32(c, member.crc);
       member.out += c.length;
       yield c;
     }
+    finished = true;
   } catch (e) {
     result = isTruncation(e) ? 'truncated' : 'corrupt';
+    finished = true;
+  } finally {
+    // Returned early (the size cap, or the reader gave up): nothing more is wanted from zlib.
+    if (!finished) inf.destroy();
   }
   member.failedAt = inf.bytesWritten;
   await feed;
@@ -185,16 +198,17 @@ async function* inflateMember(src: Bytes, member: { out: number; crc: number; fa
 }
 
 /**
- * What a damaged member still holds beyond the `delivered` bytes already handed on: inflate it
- * again from `memberStart`, quickly up to where zlib had consumed input without error, then a
- * few bytes at a time, keeping the output until the error.
+ * Inflate a member again from its start: `safeInput` compressed bytes in one go (they inflated
+ * without error before), the rest `slice` bytes at a time until the damage. Returns the output
+ * beyond the first `delivered` bytes, and the member offset of the slice that met the damage.
  */
-async function recover(reread: AsyncIterable<Buffer>, delivered: number, safeInput: number): Promise<Buffer[]> {
+async function reinflate(reread: AsyncIterable<Buffer>, delivered: number, safeInput: number, slice: number): Promise<{ kept: Buffer[]; failedAt: number }> {
   const inf = createInflateRaw({ chunkSize: OUT_CHUNK });
   const kept: Buffer[] = [];
   let out = 0;
   /** the damage was met (or, against expectation, the stream ended) */
   let over = false;
+  let failedAt = -1;
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const end = () => {
@@ -208,31 +222,44 @@ async function recover(reread: AsyncIterable<Buffer>, delivered: number, safeInp
   });
   inf.on('error', end);
   inf.on('end', end);
-  // Each write's output is emitted (a turn of the event loop later at most) before the next write.
+  let fed = 0;
+  // Each write's output is emitted (a turn of the event loop later at most) before the next one.
   const write = async (b: Buffer) => {
     if (over) return;
     await Promise.race([new Promise<void>((resolve) => inf.write(b, () => resolve())), stopped]);
     await new Promise((r) => setImmediate(r));
+    if (over && failedAt === -1) failedAt = fed;
+    fed += b.length;
   };
-  let fed = 0;
   try {
     for await (const chunk of reread) {
       let b = chunk as Buffer;
       if (fed < safeInput) {
         const fast = b.subarray(0, safeInput - fed);
         await write(fast);
-        fed += fast.length;
         b = b.subarray(fast.length);
       }
-      for (let i = 0; i < b.length && !over; i += RECOVERY_SLICE) await write(b.subarray(i, i + RECOVERY_SLICE));
-      fed += b.length;
+      for (let i = 0; i < b.length && !over; i += slice) await write(b.subarray(i, i + slice));
       if (over) break;
     }
   } catch {
     /* the file could not be read again: keep what was recovered */
   }
   inf.destroy();
-  return kept;
+  return { kept, failedAt: failedAt === -1 ? fed : failedAt };
+}
+
+/**
+ * What a damaged member still holds beyond the `delivered` bytes already handed on. zlib drops
+ * what the call that meets the damage decoded, so the damage is narrowed down: the member is
+ * inflated again fed 64 bytes at a time, then once more fed a byte at a time from the slice that
+ * failed. What is lost is at most what one compressed byte decodes to (a few symbols).
+ */
+async function recover(reread: (start: number) => AsyncIterable<Buffer>, memberStart: number, delivered: number, safeInput: number): Promise<Buffer[]> {
+  const coarse = await reinflate(reread(memberStart), delivered, safeInput, 64);
+  // a slice of margin: should zlib report the error a write late, the failing slice is still fed bytewise
+  const fine = await reinflate(reread(memberStart), delivered, Math.max(safeInput, coarse.failedAt - 64), 1);
+  return fine.kept;
 }
 
 /**
@@ -272,7 +299,7 @@ export async function* gunzip(head: Buffer, rest: AsyncIterator<Buffer>, opts: G
       if (r.value === 'truncated') return onStop({ reason: 'truncated_gzip' });
       if (r.value === 'corrupt') {
         if (opts.reread !== undefined) {
-          for (const c of await recover(opts.reread(memberStart), member.out, member.failedAt)) {
+          for (const c of await recover(opts.reread, memberStart, member.out, member.failedAt)) {
             total += c.length;
             if (total > opts.cap()) return onStop({ reason: 'decompressed_size_cap' });
             yield c;

@@ -18,6 +18,7 @@ import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } fr
 import { hashRecordId, IdentityGroups, type RecordIdSeed } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
+import { InputError } from '../errors.js';
 import { excerptOf, replacedCount } from './text.js';
 
 /** A blank NDJSON line holds only JSON white space (a lone BOM or NBSP is a record, and invalid). */
@@ -164,6 +165,12 @@ export function parseThreads(): number {
   return Math.max(1, Math.min(n === 0 ? availableParallelism() : n, 16));
 }
 
+/** BREACH_IMPACT_WORKER_HEAP_MB caps each worker's heap (a worker over it stops the run, exit 1). */
+function workerLimits(): { maxOldGenerationSizeMb?: number } {
+  const mb = Number(process.env.BREACH_IMPACT_WORKER_HEAP_MB);
+  return Number.isFinite(mb) && mb > 0 ? { maxOldGenerationSizeMb: mb } : {};
+}
+
 const BATCH_BYTES = Number(process.env.BREACH_IMPACT_BATCH_BYTES ?? 1 << 20);
 /** Batches handed out per worker and not yet applied: enough that no worker waits for the main thread. */
 const IN_FLIGHT_PER_WORKER = 3;
@@ -172,10 +179,17 @@ interface Slot {
   worker: Worker;
   busy: number;
   key: string;
+  /** terminated by closeWorkers, not lost */
+  closing?: boolean;
 }
 
 let pool: Slot[] = [];
 let nextId = 1;
+/**
+ * Why a worker stopped unasked (an error, running out of memory). Its identities are gone with
+ * it, so the reading cannot be completed: every later step throws this.
+ */
+let lost: Error | undefined;
 const replies = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
 
 function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
@@ -189,7 +203,7 @@ function workerFor(init: WorkerInit, threads: number): Slot {
   const key = JSON.stringify([init.columns, init.window, init.seed]);
   if (pool.length > 0 && pool[0].key !== key) throw new Error('parsing workers hold identities of another configuration: close them first');
   if (pool.length < threads) {
-    const worker = new Worker(new URL(import.meta.url), { workerData: init });
+    const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: workerLimits() });
     // Referenced only while it owes a reply: an idle worker never keeps the process alive.
     worker.unref();
     const slot: Slot = { worker, busy: 0, key };
@@ -199,14 +213,21 @@ function workerFor(init: WorkerInit, threads: number): Slot {
       replies.delete(m.id);
       w?.resolve(m);
     });
-    const fail = (e: Error) => {
+    const fail = (cause: Error) => {
+      // The worker's own error may quote a record: only its code is shown.
+      const code = (cause as { code?: string }).code;
+      const e =
+        code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new InputError('a parsing worker ran out of memory; the reading is incomplete and no case was written', 'raise BREACH_IMPACT_WORKER_HEAP_MB, or read with one thread: BREACH_IMPACT_THREADS=1')
+          : new InputError(`a parsing worker stopped (${code ?? cause.name}); the reading is incomplete and no case was written`, 'run again; if it repeats, try BREACH_IMPACT_THREADS=1 and report it with the command you ran (not the data)');
+      lost ??= e;
       for (const w of replies.values()) w.reject(e);
       replies.clear();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => {
       pool = pool.filter((s) => s !== slot);
-      if (replies.size > 0) fail(new Error(`a parsing worker stopped (exit ${code})`));
+      if (!slot.closing) fail(Object.assign(new Error('exit'), { code: `exit ${code}` }));
     });
     pool.push(slot);
     return slot;
@@ -222,12 +243,22 @@ function workerFor(init: WorkerInit, threads: number): Slot {
 export async function closeWorkers(into?: IdentityGroups): Promise<void> {
   const all = pool;
   pool = [];
+  const failure = lost;
+  lost = undefined;
+  if (failure !== undefined && into !== undefined) {
+    for (const slot of all) {
+      slot.closing = true;
+      await slot.worker.terminate();
+    }
+    throw failure;
+  }
   for (const slot of all) {
     for (let more = into !== undefined; more; ) {
       const m = await request(slot, { type: 'identities', id: nextId++ });
       more = 'identities' in m && m.more;
       if ('identities' in m) into!.mergeJson(m.identities);
     }
+    slot.closing = true;
     await slot.worker.terminate();
   }
 }
@@ -288,6 +319,7 @@ export class ParallelLines {
 
   /** Apply what is ready; resolves once few enough batches are outstanding. */
   async settle(limit = IN_FLIGHT_PER_WORKER * this.threads): Promise<void> {
+    if (lost !== undefined) throw lost;
     this.applyReady();
     while (this.queue.length > limit) {
       await this.queue[0].done;

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers.js';
-import { CASE_FILES, correlateIn, event, explainCase, run, sha256, tempDir, works } from './lib.js';
+import { CASE_FILES, correlateIn, event, expectRefused, explainCase, run, sha256, tempDir, works } from './lib.js';
 
 /** A large NDJSON export (n records, ~150 bytes each). */
 function largeExport(path: string, n: number): void {
@@ -78,6 +78,21 @@ describe('Ctrl-C during a large run', () => {
     const r = await interrupt('earlier');
     expect(r.code, explainCase({ r })).toBe(130);
     expect(snapshot(join(dir, 'earlier'))).toEqual(before);
+  });
+});
+
+describe('a parsing worker that dies', () => {
+  it('stops the run (exit 1) with a clear message and publishes nothing, never a case short of its identities', async () => {
+    const dir = tempDir();
+    // enough identities that a worker capped at 2 MB of heap runs out of memory while grouping them
+    writeFileSync(join(dir, 'e.ndjson'), Array.from({ length: 40_000 }, (_, i) => event({ distinct_id: `d-${i}`, $insert_id: `i-${i}`, $email: `p${i}@example.com`, $city: 'Lyon' })).join('\n') + '\n');
+    writeFileSync(join(dir, 'internal.sql'), 'CREATE TABLE users (id, email, name); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
+    const c = await correlateIn(dir, ['e.ndjson'], { internal: 'internal.sql', env: { BREACH_IMPACT_THREADS: '2', BREACH_IMPACT_WORKER_HEAP_MB: '2' } });
+    expectRefused(c, 1, /breach-impact: error: a parsing worker ran out of memory; the reading is incomplete and no case was written/);
+    expect(c.r.stderr).toMatch(/BREACH_IMPACT_THREADS=1/);
+    const ok = await correlateIn(dir, ['e.ndjson'], { internal: 'internal.sql', out: 'case-ok', env: { BREACH_IMPACT_THREADS: '2' } });
+    expect(ok.r.code, explainCase(ok)).toBe(0);
+    expect(ok.summary.identities.vendor).toBe(40_000);
   });
 });
 

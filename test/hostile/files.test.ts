@@ -420,6 +420,24 @@ describe.concurrent('gzip', () => {
     expect(manifest.inputs[0].sha256).toBe(createHash('sha256').update(mid).digest('hex'));
   });
 
+  it('keeps every record up to damage that follows a flush point, even in very repetitive data', async () => {
+    const dir = tempDir();
+    const { constants, deflateRawSync } = await import('node:zlib');
+    const lines = body(5000, 'r').split('\n');
+    const before = lines.slice(0, 2508).join('\n') + '\n';
+    // the deflate data of 2,508 records up to a full flush, then a block of the invalid type 3
+    const data = deflateRawSync(before, { finishFlush: constants.Z_FULL_FLUSH });
+    const gz = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), data, Buffer.from([0x07, 0, 0, 0, 0, 0, 0, 0, 0])]);
+    writeFileSync(join(dir, 'flushed.ndjson.gz'), gz);
+    const c = await correlateIn(dir, ['flushed.ndjson.gz']);
+    expectCase(c, {
+      code: 1,
+      records: counts(2509, 2508, 1),
+      rejected: [['flushed.ndjson.gz', 2509, 'corrupt_gzip']],
+      stderr: /flushed\.ndjson\.gz: reading stopped at line 2509 \(corrupt_gzip\)/,
+    });
+  });
+
   it('stops a gzip bomb at the decompressed-size cap with a clear message; exit 1, records before it kept', async () => {
     const dir = tempDir();
     // one record, then 64 MiB of spaces: ~64 KiB compressed, far beyond 100 × that
