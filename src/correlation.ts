@@ -191,14 +191,15 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const staged: { file: StagedFile; rows: number | null }[] = [];
     for (const [name, rows] of Object.entries(lists) as [Exclude<ListName, 'rejected'>, () => Iterable<Row>][]) {
       let n = 0;
-      const put = store.listWriter(name);
+      const stored = store.listWriter(name);
       const file = writeCsvFile(opts.out, `${name}.csv`, COLUMNS[name], (function* () {
         for (const row of rows()) {
-          put(row);
+          stored.put(row);
           n++;
           yield row;
         }
       })());
+      stored.end();
       staged.push({ file, rows: n });
     }
     store.finishRejected();

@@ -10,6 +10,9 @@ import type { StagedFile } from './files.js';
 
 type DB = Database.Database;
 
+/** 64 rows of at most 12 columns: well under SQLite's 32,766 bound parameters. */
+const ROWS_PER_INSERT = 64;
+
 function storedColumns(list: ListName): readonly string[] {
   return [...COLUMNS[list], ...(STORED_EXTRA[list] ?? [])];
 }
@@ -53,11 +56,31 @@ export class CaseStore {
     yield* stmt.iterate() as IterableIterator<Row>;
   }
 
-  /** Rows of a list, in list order, one call each. */
-  listWriter(list: Exclude<ListName, 'rejected'>): (row: Row) => void {
+  /**
+   * Rows of a list, in list order, one `put` each, then `end`. Rows are inserted ROWS_PER_INSERT
+   * at a time: better-sqlite3's cost is mostly per statement run.
+   */
+  listWriter(list: Exclude<ListName, 'rejected'>): { put(row: Row): void; end(): void } {
     const cols = storedColumns(list);
-    const stmt = this.db.prepare(`INSERT INTO "${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
-    return (r) => void stmt.run(cols.map((c) => toDb(c, r[c])));
+    const insert = (n: number) => this.db.prepare(`INSERT INTO "${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES ${Array.from({ length: n }, () => `(${cols.map(() => '?').join(', ')})`).join(', ')}`);
+    const many = insert(ROWS_PER_INSERT);
+    let values: unknown[] = [];
+    let rows = 0;
+    return {
+      put: (r) => {
+        for (const c of cols) values.push(toDb(c, r[c]));
+        if (++rows === ROWS_PER_INSERT) {
+          many.run(values);
+          values = [];
+          rows = 0;
+        }
+      },
+      end: () => {
+        if (rows > 0) insert(rows).run(values);
+        values = [];
+        rows = 0;
+      },
+    };
   }
 
   /** Copy the rejected rows in list order (so report reads them by rowid like every list). */
