@@ -58,8 +58,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     removeTemporaries();
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      return 2;
+      // --help, help and --version succeed; help shown for a missing command is a usage error
+      return e.exitCode === 0 ? 0 : 2;
     }
     if (e instanceof UsageError) {
       ui.error(e.message, e.hint);

@@ -155,6 +155,9 @@ describe('exit codes', () => {
       [['correlate', 'fixtures/export/people.json', '--internal', 'fixtures/internal.sql', '--max-rejected', 'lots'], /--max-rejected/],
       [['correlate', 'fixtures/export/people.json', '--internal', 'fixtures/internal.sql', '--bogus'], /bogus/],
     ];
+    const none = await runCli([]);
+    expect(none.code, explain(none)).toBe(2);
+    expect(none.stderr).toMatch(/Usage: breach-impact/);
     for (const [args, pattern] of cases) {
       const out = join(tempDir(), 'case');
       const r = await runCli([...args, '--out', out]);
@@ -204,6 +207,22 @@ describe('exit codes', () => {
       '3,carol@example.com,Carol C,c1,distinct_id,1,2025-11-08T10:00:00Z,2025-11-08T10:00:00Z,name;location,DE,Berlin',
       '8,frank@example.com,Frank F,,email,1,2025-11-05T08:30:00Z,2025-11-05T08:30:00Z,name;email;device,,',
     ]);
+  });
+
+  it('names each file by --vendor when it is given, whatever its first record looks like', async () => {
+    const dir = tempDir();
+    const exports = ['people.json', 'events.ndjson'].map((f) => join(FIXTURES, 'export', f));
+    const detected = await runCli(['correlate', ...exports, '--internal', join(FIXTURES, 'internal.sql'), '--out', 'a', '--json'], { cwd: dir });
+    expect(JSON.parse(detected.stdout).files.map((f: { format: string }) => f.format)).toEqual(['mixpanel-people (json)', 'mixpanel-events (ndjson)']);
+    for (const vendor of ['mixpanel-events', 'mixpanel-people']) {
+      const r = await runCli(['correlate', ...exports, '--vendor', vendor, '--internal', join(FIXTURES, 'internal.sql'), '--out', vendor, '--json'], { cwd: dir });
+      expect(r.code, explain(r)).toBe(0);
+      const s = JSON.parse(r.stdout);
+      expect(s.files.map((f: { format: string }) => f.format)).toEqual([`${vendor} (json)`, `${vendor} (ndjson)`]);
+      expect(JSON.parse(readFileSync(join(dir, vendor, 'manifest.json'), 'utf8')).inputs.map((i: { format: string }) => i.format)).toEqual(s.files.map((f: { format: string }) => f.format));
+      // the records are read the same way: the canonical fields come from either shape
+      expect(s.records).toEqual(JSON.parse(detected.stdout).records);
+    }
   });
 
   it('reads standard input with -', async () => {

@@ -76,7 +76,8 @@ export async function readExport(file: InputFile, opts: ReadOptions, sink: Recor
   }
   const head = Buffer.concat(peek);
   const container = chooseContainer(head, done, opts.vendor);
-  const result: FileResult = { container, detected: container === 'csv' ? 'csv' : container === 'empty' ? 'empty' : '' };
+  // --vendor names the format (and the vendor in notices) whatever the first record looks like
+  const result: FileResult = { container, detected: container === 'csv' ? 'csv' : container === 'empty' ? 'empty' : (opts.vendor ?? '') };
 
   let lastLine = 0;
   const feed = makeFeeder(container, opts, file, sink, result, (l) => (lastLine = Math.max(lastLine, l)));
