@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { normalizeEmail } from '../src/core/normalize.js';
 import { InternalDb } from '../src/internal/db.js';
 import { tempDir } from './helpers.js';
@@ -92,6 +92,40 @@ describe('lossy number hint', () => {
 });
 
 describe('internal database scans filtered in SQLite', () => {
+  it('find by primary key exactly the users a full scan finds when users.id is the rowid', () => {
+    const dir = tempDir();
+    const path = join(dir, 'rowid.sqlite');
+    const db = new Database(path);
+    db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
+    const add = db.prepare('INSERT INTO users VALUES (?, ?, ?)');
+    const rows: [number | bigint, string | null][] = [[0, 'zero@x.org'], [7, 'a@b.com'], [8, ' A@B.COM'], [-3, 'neg@x.org'], [9007199254740993n, 'big@x.org'], [9223372036854775807n, 'max@x.org'], [20, null], [21, 'ÜNAL@X.ORG']];
+    rows.forEach(([id, email], i) => add.run(id, email, `n${i}`));
+    db.close();
+    const wantedIds = new Set(['0', '-0', '007', '7', '7.0', ' 8', '8', '-3', '9007199254740993', '9007199254740992', '9223372036854775807', '9223372036854775808', '20', 'x', '']);
+    const wantedEmails = new Set(['a@b.com', 'ünal@x.org', 'nobody@x.org']);
+    const rowid = vi.spyOn(InternalDb.prototype as unknown as { idIsRowid(): boolean }, 'idIsRowid');
+    const internal = new InternalDb(path, undefined);
+    const got = internal.snapshot(() => {
+      const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
+      return { ids: [...wantedIds].filter((i) => lookup.hasUser(i)), emails: [...wantedEmails].map((e) => [e, [...lookup.usersWithEmail(e)].sort()]), info: [...info].sort() };
+    });
+    internal.close();
+    expect(rowid).toHaveLastReturnedWith(true);
+    expect(got.ids).toEqual(['0', '7', '8', '-3', '9007199254740993', '9223372036854775807', '20']);
+    expect(got.emails).toEqual([['a@b.com', ['7', '8']], ['ünal@x.org', ['21']], ['nobody@x.org', []]]);
+    expect(got.info.map(([id]) => id)).toEqual(['-3', '0', '20', '21', '7', '8', '9007199254740993', '9223372036854775807']);
+    // a --map view over the same table takes the scan, with the same answers
+    const view = new InternalDb(path, 'CREATE TEMP VIEW users AS SELECT id, email, name FROM main.users;');
+    const viaView = view.snapshot(() => {
+      const { lookup } = view.scanUsers(wantedIds, wantedEmails);
+      return [...wantedIds].filter((i) => lookup.hasUser(i));
+    });
+    view.close();
+    expect(rowid).toHaveLastReturnedWith(false);
+    rowid.mockRestore();
+    expect(viaView).toEqual(got.ids);
+  });
+
   it('find exactly the users, memberships and orgs a full scan in JavaScript finds', () => {
     const dir = tempDir();
     const path = join(dir, 'tricky.sqlite');

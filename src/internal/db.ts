@@ -135,8 +135,21 @@ export class InternalDb {
     const ids = new Set<string>();
     const byEmail = new Map<string, string[]>();
     const info = new Map<string, InternalUser>();
-    const stmt = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH} OR ${EMAIL_MAY_BE_IN}`).raw(true);
-    for (const row of stmt.iterate(jsonList(wantedIds), jsonList(wantedEmails)) as IterableIterator<[string | null, unknown, unknown]>) {
+    let rows: Iterable<[string | null, unknown, unknown]>;
+    if (this.idIsRowid()) {
+      // Ids by primary key (only canonical integers can equal a rowid's text), then emails by a
+      // scan of their own: the same rows as the one scan below, a third of the time.
+      const ints = [...wantedIds].filter(isInt64Text);
+      const byId = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`).raw(true);
+      const byMail = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE ${EMAIL_MAY_BE_IN}`).raw(true);
+      rows = (function* () {
+        yield* byId.iterate(JSON.stringify(ints)) as IterableIterator<[string | null, unknown, unknown]>;
+        yield* byMail.iterate(jsonList(wantedEmails)) as IterableIterator<[string | null, unknown, unknown]>;
+      })();
+    } else {
+      rows = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH} OR ${EMAIL_MAY_BE_IN}`).raw(true).iterate(jsonList(wantedIds), jsonList(wantedEmails)) as IterableIterator<[string | null, unknown, unknown]>;
+    }
+    for (const row of rows) {
       const id = row[0];
       if (id === null) continue;
       let wanted = false;
@@ -159,6 +172,20 @@ export class InternalDb {
       lookup: { hasUser: (id) => ids.has(id), usersWithEmail: (e) => byEmail.get(e) ?? [] },
       info,
     };
+  }
+
+  /**
+   * Is users.id the table's rowid (`id INTEGER PRIMARY KEY` of a rowid table, not a --map view)?
+   * Then every id is an integer and its text is canonical, so lookups by key are exact.
+   */
+  private idIsRowid(): boolean {
+    const defs = this.db.prepare("SELECT type, sql FROM (SELECT 0 AS k, type, sql FROM sqlite_temp_master WHERE lower(name) = 'users' UNION ALL SELECT 1, type, sql FROM sqlite_master WHERE lower(name) = 'users') ORDER BY k").raw(true).all() as [string, string | null][];
+    if (defs.length === 0 || defs[0][0] !== 'table' || defs[0][1] === null) return false;
+    const sql = defs[0][1];
+    if (/without\s+rowid/i.test(sql) || /primary\s+key\s+desc/i.test(sql)) return false;
+    const cols = this.db.prepare("SELECT name, type, pk FROM pragma_table_info('users')").raw(true).all() as [string, string, number][];
+    const keys = cols.filter(([, , pk]) => pk > 0);
+    return keys.length === 1 && keys[0][0].toLowerCase() === 'id' && keys[0][1].toUpperCase() === 'INTEGER';
   }
 
   /** Orgs of the given users, from memberships. */
@@ -207,6 +234,13 @@ export class InternalDb {
   close(): void {
     this.db.close();
   }
+}
+
+/** The text of a 64-bit integer as SQLite writes it (no sign on zero, no leading zeros). */
+function isInt64Text(s: string): boolean {
+  if (!/^(?:0|-?[1-9][0-9]{0,18})$/.test(s)) return false;
+  const n = BigInt(s);
+  return n >= -(2n ** 63n) && n < 2n ** 63n;
 }
 
 /** A set of strings as one JSON array parameter: SQLite indexes it once for `IN`. */
