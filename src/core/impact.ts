@@ -155,9 +155,10 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
   const adminCount = new Map<string, number>();
   for (const a of best.values()) adminCount.set(a.orgId, (adminCount.get(a.orgId) ?? 0) + 1);
   const orgIds = sortStrings(perOrg.keys());
-  const admins = [...best.values()];
   const contact = (userId: string) => facts.users.get(userId) ?? { email: '', name: '' };
-  admins.sort((x, y) => compareCodePoints(x.orgId, y.orgId) || compareCodePoints(contact(x.userId).email, contact(y.userId).email) || compareCodePoints(x.userId, y.userId));
+  // contact details looked up once per admin, not once per comparison
+  const admins = [...best.values()].map((a) => ({ ...a, info: contact(a.userId) }));
+  admins.sort((x, y) => compareCodePoints(x.orgId, y.orgId) || compareCodePoints(x.info.email, y.info.email) || compareCodePoints(x.userId, y.userId));
 
   function* users(): Generator<UserRow> {
     for (const uid of userIds) {
@@ -199,7 +200,7 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
   function* roster(): Generator<RosterRow> {
     for (const a of admins) {
       const org = perOrg.get(a.orgId)!;
-      const info = contact(a.userId);
+      const info = a.info;
       yield {
         org_id: a.orgId,
         org_name: facts.orgs.get(a.orgId) ?? '',

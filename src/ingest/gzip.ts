@@ -33,12 +33,12 @@ class Bytes {
     while (this.length < n && !this.ended) {
       const r = await this.input.next();
       if (r.done) this.ended = true;
-      else if (r.value.length > 0) this.unshiftEnd(r.value);
+      else if (r.value.length > 0) this.append(r.value);
     }
     return this.length >= n;
   }
 
-  private unshiftEnd(b: Buffer): void {
+  private append(b: Buffer): void {
     this.chunks.push(b);
     this.length += b.length;
   }

@@ -135,19 +135,19 @@ export class InternalDb {
     const ids = new Set<string>();
     const byEmail = new Map<string, string[]>();
     const info = new Map<string, InternalUser>();
-    let rows: Iterable<[string | null, unknown, unknown]>;
+    let rows: Iterable<UserScanRow>;
     if (this.idIsRowid()) {
       // Ids by primary key (only canonical integers can equal a rowid's text), then emails by a
-      // scan of their own: the same rows as the one scan below, a third of the time.
+      // scan of their own: the same rows as the one scan below, without testing every row's id.
       const ints = [...wantedIds].filter(isInt64Text);
       const byId = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`).raw(true);
       const byMail = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE ${EMAIL_MAY_BE_IN}`).raw(true);
       rows = (function* () {
-        yield* byId.iterate(JSON.stringify(ints)) as IterableIterator<[string | null, unknown, unknown]>;
-        yield* byMail.iterate(jsonList(wantedEmails)) as IterableIterator<[string | null, unknown, unknown]>;
+        yield* byId.iterate(JSON.stringify(ints)) as IterableIterator<UserScanRow>;
+        yield* byMail.iterate(jsonList(wantedEmails)) as IterableIterator<UserScanRow>;
       })();
     } else {
-      rows = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH} OR ${EMAIL_MAY_BE_IN}`).raw(true).iterate(jsonList(wantedIds), jsonList(wantedEmails)) as IterableIterator<[string | null, unknown, unknown]>;
+      rows = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH} OR ${EMAIL_MAY_BE_IN}`).raw(true).iterate(jsonList(wantedIds), jsonList(wantedEmails)) as IterableIterator<UserScanRow>;
     }
     for (const row of rows) {
       const id = row[0];
@@ -235,6 +235,9 @@ export class InternalDb {
     this.db.close();
   }
 }
+
+/** A users row as the scans read it: id as text, email, name. */
+type UserScanRow = [string | null, unknown, unknown];
 
 /** The text of a 64-bit integer as SQLite writes it (no sign on zero, no leading zeros). */
 function isInt64Text(s: string): boolean {

@@ -18,7 +18,7 @@ export function csvLine(values: string[]): string {
   return csvLines([values]);
 }
 
-export function csvCells(columns: readonly string[], row: Row): string[] {
+function csvCells(columns: readonly string[], row: Row): string[] {
   return columns.map((c) => neutralizeFormula(cellText(row[c])));
 }
 
