@@ -10,7 +10,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { normalizeEmail } from '../src/core/normalize.js';
 import { InternalDb } from '../src/internal/db.js';
 import { tempDir } from './helpers.js';
-import { looksLikeSecret, mayHoldSecret, SECRET_PATTERN } from '../src/core/secrets.js';
+import { looksLikeSecret, mayHoldSecret, SECRET_PATTERN, textLooksLikeSecret } from '../src/core/secrets.js';
 import { parseJsonRecord, quoteLongNumbers } from '../src/ingest/json-record.js';
 
 const SECRET_PIECES = [
@@ -61,6 +61,29 @@ describe('credential pre-check', () => {
       }),
       { numRuns: 5000, seed: 5 },
     );
+  });
+
+  it('on UTF-8 bytes, says what it says on the text decoded from them', () => {
+    let positives = 0;
+    const check = (bytes: Buffer) => {
+      const text = bytes.toString('utf8');
+      const slow = text.length >= 12 && SECRET_PATTERN.test(text);
+      if (slow) positives++;
+      expect(textLooksLikeSecret(text, bytes)).toBe(slow);
+    };
+    // credential-like text between non-ASCII neighbours (é, NBSP, U+FFFD, 4-byte characters) …
+    const WIDE = fc.constantFrom('', 'é', '\u00a0', '\ufffd', '😀', 'ſ', '\u212a', ' x:y', '://', '?');
+    fc.assert(
+      fc.property(WIDE, NOISE, fc.oneof(SECRETISH, MUTATED), WIDE, (a, b, secret, c) => check(Buffer.from(a + b + secret + c, 'utf8'))),
+      { numRuns: 20000, seed: 6 },
+    );
+    expect(positives).toBeGreaterThan(1000);
+    // … and arbitrary bytes, invalid UTF-8 included
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (b) => check(Buffer.from(b))),
+      { numRuns: 5000, seed: 7 },
+    );
+    for (const url of ['https://u:pwd@x.example/', 'https://\u00e9t\u00e9:p\u00e0ss@x.example/', 'https://a\u00a0b:pass@x/', 'https://app.example.com/?token=abcd1234']) check(Buffer.from(url, 'utf8'));
   });
 });
 

@@ -5,7 +5,7 @@
  * (JSON.parse defines own properties, and lookups below only read own properties).
  */
 import { CANONICAL_FIELDS, DEFAULT_SOURCES, type CanonicalField, type Getter, type Plan } from '../core/canonical.js';
-import { looksLikeSecret } from '../core/secrets.js';
+import { looksLikeSecret, textLooksLikeSecret } from '../core/secrets.js';
 import { MAX_DEPTH } from './json-stream.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -83,23 +83,24 @@ export function quoteLongNumbers(text: string): string {
   return last === 0 ? text : out + text.slice(last);
 }
 
-export function parseJsonRecord(text: string): Parsed | ParseReject {
+/** Parse and check one record's text; `utf8`, the bytes it was decoded from, speeds up the credential check. */
+export function parseJsonRecord(text: string, utf8?: Uint8Array): Parsed | ParseReject {
   let value: unknown;
   try {
     value = JSON.parse(LOSSY_NUMBER_HINT.test(text) ? quoteLongNumbers(text) : text);
   } catch {
     return 'invalid_json';
   }
-  return checkRecord(value, text);
+  return checkRecord(value, text, utf8);
 }
 
 /** Shape, depth and credential checks on an already parsed value. */
-export function checkRecord(value: unknown, text: string | undefined): Parsed | ParseReject {
+export function checkRecord(value: unknown, text: string | undefined, utf8?: Uint8Array): Parsed | ParseReject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not_an_object';
   // Walk containers iteratively: depth limit, and strings when the raw text cannot be scanned.
   const scanStrings = text === undefined || text.includes('\\');
   const fixSurrogates = text === undefined || SURROGATE_ESCAPE.test(text);
-  let secret = !scanStrings && looksLikeSecret(text);
+  let secret = !scanStrings && (utf8 === undefined ? looksLikeSecret(text) : textLooksLikeSecret(text, utf8));
   // Nesting can be no deeper than the brackets in the text: a typical record skips the walk.
   if (!scanStrings && !fixSurrogates && openersAtMost(text!, MAX_DEPTH)) return { obj: value as JsonObject, secret, replaced: 0 };
   let replaced = 0;

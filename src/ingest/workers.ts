@@ -45,7 +45,7 @@ export function jsonValue(bytes: Buffer, ndjson: boolean, plan: Plan<JsonRec>, s
   const bad = replacedCount(bytes, text);
   if (bad > 0) sink.encodingErrors(bad);
   if (ndjson && JSON_BLANK.test(text)) return;
-  const parsed = parseJsonRecord(text);
+  const parsed = parseJsonRecord(text, bytes);
   if (typeof parsed === 'string') {
     sink.reject(parsed, excerptOf(text));
     return;
