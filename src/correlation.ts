@@ -121,7 +121,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
         ui.progress(`reading ${file.label}: ${tally.counts.read.toLocaleString('en-US')} records, ${rate.toLocaleString('en-US')} records/s`);
       }
     }
-    await closeWorkers(tally.groups);
+    await closeWorkers(true);
     ui.progress('matching identities against the internal database');
 
     // 2. Resolve identities against the internal database, in one snapshot.
@@ -242,7 +242,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     else if (gates.max_rejected || gates.max_unmatched) exitCode = 3;
     return { summary, exitCode };
   } finally {
-    await closeWorkers(); // after a failure: their identities are dropped with them
+    await closeWorkers(); // after a failure
     internal.close();
     ui.stopProgress();
   }

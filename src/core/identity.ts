@@ -56,46 +56,6 @@ export class IdentityGroups {
     if (r.country !== undefined || r.region !== undefined) id.places = withValue(id.places, `${r.country ?? ''}\u0000${r.region ?? ''}`);
   }
 
-  /** Fold in an identity aggregated elsewhere (a parsing worker's): the same as adding its records here. */
-  merge(other: Identity): void {
-    const id = this.byKey.get(other.key);
-    if (id === undefined) {
-      this.byKey.set(other.key, other);
-      return;
-    }
-    id.distinctId ??= other.distinctId;
-    for (const v of other.userIds) id.userIds = withValue(id.userIds, v);
-    for (const v of other.emails) id.emails = withValue(id.emails, v);
-    for (const v of other.deviceIds) id.deviceIds = withValue(id.deviceIds, v);
-    for (const v of other.orgIds) id.orgIds = withValue(id.orgIds, v);
-    for (const v of other.places) id.places = withValue(id.places, v);
-    id.events += other.events;
-    if (other.first !== null && (id.first === null || other.first < id.first)) id.first = other.first;
-    if (other.last !== null && (id.last === null || other.last > id.last)) id.last = other.last;
-    id.exposure |= other.exposure;
-  }
-
-  /**
-   * Up to `n` identities as JSON text, to cross a thread boundary (see mergeJson), removed from
-   * here as they go; `more` says whether any are left.
-   */
-  takeJson(n: number): { json: string; more: boolean } {
-    const out: unknown[] = [];
-    for (const id of this.byKey.values()) {
-      if (out.length === n) break;
-      out.push([id.key, id.distinctId ?? null, id.userIds, id.emails, id.deviceIds, id.orgIds, id.events, id.first, id.last, id.exposure, id.places]);
-      this.byKey.delete(id.key);
-    }
-    return { json: JSON.stringify(out), more: this.byKey.size > 0 };
-  }
-
-  /** Merge identities sent as takeJson() text. */
-  mergeJson(json: string): void {
-    for (const t of JSON.parse(json) as [string, string | null, string[], string[], string[], string[], number, number | null, number | null, number, string[]][]) {
-      this.merge({ key: t[0], distinctId: t[1] ?? undefined, userIds: t[2], emails: t[3], deviceIds: t[4], orgIds: t[5], events: t[6], first: t[7], last: t[8], exposure: t[9], places: t[10] });
-    }
-  }
-
   /** Identities in vendor_id order (Unicode code points). */
   sorted(): Identity[] {
     return sortByCodePoints([...this.byKey.values()], (id) => id.key);

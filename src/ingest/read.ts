@@ -33,7 +33,7 @@ export interface RecordSink {
   accept(line: number, rec: CanonicalRecord, source: JsonObject | string[]): void;
   /**
    * With a tally, NDJSON may be read by worker threads: their usable records are then counted
-   * here instead of reaching `accept`, and grouped by the workers (closeWorkers merges them).
+   * in the tally and grouped into its identities instead of reaching `accept`.
    */
   tally?: Tally;
   /** Called now and then while a parallel read counts records into the tally. */

@@ -3,19 +3,19 @@
  * NDJSON reading: the main thread splits lines (physical line numbers, CR/CRLF, oversize lines:
  * LineSplitter, unchanged), copies them into batches of ~1 MiB and hands each batch to a worker
  * thread. A worker decodes, parses, canonicalises and applies the --since/--until window, and
- * sends back what happened to each line, with the 64-bit hash of each record id. The main thread
- * takes those in input order: it counts every record, decides which record ids were already
- * accepted (the dedupe is global and order-dependent, so it stays in one place) and tells the
- * worker which of its records were accepted; the worker adds those to identities of its own.
- * After the last file the workers' identities are merged (aggregation is order-independent), so
- * every count and every list is exactly that of a single-threaded run, while the per-record work
- * runs on every core. BREACH_IMPACT_THREADS=N sets the number of workers (0 = one per core,
- * 1 = single-threaded); the default is one per core.
+ * sends back what happened to each line: for a usable record, the few fields identities are
+ * made of and the 64-bit hash of its record id. The main thread takes those in input order, as a
+ * single-threaded run would: it counts every record, drops the ones whose record id was already
+ * accepted (the dedupe is global and order-dependent) and groups the rest into identities. So
+ * every count and every list is exactly that of a single-threaded run, the parsing runs on every
+ * core, and the identities exist once, on the main thread, as the records arrive.
+ * BREACH_IMPACT_THREADS=N sets the number of workers (0 = one per core, 1 = single-threaded); the
+ * default is one per core.
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
-import { hashRecordId, IdentityGroups, type RecordIdSeed } from '../core/identity.js';
+import { hashRecordId, type RecordIdSeed } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
 import { InputError } from '../errors.js';
@@ -76,13 +76,34 @@ const END = 0;
 const ENC = 1;
 const REJ = 2;
 const DET = 3;
-/** accepted unless a duplicate: its record id's hash is the batch's next pair */
+/** accepted unless a duplicate: its record id's hash is the batch's next pair; the record follows (see recordOps) */
 const ACC_ID = 4;
-/** accepted: no record id, so never a duplicate */
+/** accepted: no record id, so never a duplicate; the record follows */
 const ACC = 5;
 /** outside --since/--until */
 const FIL = 6;
-type Op = string | number;
+type Op = string | number | null | string[];
+
+/** A record as identities need it, appended to the ops: 8 values, absent ones as null. */
+function recordOps(ops: Op[], r: CanonicalRecord): void {
+  ops.push(r.distinctId ?? null, r.userId ?? null, r.email ?? null, r.deviceId ?? null, r.orgIds, r.time, r.exposure, r.country ?? null, r.region ?? null);
+}
+
+/** The record recordOps wrote at ops[k] (its record id is not needed any more: its hash was used). */
+function opsRecord(ops: Op[], k: number): CanonicalRecord {
+  return {
+    distinctId: (ops[k] as string | null) ?? undefined,
+    userId: (ops[k + 1] as string | null) ?? undefined,
+    email: (ops[k + 2] as string | null) ?? undefined,
+    deviceId: (ops[k + 3] as string | null) ?? undefined,
+    orgIds: ops[k + 4] as string[],
+    time: ops[k + 5] as number | null,
+    exposure: ops[k + 6] as number,
+    country: (ops[k + 7] as string | null) ?? undefined,
+    region: (ops[k + 8] as string | null) ?? undefined,
+  };
+}
+const RECORD_OPS = 9;
 
 interface WorkerInit {
   kind: 'breach-impact-ndjson';
@@ -91,66 +112,48 @@ interface WorkerInit {
   seed: RecordIdSeed;
 }
 
-type ToWorker =
-  | { type: 'batch'; id: number; buf: Uint8Array; ends: Int32Array }
-  | { type: 'accepted'; id: number; keep: Uint8Array }
-  | { type: 'identities'; id: number };
-type FromWorker = { id: number; ops: string; hashes: Uint32Array } | { id: number; identities: string; more: boolean };
-/** Identities per reply when they are merged: a page at a time keeps one copy in flight. */
-const IDENTITIES_PER_PAGE = 20_000;
+type ToWorker = { type: 'batch'; id: number; buf: Uint8Array; ends: Int32Array };
+type FromWorker = { id: number; ops: string; hashes: Uint32Array };
 
 function runWorker(init: WorkerInit): void {
   const plan = jsonPlan(new Map(init.columns)) as Plan<JsonRec>;
-  const groups = new IdentityGroups();
-  /** per batch: its records with a record id, waiting for the main thread's dedupe */
-  const waiting = new Map<number, CanonicalRecord[]>();
   parentPort!.on('message', (m: ToWorker) => {
-    if (m.type === 'batch') {
-      const ops: Op[] = [];
-      const withId: CanonicalRecord[] = [];
-      let detected = false;
-      const sink: ValueSink = {
-        encodingErrors: (n) => void ops.push(ENC, n),
-        reject: (reason, excerpt) => void ops.push(REJ, reason, excerpt),
-        detect: (shape) => {
-          // Only the first record of a file decides; the first of each batch is enough.
-          if (!detected) ops.push(DET, shape);
-          detected = true;
-        },
-        accept: (r) => {
-          if (!inWindow(init.window, r.time)) ops.push(FIL);
-          else if (r.recordId === undefined) {
-            ops.push(ACC);
-            groups.add(r);
-          } else {
-            ops.push(ACC_ID);
-            withId.push(r);
-          }
-        },
-      };
-      const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
-      let start = 0;
-      for (let i = 0; i < m.ends.length; i++) {
-        jsonValue(whole.subarray(start, m.ends[i]), true, plan, sink);
-        ops.push(END);
-        start = m.ends[i];
-      }
-      const hashes = new Uint32Array(withId.length * 2);
-      withId.forEach((r, k) => hashRecordId(r.recordId!, init.seed, hashes, 2 * k));
-      if (withId.length > 0) waiting.set(m.id, withId);
-      // As JSON text: one string crosses threads, and JSON.parse is several times faster than
-      // structured clone's deserialisation of the same values.
-      parentPort!.postMessage({ id: m.id, ops: JSON.stringify(ops), hashes } satisfies FromWorker, [hashes.buffer]);
-    } else if (m.type === 'accepted') {
-      const records = waiting.get(m.id) ?? [];
-      waiting.delete(m.id);
-      records.forEach((r, k) => {
-        if (m.keep[k] === 1) groups.add(r);
-      });
-    } else {
-      const page = groups.takeJson(IDENTITIES_PER_PAGE);
-      parentPort!.postMessage({ id: m.id, identities: page.json, more: page.more } satisfies FromWorker);
+    const ops: Op[] = [];
+    const withId: string[] = [];
+    let detected = false;
+    const sink: ValueSink = {
+      encodingErrors: (n) => void ops.push(ENC, n),
+      reject: (reason, excerpt) => void ops.push(REJ, reason, excerpt),
+      detect: (shape) => {
+        // Only the first record of a file decides; the first of each batch is enough.
+        if (!detected) ops.push(DET, shape);
+        detected = true;
+      },
+      accept: (r) => {
+        if (!inWindow(init.window, r.time)) {
+          ops.push(FIL);
+          return;
+        }
+        if (r.recordId === undefined) ops.push(ACC);
+        else {
+          ops.push(ACC_ID);
+          withId.push(r.recordId);
+        }
+        recordOps(ops, r);
+      },
+    };
+    const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+    let start = 0;
+    for (let i = 0; i < m.ends.length; i++) {
+      jsonValue(whole.subarray(start, m.ends[i]), true, plan, sink);
+      ops.push(END);
+      start = m.ends[i];
     }
+    const hashes = new Uint32Array(withId.length * 2);
+    withId.forEach((id, k) => hashRecordId(id, init.seed, hashes, 2 * k));
+    // As JSON text: one string crosses threads, and JSON.parse is several times faster than
+    // structured clone's deserialisation of the same values.
+    parentPort!.postMessage({ id: m.id, ops: JSON.stringify(ops), hashes } satisfies FromWorker, [hashes.buffer]);
   });
 }
 
@@ -186,8 +189,8 @@ interface Slot {
 let pool: Slot[] = [];
 let nextId = 1;
 /**
- * Why a worker stopped unasked (an error, running out of memory). Its identities are gone with
- * it, so the reading cannot be completed: every later step throws this.
+ * Why a worker stopped unasked (an error, running out of memory). The records of its batches
+ * are gone with it, so the reading cannot be completed: every later step throws this.
  */
 let lost: Error | undefined;
 const replies = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
@@ -201,7 +204,7 @@ function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[] = []): Promise
 
 function workerFor(init: WorkerInit, threads: number): Slot {
   const key = JSON.stringify([init.columns, init.window, init.seed]);
-  if (pool.length > 0 && pool[0].key !== key) throw new Error('parsing workers hold identities of another configuration: close them first');
+  if (pool.length > 0 && pool[0].key !== key) throw new Error('parsing workers are set up for another configuration: close them first');
   if (pool.length < threads) {
     const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: workerLimits() });
     // Referenced only while it owes a reply: an idle worker never keeps the process alive.
@@ -236,31 +239,19 @@ function workerFor(init: WorkerInit, threads: number): Slot {
 }
 
 /**
- * Merge every worker's identities into `into`, then stop the workers (between the reading and
- * the matching, to free their memory). One worker and one page at a time, each page leaving the
- * worker's memory as it enters the main thread's.
+ * Stop the workers (after the reading, to free their memory). With `complete`, throws if one of
+ * them stopped unasked during the reading: the caller was about to use the reading as whole.
  */
-export async function closeWorkers(into?: IdentityGroups): Promise<void> {
+export async function closeWorkers(complete = false): Promise<void> {
   const all = pool;
   pool = [];
   const failure = lost;
   lost = undefined;
-  if (failure !== undefined && into !== undefined) {
-    for (const slot of all) {
-      slot.closing = true;
-      await slot.worker.terminate();
-    }
-    throw failure;
-  }
   for (const slot of all) {
-    for (let more = into !== undefined; more; ) {
-      const m = await request(slot, { type: 'identities', id: nextId++ });
-      more = 'identities' in m && m.more;
-      if ('identities' in m) into!.mergeJson(m.identities);
-    }
     slot.closing = true;
     await slot.worker.terminate();
   }
+  if (failure !== undefined && complete) throw failure;
 }
 
 /** The sink a parallel NDJSON reader reports to, per line: read.ts's RecordSink, line-addressed. */
@@ -282,8 +273,8 @@ interface Batch {
 }
 
 /**
- * Lines in, results applied in input order: usable records counted in `tally` (accepted ones
- * grouped by the workers: closeWorkers merges them), the rest reported to the sink.
+ * Lines in, results applied in input order: usable records counted in `tally` and the accepted
+ * ones grouped into its identities, the rest reported to the sink.
  * `line()`/`oversize()` follow LineSplitter's sink.
  */
 export class ParallelLines {
@@ -360,7 +351,6 @@ export class ParallelLines {
   private apply(batch: Batch): void {
     const { ops, hashes } = batch.result!;
     const { sink, tally } = this;
-    const keep = new Uint8Array(hashes.length / 2);
     let k = 0;
     let h = 0;
     for (const l of batch.lines) {
@@ -372,10 +362,12 @@ export class ParallelLines {
         const op = ops[k++];
         if (op === END) break;
         if (op === ACC_ID) {
-          keep[h] = tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1]) ? 1 : 0;
+          if (tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1])) tally.groups.add(opsRecord(ops, k));
           h++;
+          k += RECORD_OPS;
         } else if (op === ACC) {
-          tally.offerParsed(false);
+          if (tally.offerParsed(false)) tally.groups.add(opsRecord(ops, k));
+          k += RECORD_OPS;
         } else if (op === FIL) {
           tally.offerParsed(true);
         } else if (op === REJ) {
@@ -389,9 +381,6 @@ export class ParallelLines {
           throw new Error(`parsing worker sent an unknown result (${String(op)})`);
         }
       }
-    }
-    if (keep.length > 0) {
-      batch.slot!.worker.postMessage({ type: 'accepted', id: batch.id, keep } satisfies ToWorker, [keep.buffer]);
     }
     sink.counted();
   }

@@ -84,7 +84,7 @@ describe('Ctrl-C during a large run', () => {
 describe('a parsing worker that dies', () => {
   it('stops the run (exit 1) with a clear message and publishes nothing, never a case short of its identities', async () => {
     const dir = tempDir();
-    // enough identities that a worker capped at 2 MB of heap runs out of memory while grouping them
+    // a worker capped at 2 MB of heap runs out of memory parsing a batch of these (1 MiB of lines)
     writeFileSync(join(dir, 'e.ndjson'), Array.from({ length: 40_000 }, (_, i) => event({ distinct_id: `d-${i}`, $insert_id: `i-${i}`, $email: `p${i}@example.com`, $city: 'Lyon' })).join('\n') + '\n');
     writeFileSync(join(dir, 'internal.sql'), 'CREATE TABLE users (id, email, name); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
     const c = await correlateIn(dir, ['e.ndjson'], { internal: 'internal.sql', env: { BREACH_IMPACT_THREADS: '2', BREACH_IMPACT_WORKER_HEAP_MB: '2' } });
