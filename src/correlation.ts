@@ -7,8 +7,9 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
-import { buildImpact, type Impact, type InternalUser } from './core/impact.js';
-import { matchIdentities, RULES } from './core/match.js';
+import { buildImpact, handOver, type Impact, type InternalUser } from './core/impact.js';
+import type { Identity } from './core/identity.js';
+import { matchIdentities, RULES, type Match } from './core/match.js';
 import { COLUMNS, type ListName, type Row } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
@@ -125,34 +126,39 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     ui.progress('matching identities against the internal database');
 
     // 2. Resolve identities against the internal database, in one snapshot.
-    const identities = tally.groups.sorted();
+    // The sorted array is the one reference to the identities from here on: buildImpact lets
+    // the matched ones go as it counts them.
+    const identities: (Identity | undefined)[] = tally.groups.sorted();
+    tally.groups.byKey.clear();
+    const vendorIdentities = identities.length;
     const impact: Impact = internal.snapshot(() => {
       const wantedIds = new Set<string>();
       const wantedEmails = new Set<string>();
-      for (const id of identities) {
+      for (const id of identities as Identity[]) {
         for (const u of id.userIds) wantedIds.add(u);
         if (id.distinctId !== undefined) wantedIds.add(id.distinctId);
         for (const e of id.emails) wantedEmails.add(e);
       }
       const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
-      const matches = matchIdentities(identities, lookup);
+      const matches: (Match | undefined)[] = matchIdentities(identities as Identity[], lookup);
       const matchedUsers = new Set<string>();
-      for (const m of matches) if (m.userId !== undefined) matchedUsers.add(m.userId);
+      for (const m of matches as Match[]) if (m.userId !== undefined) matchedUsers.add(m.userId);
       const memberships = internal.membershipsOf(matchedUsers);
       const candidateOrgs = new Set<string>();
       for (const orgs of memberships.values()) for (const o of orgs) candidateOrgs.add(o);
-      identities.forEach((id, i) => {
-        if (matches[i].userId === undefined) for (const o of id.orgIds) candidateOrgs.add(o);
+      (identities as Identity[]).forEach((id, i) => {
+        if (matches[i]!.userId === undefined) for (const o of id.orgIds) candidateOrgs.add(o);
       });
       const orgs = internal.orgNames(candidateOrgs);
       const affectedOrgs = new Set<string>();
       for (const list of memberships.values()) for (const o of list) affectedOrgs.add(o);
-      identities.forEach((id, i) => {
-        if (matches[i].userId === undefined) for (const o of id.orgIds) if (orgs.has(o)) affectedOrgs.add(o);
+      (identities as Identity[]).forEach((id, i) => {
+        if (matches[i]!.userId === undefined) for (const o of id.orgIds) if (orgs.has(o)) affectedOrgs.add(o);
       });
       const admins = internal.admins(affectedOrgs, opts.adminRoles);
-      const users = new Map<string, InternalUser>([...info, ...admins.info]);
-      return buildImpact(identities, matches, { users, memberships, orgs, admins: admins.admins });
+      const users: Map<string, InternalUser> = info;
+      for (const [id, contact] of admins.info) users.set(id, contact);
+      return buildImpact(handOver(identities, matches), { users, memberships, orgs, admins: admins.admins });
     });
     const internalSource = hashFile(opts.internal);
 
@@ -160,11 +166,11 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const counts = tally.counts;
     const gates = {
       max_rejected: gateExceeded(opts.maxRejected, counts.rejected, counts.read),
-      max_unmatched: gateExceeded(opts.maxUnmatched, impact.count.unmatched, identities.length),
+      max_unmatched: gateExceeded(opts.maxUnmatched, impact.count.unmatched, vendorIdentities),
     };
     const summary: Summary = {
       records: { ...counts },
-      identities: { vendor: identities.length, matched: impact.matchedIdentities, unmatched: impact.count.unmatched },
+      identities: { vendor: vendorIdentities, matched: impact.matchedIdentities, unmatched: impact.count.unmatched },
       users: impact.count.users,
       orgs: impact.count.orgs,
       roster: impact.count.roster,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CAT, categoriesOf } from '../src/core/categories.js';
 import { canonicalize, type CanonicalRecord } from '../src/core/canonical.js';
 import { compareCodePoints, hashRecordId, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
-import { buildImpact } from '../src/core/impact.js';
+import { buildImpact, handOver } from '../src/core/impact.js';
 import { matchIdentities, unmatchedReason, type UserLookup } from '../src/core/match.js';
 import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js';
 import { looksLikeSecret } from '../src/core/secrets.js';
@@ -267,7 +267,8 @@ describe('buildImpact', () => {
       identity('s', { emails: ['shared@x.com'], orgIds: ['org1'], events: 1, first: 7000, last: 7000, exposure: CAT.email }),
     ];
     const m = matchIdentities(ids, users);
-    const impact = buildImpact(ids, m, {
+    const given: (Identity | undefined)[] = [...ids];
+    const impact = buildImpact(handOver(given, [...m]), {
       users: new Map([
         ['1', { email: 'A@x.com', name: 'A' }],
         ['2', { email: 'b@x.com', name: 'B' }],
@@ -307,5 +308,7 @@ describe('buildImpact', () => {
     expect(impact.exposedUsers).toMatchObject({ email: 1, ip: 1, name: 1, ids: 0 });
     expect(impact.count).toEqual({ users: 2, orgs: 3, roster: 2, unmatched: 2, orgsWithoutAdmin: 2 });
     expect(impact.unmatchedByReason).toEqual({ org_only: 1, ambiguous_email: 1 });
+    // handOver let every identity go as buildImpact read it
+    expect(given.every((x) => x === undefined)).toBe(true);
   });
 });

@@ -84,28 +84,33 @@ function roleRank(role: string): number {
   return r === 'owner' ? 0 : r === 'admin' ? 1 : 2;
 }
 
-export function buildImpact(identities: readonly Identity[], matches: readonly Match[], facts: InternalFacts): Impact {
+/**
+ * Every identity (in vendor_id order) with its match, read once: a caller that lets each
+ * identity go as it is handed over (see `handOver`) keeps only the unmatched ones alive while the
+ * lists are made, not every identity of the export.
+ */
+export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts: InternalFacts): Impact {
   const matchedBy = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
-  const perUser = new Map<string, Span & { rule: number; places: Set<string> }>();
-  /** the unmatched identities (indices, in vendor_id order) and their reasons */
-  const unmatchedAt: number[] = [];
+  const perUser = new Map<string, Span & { rule: number; places: string[] }>();
+  /** the unmatched identities (in vendor_id order) and their reasons */
+  const unmatchedIds: Identity[] = [];
   const reasons: string[] = [];
   const unmatchedByReason: Record<string, number> = {};
   const perOrgUnattributed = new Map<string, Span & { count: number }>();
 
-  identities.forEach((id, i) => {
-    const m = matches[i];
+  for (const [id, m] of matched) {
     if (m.userId !== undefined && m.rule !== undefined) {
       matchedBy[m.rule]++;
       let u = perUser.get(m.userId);
-      if (u === undefined) perUser.set(m.userId, (u = { events: 0, first: null, last: null, exposure: 0, rule: RULES.length, places: new Set() }));
+      if (u === undefined) perUser.set(m.userId, (u = { events: 0, first: null, last: null, exposure: 0, rule: RULES.length, places: [] }));
       widen(u, id);
       u.rule = Math.min(u.rule, RULES.indexOf(m.rule));
-      for (const p of id.places) u.places.add(p);
-      return;
+      // a person has a place or two: a list, not a Set, for each of a million people
+      for (const p of id.places) if (!u.places.includes(p)) u.places.push(p);
+      continue;
     }
     const reason = unmatchedReason(m, id, (o) => facts.orgs.has(o));
-    unmatchedAt.push(i);
+    unmatchedIds.push(id);
     reasons.push(reason);
     unmatchedByReason[reason] = (unmatchedByReason[reason] ?? 0) + 1;
     for (const o of new Set(id.orgIds)) {
@@ -115,7 +120,7 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
       widen(s, id);
       s.count++;
     }
-  });
+  }
 
   const userIds = sortStrings(perUser.keys());
   const perOrg = new Map<string, Span & { affected: number; unattributed: number }>();
@@ -164,7 +169,7 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
     for (const uid of userIds) {
       const u = perUser.get(uid)!;
       const info = contact(uid);
-      const places = [...u.places].map((p) => p.split('\u0000') as [string, string]);
+      const places = u.places.map((p) => p.split('\u0000') as [string, string]);
       yield {
         user_id: uid,
         email: info.email,
@@ -217,8 +222,8 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
 
   function* unmatched(): Generator<UnmatchedRow> {
     // identities arrive sorted by vendor_id
-    for (let k = 0; k < unmatchedAt.length; k++) {
-      const id = identities[unmatchedAt[k]];
+    for (let k = 0; k < unmatchedIds.length; k++) {
+      const id = unmatchedIds[k];
       yield {
         vendor_id: id.key,
         reason: reasons[k],
@@ -249,7 +254,7 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
       users: userIds.length,
       orgs: orgIds.length,
       roster: admins.length,
-      unmatched: unmatchedAt.length,
+      unmatched: unmatchedIds.length,
       orgsWithoutAdmin: orgIds.filter((o) => !adminCount.has(o)).length,
     },
     unmatchedByReason,
@@ -257,4 +262,17 @@ export function buildImpact(identities: readonly Identity[], matches: readonly M
     exposedUsers,
     matchedIdentities: RULES.reduce((n, r) => n + matchedBy[r], 0),
   };
+}
+
+/**
+ * The identities with their matches, each entry of both arrays cleared as it is handed over: what
+ * buildImpact does not keep can be collected while it runs.
+ */
+export function* handOver(identities: (Identity | undefined)[], matches: (Match | undefined)[]): Generator<readonly [Identity, Match]> {
+  for (let i = 0; i < identities.length; i++) {
+    const pair = [identities[i]!, matches[i]!] as const;
+    identities[i] = undefined;
+    matches[i] = undefined;
+    yield pair;
+  }
 }
