@@ -14,6 +14,7 @@ import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
 import type { OrgRow, Row } from '../src/core/rows.js';
 import { COLUMNS } from '../src/core/rows.js';
+import { formatTime } from '../src/core/normalize.js';
 import { addressProblem, displayName, inertText } from '../src/notice/address.js';
 import { composeMessage, messageId } from '../src/notice/compose.js';
 import { parseTemplate, renderBody, renderSubject } from '../src/notice/template.js';
@@ -214,5 +215,24 @@ describe.skipIf(!HAS_CORPUS)('the Big List of Naughty Strings comes out inert', 
         expect(mail.to).toEqual([{ address: deliverable[i].email, name: displayName(deliverable[i].name) }]);
       }
     }
+  });
+});
+
+describe('formatTime', () => {
+  it('writes what Date#toISOString writes, to the second, for any time', () => {
+    const slow = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: 0, max: 4_102_444_800_000 }), // 1970–2100, in milliseconds
+          fc.double({ min: -62_135_596_800_000, max: 8.64e15, noNaN: true }), // year 1 to the end of Date, fractions
+          fc.constantFrom(0, 999, 1000, 86_399_999, 86_400_000, 253_402_300_799_999, 253_402_300_800_000, -1, -1000.5),
+        ),
+        (ms) => {
+          expect(formatTime(ms)).toBe(slow(ms));
+        },
+      ),
+      { numRuns: 20000, seed: 11 },
+    );
   });
 });

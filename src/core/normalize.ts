@@ -78,5 +78,19 @@ export function parseIso(s: string): number {
 /** ISO 8601 UTC to the second: 2025-11-09T14:03:22Z. */
 export function formatTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '';
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const secs = Math.floor(ms / 1000);
+  const day = Math.floor(secs / 86_400);
+  if (!(secs >= 0 && secs < LAST_FAST_SECOND)) return new Date(secs * 1000).toISOString().replace('.000Z', 'Z');
+  // A list has a few hundred distinct days and a million times: the date part is made once a day.
+  let date = DAYS.get(day);
+  if (date === undefined) {
+    if (DAYS.size > 4096) DAYS.clear();
+    DAYS.set(day, (date = new Date(day * 86_400_000).toISOString().slice(0, 11)));
+  }
+  const r = secs - day * 86_400;
+  return date + TWO[Math.floor(r / 3600)] + ':' + TWO[Math.floor(r / 60) % 60] + ':' + TWO[r % 60] + 'Z';
 }
+/** 10000-01-01T00:00:00Z: from there on, years have more than four digits */
+const LAST_FAST_SECOND = 253_402_300_800;
+const DAYS = new Map<number, string>();
+const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
