@@ -70,8 +70,22 @@ export function gateExceeded(g: Gate | undefined, count: number, total: number):
   return g.percent ? count * 100 > g.value * total : count > g.value;
 }
 
+/**
+ * BREACH_IMPACT_PHASES=1: each step's wall time and the resident memory after it, on stderr (for
+ * the benchmark and profiling; no data from the inputs).
+ */
+const PHASES = process.env.BREACH_IMPACT_PHASES === '1';
+let phaseStart = performance.now();
+function phase(name: string): void {
+  if (!PHASES) return;
+  const now = performance.now();
+  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB\n`);
+  phaseStart = now;
+}
+
 export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<CorrelateResult> {
   const started = new Date();
+  phaseStart = performance.now();
   const mapSql = opts.map === undefined ? undefined : readFileSync(opts.map, 'utf8');
   const internal = new InternalDb(opts.internal, mapSql);
   try {
@@ -123,6 +137,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       }
     }
     await closeWorkers(true);
+    phase('reading');
     ui.progress('matching identities against the internal database');
 
     // 2. Resolve identities against the internal database, in one snapshot.
@@ -131,6 +146,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const identities: (Identity | undefined)[] = tally.groups.sorted();
     tally.groups.byKey.clear();
     const vendorIdentities = identities.length;
+    phase('sorting identities');
     const impact: Impact = internal.snapshot(() => {
       const wantedIds = new Set<string>();
       const wantedEmails = new Set<string>();
@@ -139,11 +155,15 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
         if (id.distinctId !== undefined) wantedIds.add(id.distinctId);
         for (const e of id.emails) wantedEmails.add(e);
       }
+      phase('wanted ids and emails');
       const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
+      phase('users');
       const matches: (Match | undefined)[] = matchIdentities(identities as Identity[], lookup);
       const matchedUsers = new Set<string>();
       for (const m of matches as Match[]) if (m.userId !== undefined) matchedUsers.add(m.userId);
+      phase('matching');
       const memberships = internal.membershipsOf(matchedUsers);
+      phase('memberships');
       const candidateOrgs = new Set<string>();
       for (const orgs of memberships.values()) for (const o of orgs) candidateOrgs.add(o);
       (identities as Identity[]).forEach((id, i) => {
@@ -155,12 +175,16 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       (identities as Identity[]).forEach((id, i) => {
         if (matches[i]!.userId === undefined) for (const o of id.orgIds) if (orgs.has(o)) affectedOrgs.add(o);
       });
+      phase('orgs');
       const admins = internal.admins(affectedOrgs, opts.adminRoles);
+      phase('admins');
       const users: Map<string, InternalUser> = info;
       for (const [id, contact] of admins.info) users.set(id, contact);
       return buildImpact(handOver(identities, matches), { users, memberships, orgs, admins: admins.admins });
     });
+    phase('aggregating');
     const internalSource = hashFile(opts.internal);
+    phase('hashing the internal database');
 
     // 3. Summary and gates.
     const counts = tally.counts;
@@ -206,6 +230,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
         }
       })());
       stored.end();
+      phase(`writing ${name}`);
       staged.push({ file, rows: n });
     }
     store.finishRejected();
@@ -241,6 +266,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     manifestFile.write(JSON.stringify(manifest, null, 2) + '\n');
     for (const { file } of staged) file.commit();
     manifestFile.commit();
+    phase('publishing');
     ui.stopProgress();
 
     let exitCode = 0;

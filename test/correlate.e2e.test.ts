@@ -106,6 +106,19 @@ describe('correlate on the bundled fixtures', () => {
     expect(r.code, explain(r)).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')));
   });
+
+  it('times its steps on stderr with BREACH_IMPACT_PHASES=1, naming no data, the outputs unchanged', async () => {
+    const out = join(tempDir(), 'case');
+    const r = await runCli(['correlate', ...BASE, '--out', out, '--quiet'], { env: { BREACH_IMPACT_PHASES: '1' } });
+    expect(r.code, explain(r)).toBe(0);
+    const steps = r.stderr.split('\n').filter((l) => l !== '').map((l) => /^phase ([a-z +]+): \d+\.\d\d s, rss \d+ MB$/.exec(l)?.[1] ?? `unexpected: ${l}`);
+    expect(steps).toEqual([
+      'reading', 'sorting identities', 'wanted ids and emails', 'users', 'matching', 'memberships', 'orgs', 'admins', 'aggregating',
+      'hashing the internal database', 'writing users', 'writing orgs', 'writing roster', 'writing unmatched', 'writing jurisdictions', 'publishing',
+    ]);
+    const files = readCase(out);
+    for (const f of LIST_FILES) expect(files[f], f).toBe(readFileSync(join(GOLDEN, f), 'utf8'));
+  });
 });
 
 describe('the case directory', () => {
