@@ -149,8 +149,3 @@ export function canonicalize<R>(plan: Plan<R>, rec: R, secret: boolean): Canonic
     exposure,
   };
 }
-
-/** The key that groups records into vendor identities. */
-export function identityKey(r: CanonicalRecord): string {
-  return (r.distinctId ?? r.userId ?? r.email ?? r.deviceId) as string;
-}

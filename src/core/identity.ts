@@ -3,7 +3,7 @@
  * email, else device_id). Aggregates are kept per identity, never per event, so memory grows with
  * the number of people in the dataset, not with its size.
  */
-import { identityKey, type CanonicalRecord } from './canonical.js';
+import { type CanonicalRecord } from './canonical.js';
 
 export interface Identity {
   key: string;
@@ -23,6 +23,11 @@ export interface Identity {
 
 const NONE: readonly string[] = Object.freeze([]);
 
+/** A record's (country, region) as identities keep it, `country\u0000region`; none without either. */
+export function placeOf(r: CanonicalRecord): string | undefined {
+  return r.country !== undefined || r.region !== undefined ? `${r.country ?? ''}\u0000${r.region ?? ''}` : undefined;
+}
+
 /**
  * The list with `v` added. Lists are rebuilt at their exact size rather than pushed to: a pushed
  * array reserves room for 16 more, which at a million identities is most of the memory.
@@ -36,24 +41,31 @@ export class IdentityGroups {
   readonly byKey = new Map<string, Identity>();
 
   add(r: CanonicalRecord): void {
-    const key = identityKey(r);
+    this.addParts(r.distinctId, r.userId, r.email, r.deviceId, r.orgIds, r.time, r.exposure, placeOf(r));
+  }
+
+  /** add() of a record given by its parts (the place as placeOf gives it), without the record. */
+  addParts(distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], time: number | null, exposure: number, place: string | undefined): void {
+    // the grouping key: distinct_id, else user_id, else email, else device_id (canonicalize
+    // rejects a record with none of them)
+    const key = (distinctId ?? userId ?? email ?? deviceId) as string;
     let id = this.byKey.get(key);
     if (id === undefined) {
       id = { key, distinctId: undefined, userIds: NONE, emails: NONE, deviceIds: NONE, orgIds: NONE, events: 0, first: null, last: null, exposure: 0, places: NONE };
       this.byKey.set(key, id);
     }
-    if (r.distinctId !== undefined) id.distinctId = r.distinctId;
-    id.userIds = withValue(id.userIds, r.userId);
-    id.emails = withValue(id.emails, r.email);
-    id.deviceIds = withValue(id.deviceIds, r.deviceId);
-    for (const o of r.orgIds) id.orgIds = withValue(id.orgIds, o);
+    if (distinctId !== undefined) id.distinctId = distinctId;
+    id.userIds = withValue(id.userIds, userId);
+    id.emails = withValue(id.emails, email);
+    id.deviceIds = withValue(id.deviceIds, deviceId);
+    for (const o of orgIds) id.orgIds = withValue(id.orgIds, o);
     id.events++;
-    if (r.time !== null) {
-      if (id.first === null || r.time < id.first) id.first = r.time;
-      if (id.last === null || r.time > id.last) id.last = r.time;
+    if (time !== null) {
+      if (id.first === null || time < id.first) id.first = time;
+      if (id.last === null || time > id.last) id.last = time;
     }
-    id.exposure |= r.exposure;
-    if (r.country !== undefined || r.region !== undefined) id.places = withValue(id.places, `${r.country ?? ''}\u0000${r.region ?? ''}`);
+    id.exposure |= exposure;
+    id.places = withValue(id.places, place);
   }
 
   /** Identities in vendor_id order (Unicode code points). */

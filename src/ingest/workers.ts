@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
-import { hashRecordId, type RecordIdSeed } from '../core/identity.js';
+import { hashRecordId, placeOf, type IdentityGroups, type RecordIdSeed } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
 import { InputError } from '../errors.js';
@@ -84,26 +84,17 @@ const ACC = 5;
 const FIL = 6;
 type Op = string | number | null | string[];
 
-/** A record as identities need it, appended to the ops: 8 values, absent ones as null. */
+/** A record as identities need it, appended to the ops: 8 values (IdentityGroups.addParts), absent ones as null. */
 function recordOps(ops: Op[], r: CanonicalRecord): void {
-  ops.push(r.distinctId ?? null, r.userId ?? null, r.email ?? null, r.deviceId ?? null, r.orgIds, r.time, r.exposure, r.country ?? null, r.region ?? null);
+  ops.push(r.distinctId ?? null, r.userId ?? null, r.email ?? null, r.deviceId ?? null, r.orgIds, r.time, r.exposure, placeOf(r) ?? null);
 }
 
-/** The record recordOps wrote at ops[k] (its record id is not needed any more: its hash was used). */
-function opsRecord(ops: Op[], k: number): CanonicalRecord {
-  return {
-    distinctId: (ops[k] as string | null) ?? undefined,
-    userId: (ops[k + 1] as string | null) ?? undefined,
-    email: (ops[k + 2] as string | null) ?? undefined,
-    deviceId: (ops[k + 3] as string | null) ?? undefined,
-    orgIds: ops[k + 4] as string[],
-    time: ops[k + 5] as number | null,
-    exposure: ops[k + 6] as number,
-    country: (ops[k + 7] as string | null) ?? undefined,
-    region: (ops[k + 8] as string | null) ?? undefined,
-  };
+/** Group the record recordOps wrote at ops[k] (its record id is not needed any more: its hash was used). */
+function groupOps(groups: IdentityGroups, ops: Op[], k: number): void {
+  const text = (v: Op) => (v === null ? undefined : (v as string));
+  groups.addParts(text(ops[k]), text(ops[k + 1]), text(ops[k + 2]), text(ops[k + 3]), ops[k + 4] as string[], ops[k + 5] as number | null, ops[k + 6] as number, text(ops[k + 7]));
 }
-const RECORD_OPS = 9;
+const RECORD_OPS = 8;
 
 interface WorkerInit {
   kind: 'breach-impact-ndjson';
@@ -362,11 +353,11 @@ export class ParallelLines {
         const op = ops[k++];
         if (op === END) break;
         if (op === ACC_ID) {
-          if (tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1])) tally.groups.add(opsRecord(ops, k));
+          if (tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1])) groupOps(tally.groups, ops, k);
           h++;
           k += RECORD_OPS;
         } else if (op === ACC) {
-          if (tally.offerParsed(false)) tally.groups.add(opsRecord(ops, k));
+          if (tally.offerParsed(false)) groupOps(tally.groups, ops, k);
           k += RECORD_OPS;
         } else if (op === FIL) {
           tally.offerParsed(true);
