@@ -62,6 +62,13 @@ function widen(s: Span, id: Identity): void {
   s.exposure |= id.exposure;
 }
 
+const NONE: readonly string[] = [];
+
+/** Distinct, in first-seen order; a list of one or none is its own answer (no Set per person). */
+function distinct(xs: readonly string[]): readonly string[] {
+  return xs.length < 2 ? xs : [...new Set(xs)];
+}
+
 /** Distinct and sorted; most lists here hold one item or none, which need neither a Set nor a sort. */
 function sortStrings(xs: Iterable<string>): string[] {
   if (Array.isArray(xs) && xs.length < 2) return xs.slice();
@@ -113,7 +120,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     unmatchedIds.push(id);
     reasons.push(reason);
     unmatchedByReason[reason] = (unmatchedByReason[reason] ?? 0) + 1;
-    for (const o of new Set(id.orgIds)) {
+    for (const o of distinct(id.orgIds)) {
       if (!facts.orgs.has(o)) continue;
       let s = perOrgUnattributed.get(o);
       if (s === undefined) perOrgUnattributed.set(o, (s = { events: 0, first: null, last: null, exposure: 0, count: 0 }));
@@ -130,7 +137,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     const u = perUser.get(uid)!;
     for (const c of CATEGORIES) if (u.exposure & CAT[c]) exposedUsers[c]++;
     for (const p of u.places) jurisdictionCounts.set(p, (jurisdictionCounts.get(p) ?? 0) + 1);
-    for (const o of new Set(facts.memberships.get(uid) ?? [])) {
+    for (const o of distinct(facts.memberships.get(uid) ?? NONE)) {
       let s = perOrg.get(o);
       if (s === undefined) perOrg.set(o, (s = { events: 0, first: null, last: null, exposure: 0, affected: 0, unattributed: 0 }));
       s.affected++;

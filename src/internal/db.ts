@@ -139,7 +139,9 @@ export class InternalDb {
     if (this.idIsRowid()) {
       // Ids by primary key (only canonical integers can equal a rowid's text), then emails by a
       // scan of their own: the same rows as the one scan below, without testing every row's id.
-      const ints = [...wantedIds].filter(isInt64Text);
+      // In key order, the lookups walk the table's pages in order: in the order the ids came,
+      // each one is a page read of its own (8 times slower at 300k ids in a 1M-user table).
+      const ints = [...wantedIds].filter(isInt64Text).sort(byIntegerText);
       const byId = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`).raw(true);
       const byMail = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE ${EMAIL_MAY_BE_IN}`).raw(true);
       rows = (function* () {
@@ -244,6 +246,14 @@ function isInt64Text(s: string): boolean {
   if (!/^(?:0|-?[1-9][0-9]{0,18})$/.test(s)) return false;
   const n = BigInt(s);
   return n >= -(2n ** 63n) && n < 2n ** 63n;
+}
+
+/** Order of canonical integer texts (isInt64Text) by value. */
+function byIntegerText(a: string, b: string): number {
+  const na = a.startsWith('-');
+  if (na !== b.startsWith('-')) return na ? -1 : 1;
+  const d = a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return na ? -d : d;
 }
 
 /** A set of strings as one JSON array parameter: SQLite indexes it once for `IN`. */
