@@ -115,11 +115,13 @@ describe('lossy number hint', () => {
 });
 
 describe('internal database scans filtered in SQLite', () => {
-  it('find by primary key exactly the users a full scan finds when users.id is the rowid', () => {
+  it.each([false, true])('find by primary key exactly the users a full scan finds when users.id is the rowid (an index on email: %s)', (indexed) => {
     const dir = tempDir();
     const path = join(dir, 'rowid.sqlite');
     const db = new Database(path);
     db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
+    // with an index, SQLite answers the email pre-test from it, not from the table
+    if (indexed) db.exec('CREATE INDEX users_email ON users (email)');
     const add = db.prepare('INSERT INTO users VALUES (?, ?, ?)');
     const rows: [number | bigint, string | null][] = [[0, 'zero@x.org'], [7, 'a@b.com'], [8, ' A@B.COM'], [-3, 'neg@x.org'], [9007199254740993n, 'big@x.org'], [9223372036854775807n, 'max@x.org'], [20, null], [21, 'ÜNAL@X.ORG']];
     rows.forEach(([id, email], i) => add.run(id, email, `n${i}`));
