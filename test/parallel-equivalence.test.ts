@@ -151,6 +151,31 @@ describe('internal database scans filtered in SQLite', () => {
     expect(viaView).toEqual(got.ids);
   });
 
+  it('find by primary key exactly the orgs a scan finds when orgs.id is the rowid', () => {
+    const dir = tempDir();
+    const path = join(dir, 'orgs.sqlite');
+    const db = new Database(path);
+    db.exec('CREATE TABLE users (id, email, name); CREATE TABLE orgs (id INTEGER PRIMARY KEY, name TEXT); CREATE TABLE memberships (user_id, org_id, role);');
+    const add = db.prepare('INSERT INTO orgs VALUES (?, ?)');
+    for (const id of [0, 3, 12, 100, -5, 9007199254740993n]) add.run(id, ` org ${id} `);
+    db.close();
+    const wanted = new Set(['0', '-0', '3', '03', '3.0', ' 12', '12', '100', '-5', '9007199254740993', '9007199254740992', 'x', '']);
+    const names = (internal: InternalDb) => internal.snapshot(() => [...internal.orgNames(wanted)].sort());
+    const rowid = vi.spyOn(InternalDb.prototype as unknown as { idIsRowid(table: string): boolean }, 'idIsRowid');
+    const byKey = new InternalDb(path, undefined);
+    const got = names(byKey);
+    byKey.close();
+    expect(rowid).toHaveBeenLastCalledWith('orgs');
+    expect(rowid).toHaveLastReturnedWith(true);
+    expect(got).toEqual([['-5', 'org -5'], ['0', 'org 0'], ['100', 'org 100'], ['12', 'org 12'], ['3', 'org 3'], ['9007199254740993', 'org 9007199254740993']]);
+    // a --map view over the same table takes the scan, with the same answers
+    const view = new InternalDb(path, 'CREATE TEMP VIEW orgs AS SELECT id, name FROM main.orgs;');
+    expect(names(view)).toEqual(got);
+    view.close();
+    expect(rowid).toHaveLastReturnedWith(false);
+    rowid.mockRestore();
+  });
+
   it('find exactly the users, memberships and orgs a full scan in JavaScript finds', () => {
     const dir = tempDir();
     const path = join(dir, 'tricky.sqlite');

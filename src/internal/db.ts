@@ -176,15 +176,15 @@ export class InternalDb {
   }
 
   /**
-   * Is users.id the table's rowid (`id INTEGER PRIMARY KEY` of a rowid table, not a --map view)?
-   * Then every id is an integer and its text is canonical, so lookups by key are exact.
+   * Is `table`.id the table's rowid (`id INTEGER PRIMARY KEY` of a rowid table, not a --map
+   * view)? Then every id is an integer and its text is canonical, so lookups by key are exact.
    */
-  private idIsRowid(): boolean {
-    const defs = this.db.prepare("SELECT type, sql FROM (SELECT 0 AS k, type, sql FROM sqlite_temp_master WHERE lower(name) = 'users' UNION ALL SELECT 1, type, sql FROM sqlite_master WHERE lower(name) = 'users') ORDER BY k").raw(true).all() as [string, string | null][];
+  private idIsRowid(table: 'users' | 'orgs' = 'users'): boolean {
+    const defs = this.db.prepare("SELECT type, sql FROM (SELECT 0 AS k, type, sql FROM sqlite_temp_master WHERE lower(name) = ? UNION ALL SELECT 1, type, sql FROM sqlite_master WHERE lower(name) = ?) ORDER BY k").raw(true).all(table, table) as [string, string | null][];
     if (defs.length === 0 || defs[0][0] !== 'table' || defs[0][1] === null) return false;
     const sql = defs[0][1];
     if (/without\s+rowid/i.test(sql) || /primary\s+key\s+desc/i.test(sql)) return false;
-    const cols = this.db.prepare("SELECT name, type, pk FROM pragma_table_info('users')").raw(true).all() as [string, string, number][];
+    const cols = this.db.prepare(`SELECT name, type, pk FROM pragma_table_info('${table}')`).raw(true).all() as [string, string, number][];
     const keys = cols.filter(([, , pk]) => pk > 0);
     return keys.length === 1 && keys[0][0].toLowerCase() === 'id' && keys[0][1].toUpperCase() === 'INTEGER';
   }
@@ -205,8 +205,11 @@ export class InternalDb {
   /** Names of the wanted orgs that exist. */
   orgNames(wanted: ReadonlySet<string>): Map<string, string> {
     const out = new Map<string, string>();
-    const stmt = this.db.prepare(`SELECT CAST(id AS TEXT), name FROM orgs WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH}`).raw(true);
-    for (const [id, name] of stmt.iterate(jsonList(wanted)) as IterableIterator<[string | null, unknown]>) {
+    // by primary key in key order when orgs.id is the rowid (as for users), else one filtered scan
+    const rows = this.idIsRowid('orgs')
+      ? this.db.prepare(`SELECT CAST(id AS TEXT), name FROM orgs WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`).raw(true).iterate(JSON.stringify([...wanted].filter(isInt64Text).sort(byIntegerText)))
+      : this.db.prepare(`SELECT CAST(id AS TEXT), name FROM orgs WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH}`).raw(true).iterate(jsonList(wanted));
+    for (const [id, name] of rows as IterableIterator<[string | null, unknown]>) {
       if (id !== null && wanted.has(id)) out.set(id, text(name));
     }
     return out;
