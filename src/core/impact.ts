@@ -132,10 +132,12 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
   const userIds = sortStrings(perUser.keys());
   const perOrg = new Map<string, Span & { affected: number; unattributed: number }>();
   const exposedUsers = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+  /** users per exposure mask (a few dozen masks): counted per category once, after the loop */
+  const usersByMask = new Map<number, number>();
   const jurisdictionCounts = new Map<string, number>();
   for (const uid of userIds) {
     const u = perUser.get(uid)!;
-    for (const c of CATEGORIES) if (u.exposure & CAT[c]) exposedUsers[c]++;
+    usersByMask.set(u.exposure, (usersByMask.get(u.exposure) ?? 0) + 1);
     for (const p of u.places) jurisdictionCounts.set(p, (jurisdictionCounts.get(p) ?? 0) + 1);
     for (const o of distinct(facts.memberships.get(uid) ?? NONE)) {
       let s = perOrg.get(o);
@@ -147,6 +149,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
       s.exposure |= u.exposure;
     }
   }
+  for (const [mask, n] of usersByMask) for (const c of CATEGORIES) if (mask & CAT[c]) exposedUsers[c] += n;
   for (const [o, s] of perOrgUnattributed) {
     let t = perOrg.get(o);
     if (t === undefined) perOrg.set(o, (t = { events: 0, first: null, last: null, exposure: 0, affected: 0, unattributed: 0 }));
