@@ -64,7 +64,7 @@ export class Tally {
   /**
    * The same decisions for a record grouped elsewhere (by a parsing worker, which applied the
    * window itself): `hash` is its record id's hashRecordId() pair, absent without one. Returns
-   * whether it was accepted, so the worker adds it to its identities or drops it.
+   * whether it was accepted, so the caller groups it or drops it.
    */
   offerParsed(filtered: boolean, h1?: number, h2?: number): boolean {
     this.counts.read++;
