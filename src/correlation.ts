@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
 import { buildImpact, handOver, type Impact, type InternalUser } from './core/impact.js';
-import type { Identity } from './core/identity.js';
-import { matchIdentities, RULES, type Match } from './core/match.js';
+import { matchIdentities, RULES } from './core/match.js';
 import { COLUMNS, type ListName, type Row } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
@@ -142,15 +141,15 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
 
     // 2. Resolve identities against the internal database, in one snapshot.
     // The sorted array is the one reference to the identities from here on: buildImpact lets
-    // the matched ones go as it counts them.
-    const identities: (Identity | undefined)[] = tally.groups.sorted();
+    // the matched ones go as it counts them (handOver clears its entries; nothing reads it after).
+    const identities = tally.groups.sorted();
     tally.groups.byKey.clear();
     const vendorIdentities = identities.length;
     phase('sorting identities');
     const impact: Impact = internal.snapshot(() => {
       const wantedIds = new Set<string>();
       const wantedEmails = new Set<string>();
-      for (const id of identities as Identity[]) {
+      for (const id of identities) {
         for (const u of id.userIds) wantedIds.add(u);
         if (id.distinctId !== undefined) wantedIds.add(id.distinctId);
         for (const e of id.emails) wantedEmails.add(e);
@@ -158,22 +157,22 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       phase('wanted ids and emails');
       const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
       phase('users');
-      const matches: (Match | undefined)[] = matchIdentities(identities as Identity[], lookup);
+      const matches = matchIdentities(identities, lookup);
       const matchedUsers = new Set<string>();
-      for (const m of matches as Match[]) if (m.userId !== undefined) matchedUsers.add(m.userId);
+      for (const m of matches) if (m.userId !== undefined) matchedUsers.add(m.userId);
       phase('matching');
       const memberships = internal.membershipsOf(matchedUsers);
       phase('memberships');
       const candidateOrgs = new Set<string>();
       for (const orgs of memberships.values()) for (const o of orgs) candidateOrgs.add(o);
-      (identities as Identity[]).forEach((id, i) => {
-        if (matches[i]!.userId === undefined) for (const o of id.orgIds) candidateOrgs.add(o);
+      identities.forEach((id, i) => {
+        if (matches[i].userId === undefined) for (const o of id.orgIds) candidateOrgs.add(o);
       });
       const orgs = internal.orgNames(candidateOrgs);
       const affectedOrgs = new Set<string>();
       for (const list of memberships.values()) for (const o of list) affectedOrgs.add(o);
-      (identities as Identity[]).forEach((id, i) => {
-        if (matches[i]!.userId === undefined) for (const o of id.orgIds) if (orgs.has(o)) affectedOrgs.add(o);
+      identities.forEach((id, i) => {
+        if (matches[i].userId === undefined) for (const o of id.orgIds) if (orgs.has(o)) affectedOrgs.add(o);
       });
       phase('orgs');
       const admins = internal.admins(affectedOrgs, opts.adminRoles);

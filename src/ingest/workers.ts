@@ -91,9 +91,10 @@ function recordOps(ops: Op[], r: CanonicalRecord): void {
 
 /** Group the record recordOps wrote at ops[k] (its record id is not needed any more: its hash was used). */
 function groupOps(groups: IdentityGroups, ops: Op[], k: number): void {
-  groups.addParts(text(ops[k]), text(ops[k + 1]), text(ops[k + 2]), text(ops[k + 3]), ops[k + 4] as string[], ops[k + 5] as number | null, ops[k + 6] as number, text(ops[k + 7]));
+  groups.addParts(absentAsUndefined(ops[k]), absentAsUndefined(ops[k + 1]), absentAsUndefined(ops[k + 2]), absentAsUndefined(ops[k + 3]), ops[k + 4] as string[], ops[k + 5] as number | null, ops[k + 6] as number, absentAsUndefined(ops[k + 7]));
 }
-function text(v: Op): string | undefined {
+/** A recordOps text value back from JSON (absent travels as null). */
+function absentAsUndefined(v: Op): string | undefined {
   return v === null ? undefined : (v as string);
 }
 const RECORD_OPS = 8;
