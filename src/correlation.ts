@@ -3,11 +3,12 @@
  * the internal database in one snapshot, build the impact lists and publish the case directory.
  * Files, databases and the clock live here; the decisions live in core/.
  */
-import { randomInt } from 'node:crypto';
+import { getRandomValues } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
 import { buildImpact, handOver, type Impact, type InternalUser } from './core/impact.js';
+import { RECORD_ID_KEY_BYTES } from './core/identity.js';
 import { matchIdentities, RULES } from './core/match.js';
 import { COLUMNS, type ListName, type Row } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
@@ -93,7 +94,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const store = new CaseStore(caseFile);
 
     // 1. Read every export.
-    const tally = new Tally(opts.window, [randomInt(2 ** 32), randomInt(2 ** 32)]);
+    const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)));
     let encodingErrors = 0;
     let complete = true;
     const inputs: (InputFile & { records: number; format: string; complete: boolean })[] = [];

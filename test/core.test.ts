@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { CAT, categoriesOf } from '../src/core/categories.js';
 import { canonicalize, type CanonicalRecord } from '../src/core/canonical.js';
+import siphash24 from 'siphash24';
 import { compareCodePoints, hashRecordId, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
 import { buildImpact, handOver } from '../src/core/impact.js';
 import { matchIdentities, unmatchedReason, type UserLookup } from '../src/core/match.js';
@@ -234,21 +235,35 @@ describe('grouping, dedupe and counts', () => {
   });
 
   it('remembers record ids exactly across growth', () => {
-    const s = new RecordIdSet([0x1234, 0xabcd]);
+    const s = new RecordIdSet(new Uint8Array(16).fill(7));
     for (let i = 0; i < 200_000; i++) expect(s.add(`id-${i}`)).toBe(true);
     for (let i = 0; i < 200_000; i += 997) expect(s.add(`id-${i}`)).toBe(false);
   });
 
-  it('hashes record ids under a seed, so a collision found for one run does not carry to another', () => {
-    const hash = (id: string, seed: [number, number]) => {
+  it('hashes record ids with SipHash-2-4 under the run key, so a collision found for one run does not carry to another', () => {
+    // The reference vector of the SipHash paper (Aumasson & Bernstein, appendix A): key 00..0f,
+    // message 00..0e.
+    const seq = (n: number) => Uint8Array.from({ length: n }, (_, i) => i);
+    expect(Buffer.from(siphash24(seq(15), seq(16))).toString('hex')).toBe('e545be4961ca29a1');
+    const hash = (id: string, key: Uint8Array) => {
       const out = new Uint32Array(2);
-      hashRecordId(id, seed, out, 0);
+      hashRecordId(id, key, out, 0);
       return [...out];
     };
-    expect(hash('ins-1', [1, 2])).toEqual(hash('ins-1', [1, 2]));
-    expect(hash('ins-1', [1, 2])).not.toEqual(hash('ins-1', [3, 2]));
-    expect(hash('ins-1', [1, 2])).not.toEqual(hash('ins-1', [1, 4]));
-    expect(hash('ins-1', [1, 2])).not.toEqual(hash('ins-2', [1, 2]));
+    // the id's UTF-16 code units, little-endian, as two little-endian words
+    const d = siphash24(Buffer.from('ins-1', 'utf16le'), seq(16));
+    expect(hash('ins-1', seq(16))).toEqual([Buffer.from(d).readUInt32LE(0), Buffer.from(d).readUInt32LE(4)]);
+    const other = seq(16);
+    other[15] = 0xff;
+    expect(hash('ins-1', seq(16))).toEqual(hash('ins-1', seq(16)));
+    expect(hash('ins-1', seq(16))).not.toEqual(hash('ins-1', other));
+    expect(hash('ins-1', seq(16))).not.toEqual(hash('ins-2', seq(16)));
+    // exact on any string: two lone surrogates are two ids (UTF-8 would make both U+FFFD)
+    expect(hash('\uD800', seq(16))).not.toEqual(hash('\uD801', seq(16)));
+    // an id longer than the scratch buffer
+    const long = 'x'.repeat(100_000);
+    expect(hash(long, seq(16))).toEqual(hash(long, seq(16)));
+    expect(hash(long, seq(16))).not.toEqual(hash(long + 'y', seq(16)));
   });
 
   it('sorts by Unicode code point', () => {

@@ -3,6 +3,7 @@
  * email, else device_id). Aggregates are kept per identity, never per event, so memory grows with
  * the number of people in the dataset, not with its size.
  */
+import siphash24 from 'siphash24';
 import { type CanonicalRecord } from './canonical.js';
 
 export interface Identity {
@@ -108,13 +109,14 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /**
- * Accepted `$insert_id`s, as 64-bit hashes in an open-addressing table: ~16 bytes per record
- * instead of a string each. Two distinct ids collide with probability ~n²/2⁶⁵ (≈10⁻⁶ at 5M).
- * The hash is seeded (a random seed per run, given by the caller): ids are the attacker's, and
- * with a fixed hash two ids could be crafted to collide, making a record pass for a duplicate.
+ * Accepted `$insert_id`s, as 64-bit keyed hashes in an open-addressing table: ~16 bytes per
+ * record instead of a string each. The ids are the attacker's: the hash is SipHash-2-4, a keyed
+ * pseudorandom function, under a random key per run (given by the caller), so two ids cannot be
+ * crafted to collide (making a record pass for a duplicate) without the key, which no output,
+ * log or file holds. Two distinct ids collide by chance with probability ~n²/2⁶⁵ (≈10⁻⁶ at 5M).
  */
 export class RecordIdSet {
-  constructor(readonly seed: RecordIdSeed) {}
+  constructor(readonly key: RecordIdKey) {}
 
   private hi = new Uint32Array(1 << 16);
   private lo = new Uint32Array(1 << 16);
@@ -122,7 +124,7 @@ export class RecordIdSet {
 
   /** Adds the id; false if it was already there. */
   add(id: string): boolean {
-    hashRecordId(id, this.seed, SCRATCH, 0);
+    hashRecordId(id, this.key, SCRATCH, 0);
     return this.addHash(SCRATCH[0], SCRATCH[1]);
   }
 
@@ -161,22 +163,25 @@ export class RecordIdSet {
 
 const SCRATCH = new Uint32Array(2);
 
-/** Two 32-bit words that start both halves of the record-id hash. */
-export type RecordIdSeed = readonly [number, number];
+/** The 16-byte SipHash key of the record-id hash. */
+export type RecordIdKey = Uint8Array;
+export const RECORD_ID_KEY_BYTES = siphash24.KEYBYTES;
 
-/** The 64-bit hash RecordIdSet keeps of an `$insert_id`, as two words written to out[at], out[at + 1]. */
-export function hashRecordId(id: string, seed: RecordIdSeed, out: Uint32Array, at: number): void {
-  let h1 = (0x811c9dc5 ^ seed[0]) >>> 0;
-  let h2 = (0x9747b28c ^ seed[1]) >>> 0;
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    h2 ^= h2 >>> 15;
-  }
-  h1 = (h1 ^ (h1 >>> 16)) >>> 0;
-  h2 = (Math.imul(h2 ^ id.length, 0x85ebca6b) ^ (h2 >>> 13)) >>> 0;
-  if (h1 === 0 && h2 === 0) h2 = 1;
+let idBytes = Buffer.allocUnsafe(256);
+const digest = new Uint8Array(siphash24.BYTES);
+
+/**
+ * The 64-bit hash RecordIdSet keeps of an `$insert_id`: SipHash-2-4 under `key` of the id's
+ * UTF-16 code units (exact for any string, lone surrogates included), as two words written to
+ * out[at], out[at + 1]. (0, 0) marks an empty slot, so it is never a hash.
+ */
+export function hashRecordId(id: string, key: RecordIdKey, out: Uint32Array, at: number): void {
+  if (id.length * 2 > idBytes.length) idBytes = Buffer.allocUnsafe(id.length * 2);
+  const n = idBytes.write(id, 0, 'utf16le');
+  siphash24(idBytes.subarray(0, n), key, digest, true);
+  let h1 = (digest[0] | (digest[1] << 8) | (digest[2] << 16) | (digest[3] << 24)) >>> 0;
+  const h2 = (digest[4] | (digest[5] << 8) | (digest[6] << 16) | (digest[7] << 24)) >>> 0;
+  if (h1 === 0 && h2 === 0) h1 = 1;
   out[at] = h1;
   out[at + 1] = h2;
 }

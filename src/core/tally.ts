@@ -4,7 +4,7 @@
  * order. read = accepted + rejected + filtered + duplicates, always.
  */
 import type { CanonicalRecord } from './canonical.js';
-import { IdentityGroups, RecordIdSet, type RecordIdSeed } from './identity.js';
+import { IdentityGroups, RecordIdSet, type RecordIdKey } from './identity.js';
 
 export interface Counts {
   read: number;
@@ -31,13 +31,13 @@ export class Tally {
   readonly groups = new IdentityGroups();
   private readonly seen: RecordIdSet;
 
-  /** `seed`: of the record-id hash (RecordIdSet); a caller outside tests passes a random one. */
-  constructor(readonly window: Window = {}, seed: RecordIdSeed = [0, 0]) {
-    this.seen = new RecordIdSet(seed);
+  /** `key`: of the record-id hash (RecordIdSet); a caller outside tests passes a random one. */
+  constructor(readonly window: Window = {}, key: RecordIdKey = new Uint8Array(16)) {
+    this.seen = new RecordIdSet(key);
   }
 
-  get seed(): RecordIdSeed {
-    return this.seen.seed;
+  get recordIdKey(): RecordIdKey {
+    return this.seen.key;
   }
 
   rejected(): void {

@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
-import { hashRecordId, placeOf, type IdentityGroups, type RecordIdSeed } from '../core/identity.js';
+import { hashRecordId, placeOf, type IdentityGroups, type RecordIdKey } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
 import { InputError } from '../errors.js';
@@ -103,7 +103,8 @@ interface WorkerInit {
   kind: 'breach-impact-ndjson';
   columns: [CanonicalField, string[]][];
   window: Window;
-  seed: RecordIdSeed;
+  /** the record-id hash key (a copy travels to each worker) */
+  recordIdKey: RecordIdKey;
 }
 
 type ToWorker = { type: 'batch'; id: number; buf: Uint8Array; ends: Int32Array };
@@ -144,7 +145,7 @@ function runWorker(init: WorkerInit): void {
       start = m.ends[i];
     }
     const hashes = new Uint32Array(withId.length * 2);
-    withId.forEach((id, k) => hashRecordId(id, init.seed, hashes, 2 * k));
+    withId.forEach((id, k) => hashRecordId(id, init.recordIdKey, hashes, 2 * k));
     // As JSON text: one string crosses threads, and JSON.parse is several times faster than
     // structured clone's deserialisation of the same values.
     parentPort!.postMessage({ id: m.id, ops: JSON.stringify(ops), hashes } satisfies FromWorker, [hashes.buffer]);
@@ -197,7 +198,7 @@ function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[] = []): Promise
 }
 
 function workerFor(init: WorkerInit, threads: number): Slot {
-  const key = JSON.stringify([init.columns, init.window, init.seed]);
+  const key = JSON.stringify([init.columns, init.window, Buffer.from(init.recordIdKey).toString('hex')]);
   if (pool.length > 0 && pool[0].key !== key) throw new Error('parsing workers are set up for another configuration: close them first');
   if (pool.length < threads) {
     const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: workerLimits() });
@@ -286,7 +287,7 @@ export class ParallelLines {
     private readonly sink: LineSink,
   ) {
     this.buf = Buffer.allocUnsafe(BATCH_BYTES);
-    this.init = { kind: 'breach-impact-ndjson', columns: [...columns], window: tally.window, seed: tally.seed };
+    this.init = { kind: 'breach-impact-ndjson', columns: [...columns], window: tally.window, recordIdKey: tally.recordIdKey };
   }
 
   line(lineNo: number, bytes: Buffer): void {
