@@ -107,12 +107,21 @@ export async function inspectFile(path: string, opts: ReadOptions, warn: (m: str
     warn,
   });
   const fieldOf = fieldResolver(opts.columns, result.container === 'csv');
+  // A CSV whose first row names no field this tool knows by default may have no header row at
+  // all: that row is then somebody's data (an email, a name, an id), not column names. Its cells
+  // are not shown; the columns are numbered instead. (--column names do not count: a responder
+  // may have typed a value seen in that row.)
+  const knownByDefault = fieldResolver(new Map(), true);
+  const headerHidden = result.container === 'csv' && header.length > 0 && !header.some((h) => knownByDefault(h) !== null);
+  if (headerHidden) warn(`${file.label}: no name in the CSV's first row is a field this tool knows: the file may have no header row and that row be data, so columns are shown by number, not by name (give the file a header row; --column FIELD=NAME maps a column by its header name)`);
+  const columnNumber = new Map(header.map((h, i) => [h, `column ${i + 1}`]));
   const keys: KeyProfile[] = [...filled]
     .map(([key, k]) => {
       const field = fieldOf(key);
       const mask = (field !== null ? (FIELD_CATEGORY[field] ?? 0) : 0) | (k.secret ? CAT.secret : 0);
       // a key can itself be personal data (an email used as a property name): masked, never printed
-      return { key: maskPersonal(key), filled: k.n, fill_rate: usable === 0 ? 0 : Math.round((k.n / usable) * 10000) / 10000, field, exposure: categoriesOf(mask) };
+      const shown = headerHidden ? (columnNumber.get(key) ?? maskPersonal(key)) : maskPersonal(key);
+      return { key: shown, filled: k.n, fill_rate: usable === 0 ? 0 : Math.round((k.n / usable) * 10000) / 10000, field, exposure: categoriesOf(mask) };
     })
     .sort((a, b) => b.filled - a.filled || compareCodePoints(a.key, b.key));
   return {

@@ -44,6 +44,28 @@ describe('inspect', () => {
     }
   });
 
+  it('numbers the columns of a CSV whose first row may be data (no header row), never printing that row', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'headerless.csv'), 'alice@example.com,Alice Archer,u-77\nbob@example.com,Bob Baker,u-78\n');
+    // the responder maps the id column by the value they saw in it
+    const r = await runCli(['inspect', '--json', 'headerless.csv', '--column', 'user_id=u-77'], { cwd: dir });
+    expect(r.code, explain(r)).toBe(0);
+    const f = JSON.parse(r.stdout).files[0];
+    expect(f.keys).toEqual([
+      { key: 'column 1', filled: 1, fill_rate: 1, field: null, exposure: [] },
+      { key: 'column 2', filled: 1, fill_rate: 1, field: null, exposure: [] },
+      { key: 'column 3', filled: 1, fill_rate: 1, field: 'user_id', exposure: ['ids'] },
+    ]);
+    expect(r.stderr).toBe('breach-impact: warning: headerless.csv: no name in the CSV\'s first row is a field this tool knows: the file may have no header row and that row be data, so columns are shown by number, not by name (give the file a header row; --column FIELD=NAME maps a column by its header name)\n');
+    for (const value of ['alice', 'Alice Archer', 'u-77']) expect(r.stdout, value).not.toContain(value);
+    // a header with one known name is a header: its other names are shown (masked where personal)
+    writeFileSync(join(dir, 'header.csv'), 'distinct_id,Plan Tier,carol@example.com\nd1,gold,x\n');
+    const h = await runCli(['inspect', '--json', 'header.csv'], { cwd: dir });
+    expect(h.code, explain(h)).toBe(0);
+    expect(JSON.parse(h.stdout).files[0].keys.map((k: { key: string }) => k.key)).toEqual(['Plan Tier', '[email]', 'distinct_id']);
+    expect(h.stderr).toBe('');
+  });
+
   it('exits 1 when a file cannot be read to its end, and 2 on a missing file', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'cut.csv'), 'distinct_id,email\na,"unclosed\n');
