@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
-import { hashRecordId, placeOf, type IdentityGroups, type RecordIdKey } from '../core/identity.js';
+import { hashRecordId, placeOf, type RecordIdKey } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
 import { InputError } from '../errors.js';
@@ -70,34 +70,66 @@ export function jsonValue(bytes: Buffer, ndjson: boolean, plan: Plan<JsonRec>, s
   emit(parsed.obj, parsed.secret);
 }
 
-// ---- the wire format of a batch's results: per line, ops until END
+// ---- the wire format of a batch's results: per line, ops until END, as numbers in one typed
+// array; every text (ids, emails, places, reasons, excerpts) once per batch in a string table,
+// named by its index (-1: absent). The main thread then parses one array of strings per batch
+// instead of every record's values, and a text repeated within a batch (a user id that is also
+// the distinct_id, a place) arrives as one string.
 
 const END = 0;
 const ENC = 1;
 const REJ = 2;
 const DET = 3;
-/** accepted unless a duplicate: its record id's hash is the batch's next pair; the record follows (see recordOps) */
+/** accepted unless a duplicate: its record id's hash is the batch's next pair; the record follows (see BatchResults.record) */
 const ACC_ID = 4;
 /** accepted: no record id, so never a duplicate; the record follows */
 const ACC = 5;
 /** outside --since/--until */
 const FIL = 6;
-type Op = string | number | null | string[];
+const ABSENT = -1;
 
-/** A record as identities need it, appended to the ops: 8 values (IdentityGroups.addParts), absent ones as null. */
-function recordOps(ops: Op[], r: CanonicalRecord): void {
-  ops.push(r.distinctId ?? null, r.userId ?? null, r.email ?? null, r.deviceId ?? null, r.orgIds, r.time, r.exposure, placeOf(r) ?? null);
+/** A batch's results as the worker writes them. */
+class BatchResults {
+  nums = new Float64Array(1 << 14);
+  length = 0;
+  readonly strings: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  num(x: number): void {
+    if (this.length === this.nums.length) {
+      const grown = new Float64Array(this.nums.length * 2);
+      grown.set(this.nums);
+      this.nums = grown;
+    }
+    this.nums[this.length++] = x;
+  }
+
+  text(s: string | undefined): void {
+    if (s === undefined) return this.num(ABSENT);
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.index.set(s, i);
+    }
+    this.num(i);
+  }
+
+  /** A record as identities need it (IdentityGroups.addParts): ids, email, device, orgs (count first), time (NaN: none), exposure, place. */
+  record(r: CanonicalRecord): void {
+    this.text(r.distinctId);
+    this.text(r.userId);
+    this.text(r.email);
+    this.text(r.deviceId);
+    this.num(r.orgIds.length);
+    for (const o of r.orgIds) this.text(o);
+    this.num(r.time ?? NaN);
+    this.num(r.exposure);
+    this.text(placeOf(r));
+  }
 }
 
-/** Group the record recordOps wrote at ops[k] (its record id is not needed any more: its hash was used). */
-function groupOps(groups: IdentityGroups, ops: Op[], k: number): void {
-  groups.addParts(absentAsUndefined(ops[k]), absentAsUndefined(ops[k + 1]), absentAsUndefined(ops[k + 2]), absentAsUndefined(ops[k + 3]), ops[k + 4] as string[], ops[k + 5] as number | null, ops[k + 6] as number, absentAsUndefined(ops[k + 7]));
-}
-/** A recordOps text value back from JSON (absent travels as null). */
-function absentAsUndefined(v: Op): string | undefined {
-  return v === null ? undefined : (v as string);
-}
-const RECORD_OPS = 8;
+const NO_ORGS: readonly string[] = Object.freeze([]);
 
 interface WorkerInit {
   kind: 'breach-impact-ndjson';
@@ -108,47 +140,55 @@ interface WorkerInit {
 }
 
 type ToWorker = { type: 'batch'; id: number; buf: Uint8Array; ends: Int32Array };
-type FromWorker = { id: number; ops: string; hashes: Uint32Array };
+type FromWorker = { id: number; strings: string; nums: Float64Array; hashes: Uint32Array };
 
 function runWorker(init: WorkerInit): void {
   const plan = jsonPlan(new Map(init.columns)) as Plan<JsonRec>;
   parentPort!.on('message', (m: ToWorker) => {
-    const ops: Op[] = [];
+    const out = new BatchResults();
     const withId: string[] = [];
     let detected = false;
     const sink: ValueSink = {
-      encodingErrors: (n) => void ops.push(ENC, n),
-      reject: (reason, excerpt) => void ops.push(REJ, reason, excerpt),
+      encodingErrors: (n) => {
+        out.num(ENC);
+        out.num(n);
+      },
+      reject: (reason, excerpt) => {
+        out.num(REJ);
+        out.text(reason);
+        out.text(excerpt);
+      },
       detect: (shape) => {
         // Only the first record of a file decides; the first of each batch is enough.
-        if (!detected) ops.push(DET, shape);
+        if (!detected) {
+          out.num(DET);
+          out.text(shape);
+        }
         detected = true;
       },
       accept: (r) => {
-        if (!inWindow(init.window, r.time)) {
-          ops.push(FIL);
-          return;
-        }
-        if (r.recordId === undefined) ops.push(ACC);
+        if (!inWindow(init.window, r.time)) return out.num(FIL);
+        if (r.recordId === undefined) out.num(ACC);
         else {
-          ops.push(ACC_ID);
+          out.num(ACC_ID);
           withId.push(r.recordId);
         }
-        recordOps(ops, r);
+        out.record(r);
       },
     };
     const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
     let start = 0;
     for (let i = 0; i < m.ends.length; i++) {
       jsonValue(whole.subarray(start, m.ends[i]), true, plan, sink);
-      ops.push(END);
+      out.num(END);
       start = m.ends[i];
     }
     const hashes = new Uint32Array(withId.length * 2);
     withId.forEach((id, k) => hashRecordId(id, init.recordIdKey, hashes, 2 * k));
-    // As JSON text: one string crosses threads, and JSON.parse is several times faster than
-    // structured clone's deserialisation of the same values.
-    parentPort!.postMessage({ id: m.id, ops: JSON.stringify(ops), hashes } satisfies FromWorker, [hashes.buffer]);
+    const nums = out.nums.slice(0, out.length);
+    // The strings as JSON text: one string crosses threads, and JSON.parse is several times
+    // faster than structured clone's deserialisation of the same values.
+    parentPort!.postMessage({ id: m.id, strings: JSON.stringify(out.strings), nums, hashes } satisfies FromWorker, [nums.buffer, hashes.buffer]);
   });
 }
 
@@ -263,7 +303,7 @@ interface Batch {
   lines: number[];
   slot?: Slot;
   id: number;
-  result?: { ops: Op[]; hashes: Uint32Array };
+  result?: { strings: string[]; nums: Float64Array; hashes: Uint32Array };
   done: Promise<FromWorker>;
 }
 
@@ -320,9 +360,9 @@ export class ParallelLines {
   }
 
   private dispatch(): void {
-    const batch: Batch = { lines: this.lines, id: nextId++, done: Promise.resolve({ id: 0, ops: '[]', hashes: new Uint32Array(0) }) };
+    const batch: Batch = { lines: this.lines, id: nextId++, done: Promise.resolve({ id: 0, strings: '[]', nums: new Float64Array(0), hashes: new Uint32Array(0) }) };
     if (this.ends.length === 0) {
-      batch.result = { ops: [], hashes: new Uint32Array(0) };
+      batch.result = { strings: [], nums: new Float64Array(0), hashes: new Uint32Array(0) };
     } else {
       batch.slot = workerFor(this.init, this.threads);
       // A copy of the batch moves to the worker; the buffer is reused for the next batch.
@@ -330,7 +370,7 @@ export class ParallelLines {
       const ends = Int32Array.from(this.ends);
       batch.done = request(batch.slot, { type: 'batch', id: batch.id, buf: copy, ends }, [copy.buffer, ends.buffer]);
       void batch.done.then((m) => {
-        if ('ops' in m) batch.result = { ops: JSON.parse(m.ops) as Op[], hashes: m.hashes };
+        if ('nums' in m) batch.result = { strings: JSON.parse(m.strings) as string[], nums: m.nums, hashes: m.hashes };
       }, () => undefined);
     }
     this.queue.push(batch);
@@ -344,8 +384,9 @@ export class ParallelLines {
   }
 
   private apply(batch: Batch): void {
-    const { ops, hashes } = batch.result!;
+    const { strings, nums, hashes } = batch.result!;
     const { sink, tally } = this;
+    const text = (i: number): string | undefined => (i === ABSENT ? undefined : strings[i]);
     let k = 0;
     let h = 0;
     for (const l of batch.lines) {
@@ -354,24 +395,39 @@ export class ParallelLines {
         continue;
       }
       for (;;) {
-        const op = ops[k++];
+        const op = nums[k++];
         if (op === END) break;
-        if (op === ACC_ID) {
-          if (tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1])) groupOps(tally.groups, ops, k);
-          h++;
-          k += RECORD_OPS;
-        } else if (op === ACC) {
-          if (tally.offerParsed(false)) groupOps(tally.groups, ops, k);
-          k += RECORD_OPS;
+        if (op === ACC_ID || op === ACC) {
+          const accepted = op === ACC ? tally.offerParsed(false) : tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1]);
+          if (op === ACC_ID) h++;
+          // the record (BatchResults.record), grouped unless a duplicate
+          const distinctId = nums[k];
+          const userId = nums[k + 1];
+          const email = nums[k + 2];
+          const deviceId = nums[k + 3];
+          const orgCount = nums[k + 4];
+          k += 5;
+          let orgIds = NO_ORGS;
+          if (orgCount > 0) {
+            const list: string[] = [];
+            for (let j = 0; j < orgCount; j++) list.push(strings[nums[k + j]]);
+            orgIds = list;
+            k += orgCount;
+          }
+          const time = nums[k];
+          const exposure = nums[k + 1];
+          const place = nums[k + 2];
+          k += 3;
+          if (accepted) tally.groups.addParts(text(distinctId), text(userId), text(email), text(deviceId), orgIds, Number.isNaN(time) ? null : time, exposure, text(place));
         } else if (op === FIL) {
           tally.offerParsed(true);
         } else if (op === REJ) {
-          sink.reject(l, ops[k] as string, ops[k + 1] as string);
+          sink.reject(l, strings[nums[k]], strings[nums[k + 1]]);
           k += 2;
         } else if (op === ENC) {
-          sink.encodingErrors(ops[k++] as number);
+          sink.encodingErrors(nums[k++]);
         } else if (op === DET) {
-          sink.detect(ops[k++] as string);
+          sink.detect(strings[nums[k++]]);
         } else {
           throw new Error(`parsing worker sent an unknown result (${String(op)})`);
         }
