@@ -76,16 +76,25 @@ export function gateExceeded(g: Gate | undefined, count: number, total: number):
  */
 const PHASES = process.env.BREACH_IMPACT_PHASES === '1';
 let phaseStart = performance.now();
+let phaseCpu = process.cpuUsage();
+let phaseLoop = performance.eventLoopUtilization();
 function phase(name: string): void {
   if (!PHASES) return;
   const now = performance.now();
-  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB\n`);
+  const cpu = process.cpuUsage(phaseCpu);
+  const loop = performance.eventLoopUtilization(phaseLoop);
+  // cpu: every thread's; main: the main thread's busy time
+  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, main ${(loop.active / 1000).toFixed(2)} s, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB\n`);
   phaseStart = now;
+  phaseCpu = process.cpuUsage();
+  phaseLoop = performance.eventLoopUtilization();
 }
 
 export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<CorrelateResult> {
   const started = new Date();
   phaseStart = performance.now();
+  phaseCpu = process.cpuUsage();
+  phaseLoop = performance.eventLoopUtilization();
   const mapSql = opts.map === undefined ? undefined : readFileSync(opts.map, 'utf8');
   const internal = new InternalDb(opts.internal, mapSql);
   try {
