@@ -65,6 +65,23 @@ describe.concurrent('values that are not records', () => {
       rejected: [['comma.json', 3, 'invalid_json']],
     });
   });
+
+  it('counts each separator error (missing, doubled or trailing comma) as one more rejected row at its line, keeping the elements on both sides', async () => {
+    const dir = tempDir();
+    const e = (id: string) => event({ distinct_id: id });
+    // line 2: s1; line 3: s2 with no comma before it; line 4: a doubled comma; line 5: s3; line 6: trailing comma
+    writeFileSync(join(dir, 'sep.json'), `[\n${e('s1')}\n${e('s2')},\n,\n${e('s3')}\n,\n]\n`);
+    const c = await correlateIn(dir, ['sep.json']);
+    expectCase(c, {
+      code: 0,
+      records: { read: 6, accepted: 3, rejected: 3, filtered: 0, duplicates: 0 },
+      rejected: [
+        ['sep.json', 3, 'invalid_json'],
+        ['sep.json', 4, 'invalid_json'],
+        ['sep.json', 6, 'invalid_json'],
+      ],
+    });
+  });
 });
 
 describe('duplicate keys', () => {
