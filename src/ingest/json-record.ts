@@ -99,7 +99,8 @@ export function checkRecord(value: unknown, text: string | undefined, utf8?: Uin
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not_an_object';
   // Walk containers iteratively: depth limit, and strings when the raw text cannot be scanned.
   const scanStrings = text === undefined || text.includes('\\');
-  const fixSurrogates = text === undefined || SURROGATE_ESCAPE.test(text);
+  // a `\uD800` escape needs a backslash: most records have none and skip this scan
+  const fixSurrogates = text === undefined || (scanStrings && SURROGATE_ESCAPE.test(text));
   let secret = !scanStrings && (utf8 === undefined ? looksLikeSecret(text) : textLooksLikeSecret(text, utf8));
   // Nesting can be no deeper than the brackets in the text: a typical record skips the walk.
   if (!scanStrings && !fixSurrogates && openersAtMost(text!, MAX_DEPTH)) return { obj: value as JsonObject, secret, replaced: 0 };
