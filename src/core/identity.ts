@@ -38,6 +38,14 @@ function withValue(list: readonly string[], v: string | undefined): readonly str
   return list.length === 0 ? [v] : [...list, v];
 }
 
+/**
+ * The grouping key of a record: distinct_id, else user_id, else email, else device_id
+ * (canonicalize rejects a record with none of them).
+ */
+export function groupingKey(distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined): string {
+  return (distinctId ?? userId ?? email ?? deviceId) as string;
+}
+
 export class IdentityGroups {
   readonly byKey = new Map<string, Identity>();
 
@@ -47,15 +55,24 @@ export class IdentityGroups {
 
   /** add() of a record given by its parts (the place as placeOf gives it), without the record. */
   addParts(distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], time: number | null, exposure: number, place: string | undefined): void {
-    // the grouping key: distinct_id, else user_id, else email, else device_id (canonicalize
-    // rejects a record with none of them)
-    const key = (distinctId ?? userId ?? email ?? deviceId) as string;
+    this.addTo(this.identity(groupingKey(distinctId, userId, email, deviceId)), distinctId, userId, email, deviceId, orgIds, time, exposure, place);
+  }
+
+  /** The identity of a grouping key (see groupingKey), created empty if new. */
+  identity(key: string): Identity {
     let id = this.byKey.get(key);
     if (id === undefined) {
       id = { key, distinctId: undefined, userIds: NONE, emails: NONE, deviceIds: NONE, orgIds: NONE, events: 0, first: null, last: null, exposure: 0, places: NONE };
       this.byKey.set(key, id);
     }
-    if (distinctId !== undefined) id.distinctId = distinctId;
+    return id;
+  }
+
+  /** addParts() into `id`, the identity of the record's grouping key, already looked up. */
+  addTo(id: Identity, distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], time: number | null, exposure: number, place: string | undefined): void {
+    // set once, to the key: a record with a distinct_id is keyed by it, so every one holds that text
+    // (storing each record's fresh copy into an old identity would keep a dead string per record)
+    if (distinctId !== undefined && id.distinctId === undefined) id.distinctId = id.key;
     id.userIds = withValue(id.userIds, userId);
     id.emails = withValue(id.emails, email);
     id.deviceIds = withValue(id.deviceIds, deviceId);

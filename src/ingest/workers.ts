@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
-import { hashRecordId, placeOf, type RecordIdKey } from '../core/identity.js';
+import { groupingKey, hashRecordId, placeOf, type Identity, type RecordIdKey } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
 import { InputError } from '../errors.js';
@@ -71,10 +71,10 @@ export function jsonValue(bytes: Buffer, ndjson: boolean, plan: Plan<JsonRec>, s
 }
 
 // ---- the wire format of a batch's results: per line, ops until END, as numbers in one typed
-// array; every text (ids, emails, places, reasons, excerpts) once per batch in a string table,
-// named by its index (-1: absent). The main thread then parses one array of strings per batch
-// instead of every record's values, and a text repeated within a batch (a user id that is also
-// the distinct_id, a place) arrives as one string.
+// array; the texts (ids, emails, places, reasons, excerpts) in a string table per batch, named by
+// their index (-1: absent). The main thread then parses one array of strings per batch instead of
+// every record's values, and the texts that repeat within a batch (a user id that is also the
+// distinct_id, a place, a reason) arrive once.
 
 const END = 0;
 const ENC = 1;
@@ -87,6 +87,8 @@ const ACC = 5;
 /** outside --since/--until */
 const FIL = 6;
 const ABSENT = -1;
+/** a record's field that holds its grouping key's text */
+const IS_KEY = -2;
 
 /** A batch's results as the worker writes them. */
 class BatchResults {
@@ -104,7 +106,15 @@ class BatchResults {
     this.nums[this.length++] = x;
   }
 
+  /** A text as the next entry of the table (texts that rarely repeat: hashing them costs more than it saves). */
   text(s: string | undefined): void {
+    if (s === undefined) return this.num(ABSENT);
+    this.num(this.strings.length);
+    this.strings.push(s);
+  }
+
+  /** A text that often repeats within a batch (a place, a reason), once in the table. */
+  sharedText(s: string | undefined): void {
     if (s === undefined) return this.num(ABSENT);
     let i = this.index.get(s);
     if (i === undefined) {
@@ -115,21 +125,47 @@ class BatchResults {
     this.num(i);
   }
 
-  /** A record as identities need it (IdentityGroups.addParts): ids, email, device, orgs (count first), time (NaN: none), exposure, place. */
-  record(r: CanonicalRecord): void {
-    this.text(r.distinctId);
-    this.text(r.userId);
-    this.text(r.email);
-    this.text(r.deviceId);
+  /**
+   * A record as identities need it (IdentityGroups.addTo): its grouping key by this worker's
+   * number for it (`keys`: every key the worker has sent, for its whole life) and, the first time,
+   * the key's text; then distinct_id, user_id, email and device_id, each absent, the key itself
+   * (IS_KEY) or a text; the orgs (count first), time (NaN: none), exposure and place. The main
+   * thread finds a known key's identity by that number, without hashing and comparing the text.
+   */
+  record(r: CanonicalRecord, keys: Map<string, number>): void {
+    const key = groupingKey(r.distinctId, r.userId, r.email, r.deviceId);
+    const known = keys.get(key);
+    if (known !== undefined) {
+      this.num(known);
+      this.num(ABSENT);
+    } else {
+      this.num(keys.size);
+      keys.set(key, keys.size);
+      this.text(key);
+    }
+    this.field(r.distinctId, key);
+    this.field(r.userId, key);
+    this.field(r.email, key);
+    this.field(r.deviceId, key);
     this.num(r.orgIds.length);
     for (const o of r.orgIds) this.text(o);
     this.num(r.time ?? NaN);
     this.num(r.exposure);
-    this.text(placeOf(r));
+    this.sharedText(placeOf(r));
+  }
+
+  private field(v: string | undefined, key: string): void {
+    if (v === key) this.num(IS_KEY);
+    else this.text(v);
   }
 }
 
 const NO_ORGS: readonly string[] = Object.freeze([]);
+
+/** A record's field back from BatchResults.field: absent, the grouping key, or a text. */
+function fieldText(i: number, key: string, strings: readonly string[]): string | undefined {
+  return i === IS_KEY ? key : i === ABSENT ? undefined : strings[i];
+}
 
 interface WorkerInit {
   kind: 'breach-impact-ndjson';
@@ -144,6 +180,8 @@ type FromWorker = { id: number; strings: string; nums: Float64Array; hashes: Uin
 
 function runWorker(init: WorkerInit): void {
   const plan = jsonPlan(new Map(init.columns)) as Plan<JsonRec>;
+  /** the grouping keys this worker has sent, by number (see BatchResults.record) */
+  const keys = new Map<string, number>();
   parentPort!.on('message', (m: ToWorker) => {
     const out = new BatchResults();
     const withId: string[] = [];
@@ -155,14 +193,14 @@ function runWorker(init: WorkerInit): void {
       },
       reject: (reason, excerpt) => {
         out.num(REJ);
-        out.text(reason);
+        out.sharedText(reason);
         out.text(excerpt);
       },
       detect: (shape) => {
         // Only the first record of a file decides; the first of each batch is enough.
         if (!detected) {
           out.num(DET);
-          out.text(shape);
+          out.sharedText(shape);
         }
         detected = true;
       },
@@ -173,7 +211,7 @@ function runWorker(init: WorkerInit): void {
           out.num(ACC_ID);
           withId.push(r.recordId);
         }
-        out.record(r);
+        out.record(r, keys);
       },
     };
     const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
@@ -217,6 +255,10 @@ interface Slot {
   worker: Worker;
   busy: number;
   key: string;
+  /** the grouping keys the worker numbered (BatchResults.record), by number */
+  keyTexts: string[];
+  /** their identities, once a record of the key was accepted */
+  identities: (Identity | undefined)[];
   /** terminated by closeWorkers, not lost */
   closing?: boolean;
 }
@@ -244,7 +286,7 @@ function workerFor(init: WorkerInit, threads: number): Slot {
     const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: workerLimits() });
     // Referenced only while it owes a reply: an idle worker never keeps the process alive.
     worker.unref();
-    const slot: Slot = { worker, busy: 0, key };
+    const slot: Slot = { worker, busy: 0, key, keyTexts: [], identities: [] };
     worker.on('message', (m: FromWorker) => {
       if (--slot.busy === 0) worker.unref();
       const w = replies.get(m.id);
@@ -386,6 +428,7 @@ export class ParallelLines {
   private apply(batch: Batch): void {
     const { strings, nums, hashes } = batch.result!;
     const { sink, tally } = this;
+    const slot = batch.slot!;
     const text = (i: number): string | undefined => (i === ABSENT ? undefined : strings[i]);
     let k = 0;
     let h = 0;
@@ -401,12 +444,15 @@ export class ParallelLines {
           const accepted = op === ACC ? tally.offerParsed(false) : tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1]);
           if (op === ACC_ID) h++;
           // the record (BatchResults.record), grouped unless a duplicate
-          const distinctId = nums[k];
-          const userId = nums[k + 1];
-          const email = nums[k + 2];
-          const deviceId = nums[k + 3];
-          const orgCount = nums[k + 4];
-          k += 5;
+          const keyNo = nums[k];
+          if (nums[k + 1] !== ABSENT) slot.keyTexts[keyNo] = strings[nums[k + 1]];
+          const key = slot.keyTexts[keyNo];
+          const distinctId = fieldText(nums[k + 2], key, strings);
+          const userId = fieldText(nums[k + 3], key, strings);
+          const email = fieldText(nums[k + 4], key, strings);
+          const deviceId = fieldText(nums[k + 5], key, strings);
+          const orgCount = nums[k + 6];
+          k += 7;
           let orgIds = NO_ORGS;
           if (orgCount > 0) {
             const list: string[] = [];
@@ -418,7 +464,10 @@ export class ParallelLines {
           const exposure = nums[k + 1];
           const place = nums[k + 2];
           k += 3;
-          if (accepted) tally.groups.addParts(text(distinctId), text(userId), text(email), text(deviceId), orgIds, Number.isNaN(time) ? null : time, exposure, text(place));
+          if (accepted) {
+            const id = (slot.identities[keyNo] ??= tally.groups.identity(key));
+            tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, Number.isNaN(time) ? null : time, exposure, text(place));
+          }
         } else if (op === FIL) {
           tally.offerParsed(true);
         } else if (op === REJ) {
