@@ -15,9 +15,9 @@ const EXPORTS = ['events.ndjson', 'events-array.json.gz', 'people.json', 'ui-exp
 const BASE = [...EXPORTS, '--internal', join('fixtures', 'internal.sql'), '--since', '2025-11-01', '--until', '2025-12-01'];
 const LIST_FILES = ['jurisdictions.csv', 'orgs.csv', 'rejected.csv', 'roster.csv', 'summary.json', 'unmatched.csv', 'users.csv'];
 
-async function correlateFixtures(extra: string[] = []) {
+async function correlateFixtures(extra: string[] = [], env: Record<string, string> = {}) {
   const out = join(tempDir(), 'case');
-  const r = await runCli(['correlate', ...BASE, '--out', out, ...extra]);
+  const r = await runCli(['correlate', ...BASE, '--out', out, ...extra], { env });
   return { out, r };
 }
 
@@ -77,8 +77,12 @@ describe('correlate on the bundled fixtures', () => {
     expect(strip(mb)).toEqual(strip(ma));
   });
 
-  it('writes a manifest with the chain of custody', async () => {
-    const { out, r } = await correlateFixtures();
+  // Large inputs are hashed on a thread of their own; a threshold of 0 puts every input there.
+  it.each([
+    ['hashed in place', {}],
+    ['hashed on a worker thread', { BREACH_IMPACT_HASH_THREAD_MIN_BYTES: '0' }],
+  ])('writes a manifest with the chain of custody (inputs %s)', async (_how, env: Record<string, string>) => {
+    const { out, r } = await correlateFixtures([], env);
     expect(r.code, explain(r)).toBe(0);
     const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     expect(m.tool.name).toBe('breach-impact');

@@ -4,11 +4,11 @@
  * for the manifest. A read that fails part-way ends the stream with a Stop, never a throw, so the
  * records before it are kept.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { isAbsolute, basename, normalize } from 'node:path';
 import { UsageError } from '../errors.js';
 import { gunzip, rereadFile } from './gzip.js';
+import { streamHash } from './hasher.js';
 
 export interface InputFile {
   /** As given on the command line (`-` for stdin). */
@@ -66,7 +66,7 @@ export function checkReadable(path: string): void {
  * Decompression is capped at max(1 GiB, 1000 × compressed bytes) against gzip bombs.
  */
 export async function* openInput(file: InputFile, onStop: (s: Stop) => void): AsyncGenerator<Buffer> {
-  const hash = createHash('sha256');
+  const hash = streamHash(isRegularFile(file.path) ? statSync(file.path).size : undefined);
   const raw: AsyncIterable<Buffer> = file.path === '-' ? (process.stdin as AsyncIterable<Buffer>) : createReadStream(file.path, { highWaterMark: 1 << 20 });
   const rawIter = raw[Symbol.asyncIterator]();
   const tapped: AsyncGenerator<Buffer> = (async function* () {
@@ -74,12 +74,12 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
       for (;;) {
         const r = await rawIter.next();
         if (r.done) return;
-        hash.update(r.value);
+        await hash.update(r.value);
         file.rawBytes += r.value.length;
         yield r.value;
       }
     } finally {
-      file.sha256 = hash.digest('hex');
+      file.sha256 = await hash.digest();
     }
   })();
 
