@@ -24,8 +24,9 @@ export interface UserLookup {
   usersWithEmail(email: string): readonly string[];
 }
 
-function unique(xs: Iterable<string>): string[] {
-  return [...new Set(xs)];
+/** Distinct, in first-seen order; a list of one or none is its own answer (no Set per identity). */
+function unique(xs: string[]): string[] {
+  return xs.length < 2 ? xs : [...new Set(xs)];
 }
 
 function decide(candidates: string[], rule: Rule): Match | undefined {
@@ -43,21 +44,24 @@ export function matchIdentities(identities: readonly Identity[], users: UserLook
       decide(id.distinctId !== undefined && users.hasUser(id.distinctId) ? [id.distinctId] : [], 'distinct_id') ??
       {},
   );
-  // Rule 4: devices seen on identities matched by rules 1–3.
-  const deviceUsers = new Map<string, Set<string>>();
+  // Rule 4: devices seen on identities matched by rules 1–3. Most devices have one user: a
+  // string then, a list of distinct users only for the few with more (no Set per device).
+  const deviceUsers = new Map<string, string | string[]>();
   identities.forEach((id, i) => {
-    const m = out[i];
-    if (m.userId === undefined) return;
+    const user = out[i].userId;
+    if (user === undefined) return;
     for (const d of id.deviceIds) {
-      let s = deviceUsers.get(d);
-      if (s === undefined) deviceUsers.set(d, (s = new Set()));
-      s.add(m.userId);
+      const seen = deviceUsers.get(d);
+      if (seen === undefined) deviceUsers.set(d, user);
+      else if (typeof seen === 'string') {
+        if (seen !== user) deviceUsers.set(d, [seen, user]);
+      } else if (!seen.includes(user)) seen.push(user);
     }
   });
   identities.forEach((id, i) => {
     const m = out[i];
     if (m.userId !== undefined || m.ambiguous !== undefined) return;
-    const candidates = unique(id.deviceIds.flatMap((d) => [...(deviceUsers.get(d) ?? [])]));
+    const candidates = unique(id.deviceIds.flatMap((d) => deviceUsers.get(d) ?? []));
     out[i] = decide(candidates, 'device_link') ?? {};
   });
   return out;
