@@ -110,6 +110,28 @@ function orgList(v: unknown): string[] {
  * credential-looking value was seen anywhere in the record (the caller scans the raw record).
  */
 export function canonicalize<R>(plan: Plan<R>, rec: R, secret: boolean): CanonicalResult {
+  return build(plan, rec, secret, true)!;
+}
+
+/**
+ * canonicalize(), or undefined when a field whose text is kept (an id, email, org id, record id,
+ * country or region) holds a JSON number: a number parsed by JSON.parse may have lost its
+ * literal text (9007199254740993, 1.0, 1e400), so the caller parses that record again keeping
+ * number literals exact. Most records carry their ids as strings and are parsed once.
+ */
+export function canonicalizeUnlessNumeric<R>(plan: Plan<R>, rec: R, secret: boolean): CanonicalResult | undefined {
+  return build(plan, rec, secret, false);
+}
+
+function holdsNumber(v: unknown): boolean {
+  return typeof v === 'number' || (Array.isArray(v) && v.some((x) => typeof x === 'number'));
+}
+
+function cleaned(s: string | undefined, secret: boolean): string | undefined {
+  return s !== undefined && secret && looksLikeSecret(s) ? undefined : s;
+}
+
+function build<R>(plan: Plan<R>, rec: R, secret: boolean, numbersExact: boolean): CanonicalResult | undefined {
   let exposure = secret ? CAT.secret : 0;
   for (const [field, cat] of EXPOSURE_FIELDS) {
     if ((exposure & cat) !== 0) continue;
@@ -127,24 +149,31 @@ export function canonicalize<R>(plan: Plan<R>, rec: R, secret: boolean): Canonic
     if (e instanceof BadTime) return 'bad_time';
     throw e;
   }
-  const clean = (s: string | undefined) => (s !== undefined && secret && looksLikeSecret(s) ? undefined : s);
-  const distinctId = clean(idText(first(plan.distinct_id, rec)));
-  const userId = clean(idText(first(plan.user_id, rec)));
-  const deviceId = clean(idText(first(plan.device_id, rec)));
+  const rawDistinct = first(plan.distinct_id, rec);
+  const rawUser = first(plan.user_id, rec);
+  const rawDevice = first(plan.device_id, rec);
   const rawEmail = first(plan.email, rec);
-  const email = clean(normalizeEmail(typeof rawEmail === 'string' ? rawEmail : idText(rawEmail)));
+  const rawOrgs = first(plan.org_id, rec);
+  const rawRecordId = first(plan.record_id, rec);
+  const rawCountry = first(plan.country, rec);
+  const rawRegion = first(plan.region, rec);
+  if (!numbersExact && (holdsNumber(rawDistinct) || holdsNumber(rawUser) || holdsNumber(rawDevice) || holdsNumber(rawEmail) || holdsNumber(rawOrgs) || holdsNumber(rawRecordId) || holdsNumber(rawCountry) || holdsNumber(rawRegion))) return undefined;
+  const distinctId = cleaned(idText(rawDistinct), secret);
+  const userId = cleaned(idText(rawUser), secret);
+  const deviceId = cleaned(idText(rawDevice), secret);
+  const email = cleaned(normalizeEmail(typeof rawEmail === 'string' ? rawEmail : idText(rawEmail)), secret);
   if (distinctId === undefined && userId === undefined && email === undefined && deviceId === undefined) return 'no_identity';
-  let orgIds = orgList(first(plan.org_id, rec));
+  let orgIds = orgList(rawOrgs);
   if (secret) orgIds = orgIds.filter((o) => !looksLikeSecret(o));
   return {
-    recordId: idText(first(plan.record_id, rec)),
+    recordId: idText(rawRecordId),
     distinctId,
     userId,
     deviceId,
     email,
     orgIds,
-    country: clean(text(first(plan.country, rec))),
-    region: clean(text(first(plan.region, rec))),
+    country: cleaned(text(rawCountry), secret),
+    region: cleaned(text(rawRegion), secret),
     time,
     exposure,
   };

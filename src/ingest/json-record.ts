@@ -83,11 +83,15 @@ export function quoteLongNumbers(text: string): string {
   return last === 0 ? text : out + text.slice(last);
 }
 
-/** Parse and check one record's text; `utf8`, the bytes it was decoded from, speeds up the credential check. */
-export function parseJsonRecord(text: string, utf8?: Uint8Array): Parsed | ParseReject {
+/**
+ * Parse and check one record's text; `utf8`, the bytes it was decoded from, speeds up the
+ * credential check. `exactNumbers`: number literals a double cannot keep as written become
+ * strings of their exact text (quoteLongNumbers); without it, JSON.parse's numbers.
+ */
+export function parseJsonRecord(text: string, utf8?: Uint8Array, exactNumbers = true): Parsed | ParseReject {
   let value: unknown;
   try {
-    value = JSON.parse(LOSSY_NUMBER_HINT.test(text) ? quoteLongNumbers(text) : text);
+    value = JSON.parse(exactNumbers && LOSSY_NUMBER_HINT.test(text) ? quoteLongNumbers(text) : text);
   } catch {
     return 'invalid_json';
   }

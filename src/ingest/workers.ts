@@ -14,7 +14,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
+import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult, type Plan } from '../core/canonical.js';
 import { groupingKey, hashRecordId, placeOf, type Identity, type RecordIdKey } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
@@ -39,35 +39,49 @@ export interface ValueSink {
   accept(rec: CanonicalRecord, source: JsonObject): void;
 }
 
-/** Decode, parse, check and canonicalise one JSON value. */
+/**
+ * Decode, parse, check and canonicalise one JSON value. It is parsed as JSON.parse reads it; a
+ * record whose kept fields hold a JSON number (which may have lost its literal text), and a page
+ * of profiles, are parsed again with number literals kept exact (quoteLongNumbers).
+ */
 export function jsonValue(bytes: Buffer, ndjson: boolean, plan: Plan<JsonRec>, sink: ValueSink): void {
   const text = bytes.toString('utf8');
   const bad = replacedCount(bytes, text);
   if (bad > 0) sink.encodingErrors(bad);
   if (ndjson && JSON_BLANK.test(text)) return;
-  const parsed = parseJsonRecord(text, bytes);
+  const parsed = parseJsonRecord(text, bytes, false);
   if (typeof parsed === 'string') {
     sink.reject(parsed, excerptOf(text));
     return;
   }
   if (parsed.replaced > 0) sink.encodingErrors(parsed.replaced);
-  const emit = (obj: JsonObject, secret: boolean) => {
-    sink.detect(shapeOf(obj));
-    const r = canonicalize<JsonRec>(plan, wrapJson(obj), secret);
-    if (typeof r === 'string') sink.reject(r, excerptOf(text));
-    else sink.accept(r, obj);
-  };
   const page = pageResults(parsed.obj);
   if (page !== undefined) {
+    // the same structure (quoting changes literals only), with its numbers' exact text
+    const exact = parseJsonRecord(text, bytes, true);
+    if (typeof exact === 'string') return sink.reject(exact, excerptOf(text));
     sink.detect('mixpanel-people');
-    for (const el of page) {
+    for (const el of pageResults(exact.obj) ?? []) {
       const p = checkRecord(el, undefined);
       if (typeof p === 'string') sink.reject(p, '');
-      else emit(p.obj, p.secret);
+      else {
+        sink.detect(shapeOf(p.obj));
+        settle(canonicalize<JsonRec>(plan, wrapJson(p.obj), p.secret), p.obj, text, sink);
+      }
     }
     return;
   }
-  emit(parsed.obj, parsed.secret);
+  sink.detect(shapeOf(parsed.obj));
+  const r = canonicalizeUnlessNumeric<JsonRec>(plan, wrapJson(parsed.obj), parsed.secret);
+  if (r !== undefined) return settle(r, parsed.obj, text, sink);
+  const exact = parseJsonRecord(text, bytes, true);
+  if (typeof exact === 'string') return sink.reject(exact, excerptOf(text));
+  settle(canonicalize<JsonRec>(plan, wrapJson(exact.obj), exact.secret), exact.obj, text, sink);
+}
+
+function settle(r: CanonicalResult, obj: JsonObject, text: string, sink: ValueSink): void {
+  if (typeof r === 'string') sink.reject(r, excerptOf(text));
+  else sink.accept(r, obj);
 }
 
 // ---- the wire format of a batch's results: per line, ops until END, as numbers in one typed
