@@ -17,6 +17,7 @@ import { CaseStore } from './case/store.js';
 import { escapeTerminal } from './output/cells.js';
 import { csvChunks } from './output/csv.js';
 import { readExport, type Vendor } from './ingest/read.js';
+import { takeHashFailure } from './ingest/hasher.js';
 import { closeWorkers, parseThreads } from './ingest/workers.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
@@ -146,6 +147,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       }
     }
     await closeWorkers(true);
+    const hashLost = takeHashFailure();
+    if (hashLost !== undefined) throw hashLost;
     phase('reading');
     ui.progress('matching identities against the internal database');
 

@@ -28,9 +28,24 @@ if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === KIN
   });
 }
 
+/**
+ * Why a hashing thread stopped unasked, if one did (its chunks are lost, so the manifest cannot
+ * name the input's hash): correlate checks after the reading and stops the run. Reading itself
+ * goes on, so the failure is never taken for a damaged input.
+ */
+let lost: Error | undefined;
+
+/** The failure of a hashing thread since the last call, if any (and forgets it). */
+export function takeHashFailure(): Error | undefined {
+  const e = lost;
+  lost = undefined;
+  return e;
+}
+
 export interface StreamHash {
   /** Resolves when the caller may send the next chunk. */
   update(chunk: Buffer): Promise<void> | undefined;
+  /** The hex digest ('' if the hashing thread failed: see takeHashFailure). */
   digest(): Promise<string>;
 }
 
@@ -46,10 +61,12 @@ function inPlace(): StreamHash {
 /** A hash on a worker thread. */
 function offThread(): StreamHash {
   const worker = new Worker(new URL(import.meta.url), { workerData: { kind: KIND } });
+  // Referenced only while it owes a reply: an idle hashing thread never keeps the process alive.
+  worker.unref();
   let inFlight = 0;
   let failure: Error | undefined;
   let waiting: (() => void) | undefined;
-  let done: { resolve: (hex: string) => void; reject: (e: Error) => void } | undefined;
+  let done: { resolve: (hex: string) => void } | undefined;
   let finished = false;
   const wake = () => {
     const w = waiting;
@@ -61,12 +78,14 @@ function offThread(): StreamHash {
   worker.on('message', (m: { hashed?: Uint8Array; digest?: string }) => {
     if (m.digest !== undefined) return done?.resolve(m.digest);
     free.push(m.hashed!.buffer as ArrayBuffer);
-    inFlight--;
+    if (--inFlight === 0 && done === undefined) worker.unref();
     if (inFlight < MAX_IN_FLIGHT) wake();
   });
   const fail = (e: Error) => {
-    failure ??= new InputError(`the thread hashing an export stopped (${(e as { code?: string }).code ?? e.name}); no case was written`, 'run again; if it repeats, report it with the command you ran (not the data)');
-    done?.reject(failure);
+    if (failure !== undefined) return;
+    failure = new InputError(`the thread hashing an export stopped (${(e as { code?: string }).code ?? e.name}); no case was written`, 'run again; if it repeats, report it with the command you ran (not the data)');
+    lost ??= failure;
+    done?.resolve('');
     wake();
   };
   worker.on('error', fail);
@@ -75,18 +94,20 @@ function offThread(): StreamHash {
   });
   return {
     update: (chunk) => {
-      if (failure !== undefined) throw failure;
+      // after a failure the chunks are dropped: the run stops once the reading is over
+      if (failure !== undefined) return undefined;
       const reuse = free.pop();
       const copy = reuse !== undefined && reuse.byteLength >= chunk.length ? new Uint8Array(reuse, 0, chunk.length) : new Uint8Array(chunk.length);
       copy.set(chunk);
-      inFlight++;
+      if (inFlight++ === 0) worker.ref();
       worker.postMessage(copy, [copy.buffer]);
       if (inFlight < MAX_IN_FLIGHT) return undefined;
       return new Promise<void>((resolve) => (waiting = resolve));
     },
     digest: async () => {
-      if (failure !== undefined) throw failure;
-      const hex = new Promise<string>((resolve, reject) => (done = { resolve, reject }));
+      if (failure !== undefined) return '';
+      const hex = new Promise<string>((resolve) => (done = { resolve }));
+      worker.ref();
       worker.postMessage('end');
       try {
         return await hex;
