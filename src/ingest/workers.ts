@@ -87,8 +87,8 @@ function settle(r: CanonicalResult, obj: JsonObject, text: string, sink: ValueSi
 // ---- the wire format of a batch's results: per line, ops until END, as numbers in one typed
 // array; the texts (ids, emails, places, reasons, excerpts) in a string table per batch, named by
 // their index (-1: absent). The main thread then parses one array of strings per batch instead of
-// every record's values, and the texts that repeat within a batch (a user id that is also the
-// distinct_id, a place, a reason) arrive once.
+// every record's values; a record's grouping key travels as the worker's number for it (its text
+// only the first time), and the texts that repeat within a batch (a place, a reason) once.
 
 const END = 0;
 const ENC = 1;
