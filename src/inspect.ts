@@ -6,7 +6,7 @@
 import { CAT, categoriesOf, type Category } from './core/categories.js';
 import { DEFAULT_SOURCES, isPresent, type CanonicalField } from './core/canonical.js';
 import { looksLikeSecret } from './core/secrets.js';
-import { headerKey } from './ingest/csv-plan.js';
+import { headerKey, headerMayBeData, namesAKnownField } from './ingest/csv-plan.js';
 import { readExport, type ReadOptions } from './ingest/read.js';
 import { labelOf, type InputFile } from './ingest/source.js';
 import { maskPersonal } from './ingest/text.js';
@@ -110,10 +110,10 @@ export async function inspectFile(path: string, opts: ReadOptions, warn: (m: str
   // A CSV whose first row names no field this tool knows by default may have no header row at
   // all: that row is then somebody's data (an email, a name, an id), not column names. Its cells
   // are not shown; the columns are numbered instead. (--column names do not count: a responder
-  // may have typed a value seen in that row.)
-  const knownByDefault = fieldResolver(new Map(), true);
-  const headerHidden = result.container === 'csv' && header.length > 0 && !header.some((h) => knownByDefault(h) !== null);
-  if (headerHidden) warn(`${file.label}: no name in the CSV's first row is a field this tool knows: the file may have no header row and that row be data, so columns are shown by number, not by name (give the file a header row; --column FIELD=NAME maps a column by its header name)`);
+  // may have typed a value seen in that row.) The reader has warned about such a row already,
+  // unless a --column name matched one of its cells.
+  const headerHidden = result.container === 'csv' && header.length > 0 && !namesAKnownField(header);
+  if (headerHidden && !headerMayBeData(header, opts.columns)) warn(`${file.label}: columns are shown by number: no name in the CSV's first row is a column this tool knows by default, and a --column name may be a value copied from that row`);
   const columnNumber = new Map(header.map((h, i) => [h, `column ${i + 1}`]));
   const keys: KeyProfile[] = [...filled]
     .map(([key, k]) => {

@@ -75,3 +75,7 @@ export function readCase(dir: string): Record<string, string> {
 export function explain(r: RunResult): string {
   return `${r.command}\nexit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 }
+
+/** The reader's warning about a CSV whose first row names no known column (it quotes nothing of that row). */
+export const HEADERLESS_WARNING = (file: string) =>
+  `${file}: no name in the CSV's first row is a column this tool knows by default: if the file has no header row, that row was read as the header (not counted as a record, and never shown); give the file a header row, or map its columns by name with --column FIELD=NAME`;

@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { explain, ROOT, runCli, tempDir } from './helpers.js';
+import { explain, HEADERLESS_WARNING, ROOT, runCli, tempDir } from './helpers.js';
 
 const GOLDEN = join(ROOT, 'test', 'golden', 'inspect');
 const EXPORTS = ['events.ndjson', 'events-array.json.gz', 'people.json', 'ui-export.csv'].map((f) => join('fixtures', 'export', f));
@@ -56,8 +56,14 @@ describe('inspect', () => {
       { key: 'column 2', filled: 1, fill_rate: 1, field: null, exposure: [] },
       { key: 'column 3', filled: 1, fill_rate: 1, field: 'user_id', exposure: ['ids'] },
     ]);
-    expect(r.stderr).toBe('breach-impact: warning: headerless.csv: no name in the CSV\'s first row is a field this tool knows: the file may have no header row and that row be data, so columns are shown by number, not by name (give the file a header row; --column FIELD=NAME maps a column by its header name)\n');
+    // mapped by a value, the reader does not warn; inspect says why the columns are numbered
+    expect(r.stderr).toBe("breach-impact: warning: headerless.csv: columns are shown by number: no name in the CSV's first row is a column this tool knows by default, and a --column name may be a value copied from that row\n");
     for (const value of ['alice', 'Alice Archer', 'u-77']) expect(r.stdout, value).not.toContain(value);
+    // without --column: the reader's warning, once
+    const plain = await runCli(['inspect', 'headerless.csv'], { cwd: dir });
+    expect(plain.code, explain(plain)).toBe(0);
+    expect(plain.stderr).toBe(`breach-impact: warning: ${HEADERLESS_WARNING('headerless.csv')}\n`);
+    for (const value of ['alice', 'Alice Archer', 'u-77']) expect(plain.stdout + plain.stderr, value).not.toContain(value);
     // a header with one known name is a header: its other names are shown (masked where personal)
     writeFileSync(join(dir, 'header.csv'), 'distinct_id,Plan Tier,carol@example.com\nd1,gold,x\n');
     const h = await runCli(['inspect', '--json', 'header.csv'], { cwd: dir });

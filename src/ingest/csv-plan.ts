@@ -23,6 +23,27 @@ const EXTRA: Partial<Record<CanonicalField, string[]>> = {
   last_name: ['last_name'],
 };
 
+const KNOWN_KEYS = new Set(CANONICAL_FIELDS.flatMap((f) => [...DEFAULT_SOURCES[f], ...(EXTRA[f] ?? [])].map(headerKey)));
+
+/**
+ * Does a CSV's first row name a column this tool knows by default? If not, the file may have no
+ * header row, and that row is somebody's data (never to be shown as names).
+ */
+export function namesAKnownField(header: readonly string[]): boolean {
+  return header.some((h) => KNOWN_KEYS.has(headerKey(h)));
+}
+
+/**
+ * Should the reader warn that a CSV may have no header row? When its first row names no column
+ * known by default and no --column source names one of its columns either (a responder who
+ * mapped a column by its header name knows the file has a header).
+ */
+export function headerMayBeData(header: readonly string[], columns: Map<CanonicalField, string[]>): boolean {
+  if (namesAKnownField(header)) return false;
+  const keys = new Set(header.map(headerKey));
+  return ![...columns.values()].some((sources) => sources.some((src) => keys.has(headerKey(src))));
+}
+
 export function csvPlan(header: string[], columns: Map<CanonicalField, string[]>, label: string, warn: (m: string) => void): Plan<string[]> {
   // `email` and `$email` are two columns (a custom property beside Mixpanel's own), both kept;
   // `Email` and `email` are one name twice.
@@ -60,6 +81,10 @@ export function csvPlan(header: string[], columns: Map<CanonicalField, string[]>
       for (const i of lookup(src)) if (!used.includes(i)) used.push(i);
     }
     plan[f] = used.map((i): Getter<string[]> => (cells) => cells[i]);
+  }
+  // The row's names are not shown: in a file without a header they are personal data.
+  if (headerMayBeData(header, columns)) {
+    warn(`${label}: no name in the CSV's first row is a column this tool knows by default: if the file has no header row, that row was read as the header (not counted as a record, and never shown); give the file a header row, or map its columns by name with --column FIELD=NAME`);
   }
   return plan;
 }

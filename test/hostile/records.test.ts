@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { correlateIn, event, expectCase, readList, run, tempDir, writeInternalDb, explainCase } from './lib.js';
+import { HEADERLESS_WARNING } from '../helpers.js';
 
 describe.concurrent('values that are not records', () => {
   it('rejects top-level scalars and arrays in NDJSON as not_an_object, one line each, neighbours kept', async () => {
@@ -81,6 +82,25 @@ describe.concurrent('values that are not records', () => {
         ['sep.json', 6, 'invalid_json'],
       ],
     });
+  });
+});
+
+describe('a CSV without a header row', () => {
+  it('warns that its first row was read as the header, naming nothing of it, and counts the rest', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'headerless.csv'), 'alice@example.com,Alice Archer,u-77\nbob@example.com,Bob Baker,u-78\ncarol@example.com,Carol Cole,u-79\n');
+    const c = await correlateIn(dir, ['headerless.csv']);
+    expectCase(c, {
+      code: 0,
+      records: { read: 2, accepted: 0, rejected: 2, filtered: 0, duplicates: 0 },
+      rejected: [
+        ['headerless.csv', 2, 'no_identity'],
+        ['headerless.csv', 3, 'no_identity'],
+      ],
+      stderr: /first row/,
+    });
+    expect(c.r.stderr).toBe(`breach-impact: warning: ${HEADERLESS_WARNING('headerless.csv')}\n`);
+    for (const value of ['alice', 'Alice Archer', 'u-77']) expect(c.r.stderr + c.r.stdout, value).not.toContain(value);
   });
 });
 
