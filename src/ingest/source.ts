@@ -66,7 +66,8 @@ export function checkReadable(path: string): void {
  * Decompression is capped at max(1 GiB, 1000 × compressed bytes) against gzip bombs.
  */
 export async function* openInput(file: InputFile, onStop: (s: Stop) => void): AsyncGenerator<Buffer> {
-  const hash = streamHash(isRegularFile(file.path) ? statSync(file.path).size : undefined);
+  const size = regularFileSize(file.path);
+  const hash = streamHash(size);
   const raw: AsyncIterable<Buffer> = file.path === '-' ? (process.stdin as AsyncIterable<Buffer>) : createReadStream(file.path, { highWaterMark: 1 << 20 });
   const rawIter = raw[Symbol.asyncIterator]();
   const tapped: AsyncGenerator<Buffer> = (async function* () {
@@ -93,7 +94,7 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
   let decoded: AsyncIterable<Buffer>;
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
     file.gzip = true;
-    decoded = gunzip(head, tapped, { cap: () => Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * file.rawBytes), reread: isRegularFile(file.path) ? rereadFile(file.path) : undefined }, onStop);
+    decoded = gunzip(head, tapped, { cap: () => Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * file.rawBytes), reread: size !== undefined ? rereadFile(file.path) : undefined }, onStop);
   } else {
     decoded = (async function* () {
       yield head;
@@ -123,13 +124,14 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
   }
 }
 
-/** A file that can be read a second time (not stdin, a pipe or a device). */
-function isRegularFile(path: string): boolean {
-  if (path === '-') return false;
+/** The size of a file that can be read a second time (not stdin, a pipe or a device); else undefined. */
+function regularFileSize(path: string): number | undefined {
+  if (path === '-') return undefined;
   try {
-    return statSync(path).isFile();
+    const st = statSync(path);
+    return st.isFile() ? st.size : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -176,7 +176,7 @@ class BatchResults {
 
 const NO_ORGS: readonly string[] = Object.freeze([]);
 
-/** A record's field back from BatchResults.field: absent, the grouping key, or a text. */
+/** A record's text back from BatchResults (field, text, sharedText): absent, the grouping key, or a text. */
 function fieldText(i: number, key: string, strings: readonly string[]): string | undefined {
   return i === IS_KEY ? key : i === ABSENT ? undefined : strings[i];
 }
@@ -443,7 +443,6 @@ export class ParallelLines {
     const { strings, nums, hashes } = batch.result!;
     const { sink, tally } = this;
     const slot = batch.slot!;
-    const text = (i: number): string | undefined => (i === ABSENT ? undefined : strings[i]);
     let k = 0;
     let h = 0;
     for (const l of batch.lines) {
@@ -480,7 +479,7 @@ export class ParallelLines {
           k += 3;
           if (accepted) {
             const id = (slot.identities[keyNo] ??= tally.groups.identity(key));
-            tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, Number.isNaN(time) ? null : time, exposure, text(place));
+            tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, Number.isNaN(time) ? null : time, exposure, fieldText(place, key, strings));
           }
         } else if (op === FIL) {
           tally.offerParsed(true);
