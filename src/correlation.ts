@@ -147,6 +147,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       }
     }
     await closeWorkers(true);
+    tally.endReading();
     const hashLost = takeHashFailure();
     if (hashLost !== undefined) throw hashLost;
     phase('reading');

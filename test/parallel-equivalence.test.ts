@@ -176,6 +176,35 @@ describe('internal database scans filtered in SQLite', () => {
     rowid.mockRestore();
   });
 
+  it.each(['', 'INTEGER', 'TEXT', 'NUMERIC', 'REAL', 'BLOB'])('find by value (an index on memberships.user_id) exactly the memberships a full scan finds (user_id declared %j)', (type) => {
+    const dir = tempDir();
+    const path = join(dir, 'memberships.sqlite');
+    const db = new Database(path);
+    db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id ${type}, org_id, role); CREATE INDEX m_user ON memberships (user_id);`);
+    // user ids of every storage class, some whose text is an integer's and some only alike
+    // (better-sqlite3 binds a JS number as REAL, a bigint as INTEGER)
+    const ids: unknown[] = [7n, '7', 7, 7.5, Buffer.from('7'), '007', ' 7', '7 ', -3n, '-3', 0n, '-0', 9007199254740993n, '9007199254740993', 9007199254740992n, 'x', null, Buffer.from('x')];
+    const add = db.prepare('INSERT INTO memberships VALUES (?, ?, ?)');
+    ids.forEach((id, i) => add.run(id, 100 + i, 'member'));
+    db.close();
+    const wanted = new Set(['7', '-3', '0', '9007199254740993', '9007199254740992', '5']);
+    const internal = new InternalDb(path, undefined);
+    const got = internal.snapshot(() => [...internal.membershipsOf(wanted)].map(([u, orgs]) => [u, [...orgs].sort()]).sort());
+    internal.close();
+    // The reference: every row through JavaScript, compared by its text.
+    const ref = new Database(path, { readonly: true });
+    const want = new Map<string, string[]>();
+    for (const [u, o] of ref.prepare('SELECT CAST(user_id AS TEXT), CAST(org_id AS TEXT) FROM memberships').raw(true).iterate() as IterableIterator<[string | null, string]>) {
+      if (u !== null && wanted.has(u)) want.set(u, [...new Set([...(want.get(u) ?? []), o])]);
+    }
+    ref.close();
+    expect(got).toEqual([...want].map(([u, orgs]) => [u, orgs.sort()]).sort());
+    // '7' is found under every affinity (under REAL only as the blob); where the column keeps
+    // integers as integers, every user but '5'; with no affinity, '7' as integer, text and blob
+    expect(got.map(([u]) => u)).toEqual(type === 'REAL' ? ['7'] : ['-3', '0', '7', '9007199254740992', '9007199254740993']);
+    if (type === '' || type === 'BLOB') expect(want.get('7')).toHaveLength(3);
+  });
+
   it('find exactly the users, memberships and orgs a full scan in JavaScript finds', () => {
     const dir = tempDir();
     const path = join(dir, 'tricky.sqlite');

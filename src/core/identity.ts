@@ -33,7 +33,7 @@ export function placeOf(r: CanonicalRecord): string | undefined {
  * The list with `v` added. Lists are rebuilt at their exact size rather than pushed to: a pushed
  * array reserves room for 16 more, which at a million identities is most of the memory.
  */
-function withValue(list: readonly string[], v: string | undefined): readonly string[] {
+export function withValue(list: readonly string[], v: string | undefined): readonly string[] {
   if (v === undefined || list.includes(v)) return list;
   return list.length === 0 ? [v] : [...list, v];
 }

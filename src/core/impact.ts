@@ -3,7 +3,7 @@
  * orgs, the admin roster, unmatched identities and jurisdictions. Pure; rows come out sorted.
  */
 import { CATEGORIES, CAT, categoriesOf, type Category } from './categories.js';
-import { compareCodePoints, sortByCodePoints, type Identity } from './identity.js';
+import { compareCodePoints, sortByCodePoints, withValue, type Identity } from './identity.js';
 import { RULES, unmatchedReason, type Match, type Rule } from './match.js';
 import { formatTime } from './normalize.js';
 import type { JurisdictionRow, OrgRow, RosterRow, UnmatchedRow, UserRow } from './rows.js';
@@ -98,7 +98,7 @@ function roleRank(role: string): number {
  */
 export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts: InternalFacts): Impact {
   const matchedBy = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
-  const perUser = new Map<string, Span & { rule: number; places: string[] }>();
+  const perUser = new Map<string, Span & { rule: number; places: readonly string[] }>();
   /** the unmatched identities (in vendor_id order) and their reasons */
   const unmatchedIds: Identity[] = [];
   const reasons: string[] = [];
@@ -109,11 +109,11 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     if (m.userId !== undefined && m.rule !== undefined) {
       matchedBy[m.rule]++;
       let u = perUser.get(m.userId);
-      if (u === undefined) perUser.set(m.userId, (u = { events: 0, first: null, last: null, exposure: 0, rule: RULES.length, places: [] }));
+      if (u === undefined) perUser.set(m.userId, (u = { events: 0, first: null, last: null, exposure: 0, rule: RULES.length, places: NONE }));
       widen(u, id);
       u.rule = Math.min(u.rule, RULES.indexOf(m.rule));
-      // a person has a place or two: a list, not a Set, for each of a million people
-      for (const p of id.places) if (!u.places.includes(p)) u.places.push(p);
+      // a person has a place or two: a list of that size (withValue), not a Set, for each of a million people
+      for (const p of id.places) u.places = withValue(u.places, p);
       continue;
     }
     const reason = unmatchedReason(m, id, (o) => facts.orgs.has(o));

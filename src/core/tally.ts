@@ -29,15 +29,22 @@ export function inWindow(window: Window, time: number | null): boolean {
 export class Tally {
   readonly counts: Counts = { read: 0, accepted: 0, rejected: 0, filtered: 0, duplicates: 0 };
   readonly groups = new IdentityGroups();
-  private readonly seen: RecordIdSet;
+  /** the accepted record ids; let go by endReading (16 bytes a record: 128 MB at 5M records) */
+  private seenIds: RecordIdSet | undefined;
 
   /** `key`: of the record-id hash (RecordIdSet); a caller outside tests passes a random one. */
-  constructor(readonly window: Window = {}, key: RecordIdKey = new Uint8Array(16)) {
-    this.seen = new RecordIdSet(key);
+  constructor(readonly window: Window = {}, readonly recordIdKey: RecordIdKey = new Uint8Array(16)) {
+    this.seenIds = new RecordIdSet(recordIdKey);
   }
 
-  get recordIdKey(): RecordIdKey {
-    return this.seen.key;
+  private get seen(): RecordIdSet {
+    if (this.seenIds === undefined) throw new Error('a record offered after the reading ended');
+    return this.seenIds;
+  }
+
+  /** Every record has been offered: the record ids are no longer needed (offering another throws). */
+  endReading(): void {
+    this.seenIds = undefined;
   }
 
   rejected(): void {

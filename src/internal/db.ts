@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { withValue } from '../core/identity.js';
 import { normalizeEmail } from '../core/normalize.js';
 import type { AdminMembership, InternalUser } from '../core/impact.js';
 import type { UserLookup } from '../core/match.js';
@@ -190,14 +191,28 @@ export class InternalDb {
   }
 
   /** Orgs of the given users, from memberships. */
-  membershipsOf(users: ReadonlySet<string>): Map<string, string[]> {
-    const out = new Map<string, string[]>();
-    const stmt = this.db.prepare(`SELECT CAST(user_id AS TEXT), CAST(org_id AS TEXT) FROM memberships WHERE CAST(user_id AS TEXT) IN ${IN_JSON_EACH}`).raw(true);
-    for (const [u, o] of stmt.iterate(jsonList(users)) as IterableIterator<[string | null, string | null]>) {
+  membershipsOf(users: ReadonlySet<string>): Map<string, readonly string[]> {
+    const out = new Map<string, readonly string[]>();
+    let rows: IterableIterator<[string | null, string | null]>;
+    const ids = [...users];
+    if (ids.every(isInt64Text)) {
+      // Every id is an integer's text (users keyed by rowid): user_id compared as a value, so an
+      // index on memberships(user_id) serves the lookups (CAST(user_id AS TEXT) IN … reads every
+      // row). Each id is offered as the integer and as the text, and blobs (the only other values
+      // whose text can be an integer's) are taken too, whatever the column's affinity: a
+      // superset of the rows wanted, which the exact test below decides.
+      const probes = `[${ids.map((t) => `${t},"${t}"`).join(',')}]`;
+      const columns = 'SELECT CAST(user_id AS TEXT), CAST(org_id AS TEXT) FROM memberships';
+      rows = this.db.prepare(`${columns} WHERE user_id IN (SELECT value FROM json_each(?)) UNION ALL ${columns} WHERE user_id >= x''`).raw(true).iterate(probes) as IterableIterator<[string | null, string | null]>;
+    } else {
+      rows = this.db.prepare(`SELECT CAST(user_id AS TEXT), CAST(org_id AS TEXT) FROM memberships WHERE CAST(user_id AS TEXT) IN ${IN_JSON_EACH}`).raw(true).iterate(jsonList(users)) as IterableIterator<[string | null, string | null]>;
+    }
+    for (const [u, o] of rows) {
       if (u === null || o === null || !users.has(u)) continue;
       const list = out.get(u);
+      // lists of their exact size (withValue): a pushed array reserves room for 16 more
       if (list === undefined) out.set(u, [o]);
-      else if (!list.includes(o)) list.push(o);
+      else if (!list.includes(o)) out.set(u, withValue(list, o));
     }
     return out;
   }
