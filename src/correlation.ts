@@ -15,7 +15,7 @@ import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
 import { CaseStore } from './case/store.js';
 import { escapeTerminal } from './output/cells.js';
-import { csvChunks } from './output/csv.js';
+import { closeCsvThread, csvFile, CSV_THREAD_MIN_ROWS } from './output/csv-file.js';
 import { readExport, type Vendor } from './ingest/read.js';
 import { takeHashFailure } from './ingest/hasher.js';
 import { closeWorkers, parseThreads } from './ingest/workers.js';
@@ -232,29 +232,31 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       jurisdictions: impact.jurisdictions,
     };
     const staged: { file: StagedFile; rows: number | null }[] = [];
-    for (const [name, rows] of Object.entries(lists) as [Exclude<ListName, 'rejected'>, () => Iterable<Row>][]) {
+    const expected: Record<ListName, number> = { users: impact.count.users, orgs: impact.count.orgs, roster: impact.count.roster, unmatched: impact.count.unmatched, jurisdictions: 0 /* (country, region) pairs: a few thousand at most */, rejected: counts.rejected };
+    const threads = parseThreads();
+    /** Writes a list's CSV (on the CSV thread when it is long and there are cores to spare), row by row. */
+    const writeList = async (name: ListName, rows: Iterable<Row>, each: (row: Row) => void = () => undefined) => {
+      const file = new StagedFile(opts.out, `${name}.csv`);
+      const csv = csvFile(file, COLUMNS[name], threads > 1 && expected[name] >= CSV_THREAD_MIN_ROWS);
       let n = 0;
+      for (const row of rows) {
+        each(row);
+        n++;
+        const wait = csv.put(row);
+        if (wait !== undefined) await wait;
+      }
+      await csv.end();
+      staged.push({ file, rows: n });
+    };
+    for (const [name, rows] of Object.entries(lists) as [Exclude<ListName, 'rejected'>, () => Iterable<Row>][]) {
       const stored = store.listWriter(name);
-      const file = writeCsvFile(opts.out, `${name}.csv`, COLUMNS[name], (function* () {
-        for (const row of rows()) {
-          stored.put(row);
-          n++;
-          yield row;
-        }
-      })());
+      await writeList(name, rows(), (row) => stored.put(row));
       stored.end();
       phase(`writing ${name}`);
-      staged.push({ file, rows: n });
     }
     store.finishRejected();
-    let rejectedRows = 0;
-    const rejectedFile = writeCsvFile(opts.out, 'rejected.csv', COLUMNS.rejected, (function* () {
-      for (const row of store.rejected()) {
-        rejectedRows++;
-        yield row;
-      }
-    })());
-    staged.push({ file: rejectedFile, rows: rejectedRows });
+    await writeList('rejected', store.rejected());
+    closeCsvThread();
     const summaryFile = new StagedFile(opts.out, 'summary.json');
     summaryFile.write(JSON.stringify(summary, null, 2) + '\n');
     staged.push({ file: summaryFile, rows: null });
@@ -288,15 +290,10 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     return { summary, exitCode };
   } finally {
     await closeWorkers(); // after a failure
+    closeCsvThread();
     internal.close();
     ui.stopProgress();
   }
-}
-
-function writeCsvFile(dir: string, name: string, columns: readonly string[], rows: Iterable<Row>): StagedFile {
-  const f = new StagedFile(dir, name);
-  for (const chunk of csvChunks(columns, rows)) f.write(chunk);
-  return f;
 }
 
 /** The short human summary correlate prints on stdout. */

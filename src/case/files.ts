@@ -127,6 +127,17 @@ export class StagedFile {
     }
   }
 
+  /** The open file's descriptor, for a thread that writes it (see output/csv-file.ts). */
+  get descriptor(): number {
+    if (this.fd === undefined) throw new Error(`${this.name} is closed`);
+    return this.fd;
+  }
+
+  /** The error to throw when writing this file failed with `e` (as write() throws it). */
+  failure(e: unknown): InputError {
+    return outputError(this.dir, e);
+  }
+
   /** Close the file (contents complete) without publishing it yet. */
   close(): void {
     if (this.fd === undefined) return;

@@ -18,12 +18,13 @@ export function csvLine(values: string[]): string {
   return csvLines([values]);
 }
 
-function csvCells(columns: readonly string[], row: Row): string[] {
+/** A row's cells, as they are written: text, formula-neutralised. */
+export function csvCells(columns: readonly string[], row: Row): string[] {
   return columns.map((c) => neutralizeFormula(cellText(row[c])));
 }
 
 /** Rows stringified together: csv-stringify's cost is mostly per call. */
-const ROWS_PER_CALL = 512;
+export const ROWS_PER_CALL = 512;
 
 /** The whole list as text, in chunks of a few hundred rows (header first). */
 export function* csvChunks(columns: readonly string[], rows: Iterable<Row>): Generator<string> {
