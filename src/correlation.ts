@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
 import { buildImpact, handOver, type Impact, type InternalUser } from './core/impact.js';
-import { RECORD_ID_KEY_BYTES } from './core/identity.js';
+import { RECORD_ID_KEY_BYTES, textsOf } from './core/identity.js';
 import { matchIdentities, RULES } from './core/match.js';
 import { COLUMNS, type ListName, type Row } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
@@ -164,9 +164,9 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       const wantedIds = new Set<string>();
       const wantedEmails = new Set<string>();
       for (const id of identities) {
-        for (const u of id.userIds) wantedIds.add(u);
+        for (const u of textsOf(id.userIds)) wantedIds.add(u);
         if (id.distinctId !== undefined) wantedIds.add(id.distinctId);
-        for (const e of id.emails) wantedEmails.add(e);
+        for (const e of textsOf(id.emails)) wantedEmails.add(e);
       }
       phase('wanted ids and emails');
       const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
@@ -180,13 +180,13 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       const candidateOrgs = new Set<string>();
       for (const orgs of memberships.values()) for (const o of orgs) candidateOrgs.add(o);
       identities.forEach((id, i) => {
-        if (matches[i].userId === undefined) for (const o of id.orgIds) candidateOrgs.add(o);
+        if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) candidateOrgs.add(o);
       });
       const orgs = internal.orgNames(candidateOrgs);
       const affectedOrgs = new Set<string>();
       for (const list of memberships.values()) for (const o of list) affectedOrgs.add(o);
       identities.forEach((id, i) => {
-        if (matches[i].userId === undefined) for (const o of id.orgIds) if (orgs.has(o)) affectedOrgs.add(o);
+        if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) if (orgs.has(o)) affectedOrgs.add(o);
       });
       phase('orgs');
       const admins = internal.admins(affectedOrgs, opts.adminRoles);

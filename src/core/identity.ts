@@ -10,19 +10,39 @@ export interface Identity {
   key: string;
   /** Set when the identity is keyed by a distinct_id (rule 3 applies only then). */
   distinctId: string | undefined;
-  userIds: readonly string[];
-  emails: readonly string[];
-  deviceIds: readonly string[];
-  orgIds: readonly string[];
+  userIds: Texts;
+  emails: Texts;
+  deviceIds: Texts;
+  orgIds: Texts;
   events: number;
   first: number | null;
   last: number | null;
   exposure: number;
   /** (country, region) pairs, as `country\u0000region` */
-  places: readonly string[];
+  places: Texts;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * Distinct texts in first-seen order, kept compactly: none (undefined), one (the text itself) or
+ * several (an array). Most identities have one user id, one email, one device and one place: as
+ * one-element arrays those were a third of the memory of every identity.
+ */
+export type Texts = string | readonly string[] | undefined;
+
+/** The texts as a list (a new one-element list for a single text). */
+export function textsOf(t: Texts): readonly string[] {
+  return t === undefined ? NONE : typeof t === 'string' ? [t] : t;
+}
+
+/** The texts with `v` added (unchanged if absent or already there). */
+export function withText(t: Texts, v: string | undefined): Texts {
+  if (v === undefined) return t;
+  if (t === undefined) return v;
+  if (typeof t === 'string') return t === v ? t : [t, v];
+  return withValue(t, v);
+}
 
 /** A record's (country, region) as identities keep it, `country\u0000region`; none without either. */
 export function placeOf(r: CanonicalRecord): string | undefined {
@@ -62,7 +82,7 @@ export class IdentityGroups {
   identity(key: string): Identity {
     let id = this.byKey.get(key);
     if (id === undefined) {
-      id = { key, distinctId: undefined, userIds: NONE, emails: NONE, deviceIds: NONE, orgIds: NONE, events: 0, first: null, last: null, exposure: 0, places: NONE };
+      id = { key, distinctId: undefined, userIds: undefined, emails: undefined, deviceIds: undefined, orgIds: undefined, events: 0, first: null, last: null, exposure: 0, places: undefined };
       this.byKey.set(key, id);
     }
     return id;
@@ -73,17 +93,17 @@ export class IdentityGroups {
     // set once, to the key: a record with a distinct_id is keyed by it, so every one holds that text
     // (storing each record's fresh copy into an old identity would keep a dead string per record)
     if (distinctId !== undefined && id.distinctId === undefined) id.distinctId = id.key;
-    id.userIds = withValue(id.userIds, userId);
-    id.emails = withValue(id.emails, email);
-    id.deviceIds = withValue(id.deviceIds, deviceId);
-    for (const o of orgIds) id.orgIds = withValue(id.orgIds, o);
+    id.userIds = withText(id.userIds, userId);
+    id.emails = withText(id.emails, email);
+    id.deviceIds = withText(id.deviceIds, deviceId);
+    for (const o of orgIds) id.orgIds = withText(id.orgIds, o);
     id.events++;
     if (time !== null) {
       if (id.first === null || time < id.first) id.first = time;
       if (id.last === null || time > id.last) id.last = time;
     }
     id.exposure |= exposure;
-    id.places = withValue(id.places, place);
+    id.places = withText(id.places, place);
   }
 
   /** Identities in vendor_id order (Unicode code points). */

@@ -3,7 +3,7 @@
  * orgs, the admin roster, unmatched identities and jurisdictions. Pure; rows come out sorted.
  */
 import { CATEGORIES, CAT, categoriesOf, type Category } from './categories.js';
-import { compareCodePoints, sortByCodePoints, withValue, type Identity } from './identity.js';
+import { compareCodePoints, sortByCodePoints, textsOf, withText, type Identity, type Texts } from './identity.js';
 import { RULES, unmatchedReason, type Match, type Rule } from './match.js';
 import { formatTime } from './normalize.js';
 import type { JurisdictionRow, OrgRow, RosterRow, UnmatchedRow, UserRow } from './rows.js';
@@ -98,7 +98,7 @@ function roleRank(role: string): number {
  */
 export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts: InternalFacts): Impact {
   const matchedBy = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
-  const perUser = new Map<string, Span & { rule: number; places: readonly string[] }>();
+  const perUser = new Map<string, Span & { rule: number; places: Texts }>();
   /** the unmatched identities (in vendor_id order) and their reasons */
   const unmatchedIds: Identity[] = [];
   const reasons: string[] = [];
@@ -109,18 +109,18 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     if (m.userId !== undefined && m.rule !== undefined) {
       matchedBy[m.rule]++;
       let u = perUser.get(m.userId);
-      if (u === undefined) perUser.set(m.userId, (u = { events: 0, first: null, last: null, exposure: 0, rule: RULES.length, places: NONE }));
+      if (u === undefined) perUser.set(m.userId, (u = { events: 0, first: null, last: null, exposure: 0, rule: RULES.length, places: undefined }));
       widen(u, id);
       u.rule = Math.min(u.rule, RULES.indexOf(m.rule));
-      // a person has a place or two: a list of that size (withValue), not a Set, for each of a million people
-      for (const p of id.places) u.places = withValue(u.places, p);
+      // a person has a place or two: the place itself or a list (Texts), not a Set, for each of a million people
+      for (const p of textsOf(id.places)) u.places = withText(u.places, p);
       continue;
     }
     const reason = unmatchedReason(m, id, (o) => facts.orgs.has(o));
     unmatchedIds.push(id);
     reasons.push(reason);
     unmatchedByReason[reason] = (unmatchedByReason[reason] ?? 0) + 1;
-    for (const o of distinct(id.orgIds)) {
+    for (const o of distinct(textsOf(id.orgIds))) {
       if (!facts.orgs.has(o)) continue;
       let s = perOrgUnattributed.get(o);
       if (s === undefined) perOrgUnattributed.set(o, (s = { events: 0, first: null, last: null, exposure: 0, count: 0 }));
@@ -138,7 +138,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
   for (const uid of userIds) {
     const u = perUser.get(uid)!;
     usersByMask.set(u.exposure, (usersByMask.get(u.exposure) ?? 0) + 1);
-    for (const p of u.places) jurisdictionCounts.set(p, (jurisdictionCounts.get(p) ?? 0) + 1);
+    for (const p of textsOf(u.places)) jurisdictionCounts.set(p, (jurisdictionCounts.get(p) ?? 0) + 1);
     for (const o of distinct(facts.memberships.get(uid) ?? NONE)) {
       let s = perOrg.get(o);
       if (s === undefined) perOrg.set(o, (s = { events: 0, first: null, last: null, exposure: 0, affected: 0, unattributed: 0 }));
@@ -179,7 +179,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     for (const uid of userIds) {
       const u = perUser.get(uid)!;
       const info = contact(uid);
-      const places = u.places.map((p) => p.split('\u0000') as [string, string]);
+      const places = textsOf(u.places).map((p) => p.split('\u0000') as [string, string]);
       yield {
         user_id: uid,
         email: info.email,
@@ -237,12 +237,12 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
       yield {
         vendor_id: id.key,
         reason: reasons[k],
-        email: sortStrings(id.emails).join(';'),
+        email: sortStrings(textsOf(id.emails)).join(';'),
         events: id.events,
         first_seen: time(id.first),
         last_seen: time(id.last),
         exposed: exposedList(id.exposure),
-        org_ids: sortStrings(id.orgIds),
+        org_ids: sortStrings(textsOf(id.orgIds)),
       };
     }
   }

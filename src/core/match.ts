@@ -3,7 +3,7 @@
  * user_id, email, distinct_id, then device_link. A rule that points at two or more users makes
  * the identity unmatched as ambiguous_<rule>; later rules are not tried. Pure.
  */
-import type { Identity } from './identity.js';
+import { textsOf, type Identity } from './identity.js';
 
 export const RULES = ['user_id', 'email', 'distinct_id', 'device_link'] as const;
 export type Rule = (typeof RULES)[number];
@@ -39,8 +39,8 @@ function decide(candidates: string[], rule: Rule): Match | undefined {
 export function matchIdentities(identities: readonly Identity[], users: UserLookup): Match[] {
   const out: Match[] = identities.map(
     (id) =>
-      decide(unique(id.userIds.filter((u) => users.hasUser(u))), 'user_id') ??
-      decide(unique(id.emails.flatMap((e) => users.usersWithEmail(e))), 'email') ??
+      decide(unique(textsOf(id.userIds).filter((u) => users.hasUser(u))), 'user_id') ??
+      decide(unique(textsOf(id.emails).flatMap((e) => users.usersWithEmail(e))), 'email') ??
       decide(id.distinctId !== undefined && users.hasUser(id.distinctId) ? [id.distinctId] : [], 'distinct_id') ??
       {},
   );
@@ -50,7 +50,7 @@ export function matchIdentities(identities: readonly Identity[], users: UserLook
   identities.forEach((id, i) => {
     const user = out[i].userId;
     if (user === undefined) return;
-    for (const d of id.deviceIds) {
+    for (const d of textsOf(id.deviceIds)) {
       const seen = deviceUsers.get(d);
       if (seen === undefined) deviceUsers.set(d, user);
       else if (typeof seen === 'string') {
@@ -61,7 +61,7 @@ export function matchIdentities(identities: readonly Identity[], users: UserLook
   identities.forEach((id, i) => {
     const m = out[i];
     if (m.userId !== undefined || m.ambiguous !== undefined) return;
-    const candidates = unique(id.deviceIds.flatMap((d) => deviceUsers.get(d) ?? []));
+    const candidates = unique(textsOf(id.deviceIds).flatMap((d) => deviceUsers.get(d) ?? []));
     out[i] = decide(candidates, 'device_link') ?? {};
   });
   return out;
@@ -70,5 +70,5 @@ export function matchIdentities(identities: readonly Identity[], users: UserLook
 /** Why an identity is unmatched: ambiguous first, then whether it names a known org. */
 export function unmatchedReason(m: Match, id: Identity, orgExists: (org: string) => boolean): UnmatchedReason {
   if (m.ambiguous !== undefined) return `ambiguous_${m.ambiguous}`;
-  return id.orgIds.some(orgExists) ? 'org_only' : 'no_match';
+  return textsOf(id.orgIds).some(orgExists) ? 'org_only' : 'no_match';
 }
