@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
 import { buildImpact, handOver, type Impact, type InternalUser } from './core/impact.js';
-import { RECORD_ID_KEY_BYTES, textsOf } from './core/identity.js';
-import { matchIdentities, RULES } from './core/match.js';
+import { RECORD_ID_KEY_BYTES, textsOf, type Identity, type Texts } from './core/identity.js';
+import { matchIdentities, RULES, type Match } from './core/match.js';
 import { COLUMNS, type ListName, type Row } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
@@ -160,34 +160,15 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     tally.groups.byKey.clear();
     const vendorIdentities = identities.length;
     phase('sorting identities');
+    // Each step's sets and lookups live in a function of their own, so they can be collected as
+    // soon as the step is over (not when the whole snapshot is).
     const impact: Impact = internal.snapshot(() => {
-      const wantedIds = new Set<string>();
-      const wantedEmails = new Set<string>();
-      for (const id of identities) {
-        for (const u of textsOf(id.userIds)) wantedIds.add(u);
-        if (id.distinctId !== undefined) wantedIds.add(id.distinctId);
-        for (const e of textsOf(id.emails)) wantedEmails.add(e);
-      }
-      phase('wanted ids and emails');
-      const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
-      phase('users');
-      const matches = matchIdentities(identities, lookup);
-      const matchedUsers = new Set<string>();
-      for (const m of matches) if (m.userId !== undefined) matchedUsers.add(m.userId);
-      phase('matching');
-      const memberships = internal.membershipsOf(matchedUsers);
+      const { matches, info } = matchUsers(internal, identities);
+      const memberships = internal.membershipsOf(matchedUsersOf(matches));
       phase('memberships');
-      const candidateOrgs = new Set<string>();
-      for (const orgs of memberships.values()) for (const o of orgs) candidateOrgs.add(o);
-      identities.forEach((id, i) => {
-        if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) candidateOrgs.add(o);
-      });
-      const orgs = internal.orgNames(candidateOrgs);
-      const affectedOrgs = new Set<string>();
-      for (const list of memberships.values()) for (const o of list) affectedOrgs.add(o);
-      identities.forEach((id, i) => {
-        if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) if (orgs.has(o)) affectedOrgs.add(o);
-      });
+      const orgs = internal.orgNames(orgsNamed(identities, matches, memberships, () => true));
+      // the orgs of the affected: matched users' memberships, and existing orgs of unmatched identities
+      const affectedOrgs = orgsNamed(identities, matches, memberships, (o) => orgs.has(o));
       phase('orgs');
       const admins = internal.admins(affectedOrgs, opts.adminRoles);
       phase('admins');
@@ -294,6 +275,39 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     internal.close();
     ui.stopProgress();
   }
+}
+
+/** The internal users the identities name (by id or email), and each identity's match. */
+function matchUsers(internal: InternalDb, identities: readonly Identity[]): { matches: Match[]; info: Map<string, InternalUser> } {
+  const wantedIds = new Set<string>();
+  const wantedEmails = new Set<string>();
+  for (const id of identities) {
+    for (const u of textsOf(id.userIds)) wantedIds.add(u);
+    if (id.distinctId !== undefined) wantedIds.add(id.distinctId);
+    for (const e of textsOf(id.emails)) wantedEmails.add(e);
+  }
+  phase('wanted ids and emails');
+  const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
+  phase('users');
+  const matches = matchIdentities(identities, lookup);
+  phase('matching');
+  return { matches, info };
+}
+
+function matchedUsersOf(matches: readonly Match[]): Set<string> {
+  const users = new Set<string>();
+  for (const m of matches) if (m.userId !== undefined) users.add(m.userId);
+  return users;
+}
+
+/** The orgs of the matched users' memberships, and those of unmatched identities that `keep` keeps. */
+function orgsNamed(identities: readonly Identity[], matches: readonly Match[], memberships: ReadonlyMap<string, Texts>, keep: (org: string) => boolean): Set<string> {
+  const out = new Set<string>();
+  for (const list of memberships.values()) for (const o of textsOf(list)) out.add(o);
+  identities.forEach((id, i) => {
+    if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) if (keep(o)) out.add(o);
+  });
+  return out;
 }
 
 /** The short human summary correlate prints on stdout. */

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { textsOf } from '../src/core/identity.js';
 import { normalizeEmail } from '../src/core/normalize.js';
 import { InternalDb } from '../src/internal/db.js';
 import { tempDir } from './helpers.js';
@@ -189,7 +190,7 @@ describe('internal database scans filtered in SQLite', () => {
     db.close();
     const wanted = new Set(['7', '-3', '0', '9007199254740993', '9007199254740992', '5']);
     const internal = new InternalDb(path, undefined);
-    const got = internal.snapshot(() => [...internal.membershipsOf(wanted)].map(([u, orgs]) => [u, [...orgs].sort()]).sort());
+    const got = internal.snapshot(() => [...internal.membershipsOf(wanted)].map(([u, orgs]) => [u, [...textsOf(orgs)].sort()]).sort());
     internal.close();
     // The reference: every row through JavaScript, compared by its text.
     const ref = new Database(path, { readonly: true });
@@ -231,7 +232,7 @@ describe('internal database scans filtered in SQLite', () => {
         ids: [...wantedIds].filter((i) => lookup.hasUser(i)),
         emails: [...wantedEmails].map((e) => [e, lookup.usersWithEmail(e)]),
         info: [...info],
-        memberships: [...internal.membershipsOf(new Set(['7', '007', '7.5', '8']))],
+        memberships: [...internal.membershipsOf(new Set(['7', '007', '7.5', '8']))].map(([u, orgs]) => [u, textsOf(orgs)]),
         orgs: [...internal.orgNames(new Set(['1', '2', '2.0']))],
         admins: internal.admins(new Set(['1', '2']), ['owner', 'admin']),
       };

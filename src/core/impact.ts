@@ -23,7 +23,7 @@ export interface AdminMembership {
 export interface InternalFacts {
   users: ReadonlyMap<string, InternalUser>;
   /** orgs of each matched user, from memberships */
-  memberships: ReadonlyMap<string, readonly string[]>;
+  memberships: ReadonlyMap<string, Texts>;
   /** names of the orgs concerned; an org id absent here does not exist */
   orgs: ReadonlyMap<string, string>;
   /** admin memberships (roles already filtered) of the affected orgs */
@@ -61,8 +61,6 @@ function widen(s: Span, id: Identity): void {
   if (id.last !== null && (s.last === null || id.last > s.last)) s.last = id.last;
   s.exposure |= id.exposure;
 }
-
-const NONE: readonly string[] = [];
 
 /** Distinct, in first-seen order; a list of one or none is its own answer (no Set per person). */
 function distinct(xs: readonly string[]): readonly string[] {
@@ -139,7 +137,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     const u = perUser.get(uid)!;
     usersByMask.set(u.exposure, (usersByMask.get(u.exposure) ?? 0) + 1);
     for (const p of textsOf(u.places)) jurisdictionCounts.set(p, (jurisdictionCounts.get(p) ?? 0) + 1);
-    for (const o of distinct(facts.memberships.get(uid) ?? NONE)) {
+    for (const o of distinct(textsOf(facts.memberships.get(uid)))) {
       let s = perOrg.get(o);
       if (s === undefined) perOrg.set(o, (s = { events: 0, first: null, last: null, exposure: 0, affected: 0, unattributed: 0 }));
       s.affected++;
@@ -184,7 +182,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
         user_id: uid,
         email: info.email,
         name: info.name,
-        org_ids: sortStrings(facts.memberships.get(uid) ?? []),
+        org_ids: sortStrings(textsOf(facts.memberships.get(uid))),
         matched_by: RULES[u.rule],
         events: u.events,
         first_seen: time(u.first),

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { withValue } from '../core/identity.js';
+import { withText, type Texts } from '../core/identity.js';
 import { normalizeEmail } from '../core/normalize.js';
 import type { AdminMembership, InternalUser } from '../core/impact.js';
 import type { UserLookup } from '../core/match.js';
@@ -191,8 +191,8 @@ export class InternalDb {
   }
 
   /** Orgs of the given users, from memberships. */
-  membershipsOf(users: ReadonlySet<string>): Map<string, readonly string[]> {
-    const out = new Map<string, readonly string[]>();
+  membershipsOf(users: ReadonlySet<string>): Map<string, Texts> {
+    const out = new Map<string, Texts>();
     let rows: IterableIterator<[string | null, string | null]>;
     const ids = [...users];
     if (ids.every(isInt64Text)) {
@@ -209,10 +209,10 @@ export class InternalDb {
     }
     for (const [u, o] of rows) {
       if (u === null || o === null || !users.has(u)) continue;
+      // one org as the text itself, several as a list of their exact size (Texts)
       const list = out.get(u);
-      // lists of their exact size (withValue): a pushed array reserves room for 16 more
-      if (list === undefined) out.set(u, [o]);
-      else if (!list.includes(o)) out.set(u, withValue(list, o));
+      const added = withText(list, this.orgId(o));
+      if (added !== list) out.set(u, added);
     }
     return out;
   }
@@ -225,7 +225,7 @@ export class InternalDb {
       ? this.db.prepare(`SELECT CAST(id AS TEXT), name FROM orgs WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`).raw(true).iterate(JSON.stringify([...wanted].filter(isInt64Text).sort(byIntegerText)))
       : this.db.prepare(`SELECT CAST(id AS TEXT), name FROM orgs WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH}`).raw(true).iterate(jsonList(wanted));
     for (const [id, name] of rows as IterableIterator<[string | null, unknown]>) {
-      if (id !== null && wanted.has(id)) out.set(id, text(name));
+      if (id !== null && wanted.has(id)) out.set(this.orgId(id), text(name));
     }
     return out;
   }
@@ -244,15 +244,37 @@ export class InternalDb {
     const stmt = this.db.prepare(sql).raw(true);
     for (const [o, u, role, email, name] of stmt.iterate(...roles, jsonList(orgs)) as IterableIterator<[string | null, string | null, unknown, unknown, unknown]>) {
       if (o === null || u === null || !orgs.has(o)) continue;
-      admins.push({ orgId: o, userId: u, role: text(role) });
+      admins.push({ orgId: this.orgId(o), userId: u, role: this.role(text(role)) });
       info.set(u, { email: text(email), name: text(name) });
     }
     return { admins, info };
   }
 
+  /**
+   * One string per org id and per role across memberships, orgs and admins: SQLite hands out a
+   * new string for every row, and hundreds of thousands of rows name the same few.
+   */
+  private readonly orgIds = new Map<string, string>();
+  private readonly roles = new Map<string, string>();
+
+  private orgId(s: string): string {
+    return interned(this.orgIds, s);
+  }
+
+  private role(s: string): string {
+    return interned(this.roles, s);
+  }
+
   close(): void {
     this.db.close();
   }
+}
+
+function interned(pool: Map<string, string>, s: string): string {
+  const known = pool.get(s);
+  if (known !== undefined) return known;
+  pool.set(s, s);
+  return s;
 }
 
 /** A users row as the scans read it: id as text, email, name. */
