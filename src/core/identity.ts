@@ -53,7 +53,7 @@ export function placeOf(r: CanonicalRecord): string | undefined {
  * The list with `v` added. Lists are rebuilt at their exact size rather than pushed to: a pushed
  * array reserves room for 16 more, which at a million identities is most of the memory.
  */
-export function withValue(list: readonly string[], v: string | undefined): readonly string[] {
+function withValue(list: readonly string[], v: string | undefined): readonly string[] {
   if (v === undefined || list.includes(v)) return list;
   return list.length === 0 ? [v] : [...list, v];
 }

@@ -141,8 +141,8 @@ function onThread(file: StagedFile, columns: readonly string[]): CsvFile {
   };
   t.listeners.set(fd, (m) => {
     if ('failed' in m) {
+      // the next put (or end) throws it; a put waiting for room goes on to do so
       failure ??= file.failure(Object.assign(new Error(m.message), { code: m.code }));
-      inFlight = 0;
       wake();
       ended?.();
       return;
