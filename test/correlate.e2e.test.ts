@@ -105,6 +105,28 @@ describe('correlate on the bundled fixtures', () => {
     expect(m.options.since).toBe('2025-11-01');
   });
 
+  // The hashing thread failing (injected: on its first chunk, or when asked for the digest once
+  // the chunk is hashed) stops the run with exit 1 before any output is staged: a manifest
+  // without the inputs' hashes would break the chain of custody. A new case directory stays
+  // empty; an earlier case in it is left byte for byte as it was. The message names no data.
+  it.each([['while hashing', '0'], ['at the digest', '1']])('stops with exit 1 and writes no case when the hashing thread fails %s', async (_when, after) => {
+    const env = { BREACH_IMPACT_HASH_THREAD_MIN_BYTES: '0', BREACH_IMPACT_HASH_THREAD_FAIL_AFTER: after };
+    const fresh = await correlateFixtures([], env);
+    expect(fresh.r.code, explain(fresh.r)).toBe(1);
+    expect(fresh.r.stderr).toContain('the thread hashing an export stopped (Error); no case was written');
+    expect(fresh.r.stderr).not.toMatch(/@|example\.com/);
+    expect(fresh.r.stdout).toBe('');
+    expect(readdirSync(fresh.out)).toEqual([]);
+
+    const { out, r } = await correlateFixtures();
+    expect(r.code, explain(r)).toBe(0);
+    const before = Object.fromEntries(readdirSync(out).map((f) => [f, readFileSync(join(out, f))]));
+    const again = await runCli(['correlate', ...BASE, '--out', out], { env });
+    expect(again.code, explain(again)).toBe(1);
+    expect(readdirSync(out).sort()).toEqual(Object.keys(before).sort());
+    for (const [f, bytes] of Object.entries(before)) expect(readFileSync(join(out, f)).equals(bytes), f).toBe(true);
+  });
+
   it('prints summary.json on stdout with --json', async () => {
     const { out, r } = await correlateFixtures(['--json']);
     expect(r.code, explain(r)).toBe(0);

@@ -18,7 +18,11 @@ type ToHasher = Uint8Array | 'end';
 
 if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === KIND) {
   const h = createHash('sha256');
+  // Tests only: the thread fails after hashing this many chunks (the failure path is otherwise unreachable).
+  const failAfter = process.env.BREACH_IMPACT_HASH_THREAD_FAIL_AFTER;
+  let left = failAfter === undefined || failAfter === '' ? Infinity : Number(failAfter);
   parentPort!.on('message', (m: ToHasher) => {
+    if (left-- <= 0) throw new Error('hashing thread failure injected by BREACH_IMPACT_HASH_THREAD_FAIL_AFTER');
     if (m === 'end') parentPort!.postMessage({ digest: h.digest('hex') });
     else {
       h.update(m);
