@@ -18,7 +18,8 @@ type ToHasher = Uint8Array | 'end';
 
 if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === KIND) {
   const h = createHash('sha256');
-  // Tests only: the thread fails after hashing this many chunks (the failure path is otherwise unreachable).
+  // Tests only: the thread fails on the message after this many (a chunk, or the request for the
+  // digest), so that the failure path can be reached.
   const failAfter = process.env.BREACH_IMPACT_HASH_THREAD_FAIL_AFTER;
   let left = failAfter === undefined || failAfter === '' ? Infinity : Number(failAfter);
   parentPort!.on('message', (m: ToHasher) => {
