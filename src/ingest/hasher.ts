@@ -20,8 +20,7 @@ if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === KIN
   const h = createHash('sha256');
   // Tests only: the thread fails on the message after this many (a chunk, or the request for the
   // digest), so that the failure path can be reached.
-  const failAfter = process.env.BREACH_IMPACT_HASH_THREAD_FAIL_AFTER;
-  let left = failAfter === undefined || failAfter === '' ? Infinity : Number(failAfter);
+  let left = Number(process.env.BREACH_IMPACT_HASH_THREAD_FAIL_AFTER || Infinity);
   parentPort!.on('message', (m: ToHasher) => {
     if (left-- <= 0) throw new Error('hashing thread failure injected by BREACH_IMPACT_HASH_THREAD_FAIL_AFTER');
     if (m === 'end') parentPort!.postMessage({ digest: h.digest('hex') });
