@@ -10,12 +10,12 @@ import type { CanonicalField } from './core/canonical.js';
 import { buildImpact, handOver, type Impact, type InternalUser } from './core/impact.js';
 import { RECORD_ID_KEY_BYTES, textsOf, type Identity, type Texts } from './core/identity.js';
 import { matchIdentities, RULES, type Match } from './core/match.js';
-import { COLUMNS, type ListName, type Row } from './core/rows.js';
+import { type ListName, type Row } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
-import { CaseStore } from './case/store.js';
+import { RejectedStage } from './case/store.js';
+import { CaseWriter, WRITER_THREAD_MIN_ROWS } from './case/writer.js';
 import { escapeTerminal } from './output/cells.js';
-import { closeCsvThread, csvFile, CSV_THREAD_MIN_ROWS } from './output/csv-file.js';
 import { readExport, type Vendor } from './ingest/read.js';
 import { takeHashFailure } from './ingest/hasher.js';
 import { closeWorkers, parseThreads } from './ingest/workers.js';
@@ -98,10 +98,11 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
   phaseLoop = performance.eventLoopUtilization();
   const mapSql = opts.map === undefined ? undefined : readFileSync(opts.map, 'utf8');
   const internal = new InternalDb(opts.internal, mapSql);
+  const rejectedRows = new RejectedStage();
+  let writer: CaseWriter | undefined;
   try {
     prepareCaseDir(opts.out, opts.force);
     const caseFile = new StagedFile(opts.out, 'case.sqlite');
-    const store = new CaseStore(caseFile);
 
     // 1. Read every export.
     const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)));
@@ -125,13 +126,13 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
           progress,
           reject: (line, reason, excerpt) => {
             tally.rejected();
-            store.addRejected(fileIndex, file.label, line, reason, excerpt);
+            rejectedRows.add(fileIndex, file.label, line, reason, excerpt);
           },
           stop: (line, reason) => {
             tally.rejected();
             file.complete = false;
             complete = false;
-            store.addRejected(fileIndex, file.label, line, reason, 'reading stopped here; records before this line were kept');
+            rejectedRows.add(fileIndex, file.label, line, reason, 'reading stopped here; records before this line were kept');
             ui.warn(`${file.label}: reading stopped at line ${line} (${reason}); the records before it were kept. ${stopMeaning(reason)}`);
           },
           encodingErrors: (n) => (encodingErrors += n),
@@ -203,46 +204,40 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     };
 
     // 4. Write every output under a temporary name, then publish them together. Each list is
-    // made, written to its CSV and to case.sqlite in one pass, and let go before the next.
+    // made, written to its CSV and to case.sqlite in one pass, and let go before the next; on the
+    // list thread when the case is long and there are cores to spare.
     ui.progress('writing the case');
-    const lists: Record<Exclude<ListName, 'rejected'>, () => Iterable<Row>> = {
-      users: impact.users,
-      orgs: impact.orgs,
-      roster: impact.roster,
-      unmatched: impact.unmatched,
-      jurisdictions: impact.jurisdictions,
-    };
+    const lists: [ListName, () => Iterable<Row>][] = [
+      ['users', impact.users],
+      ['orgs', impact.orgs],
+      ['roster', impact.roster],
+      ['unmatched', impact.unmatched],
+      ['jurisdictions', impact.jurisdictions],
+      ['rejected', () => rejectedRows.rows()],
+    ];
     const staged: { file: StagedFile; rows: number | null }[] = [];
-    const expected: Record<ListName, number> = { users: impact.count.users, orgs: impact.count.orgs, roster: impact.count.roster, unmatched: impact.count.unmatched, jurisdictions: 0 /* (country, region) pairs: a few thousand at most */, rejected: counts.rejected };
-    const threads = parseThreads();
-    /** Writes a list's CSV (on the CSV thread when it is long and there are cores to spare), row by row. */
-    const writeList = async (name: ListName, rows: Iterable<Row>, each: (row: Row) => void = () => undefined) => {
+    // (jurisdictions: (country, region) pairs, a few thousand at most)
+    const caseRows = impact.count.users + impact.count.orgs + impact.count.roster + impact.count.unmatched + counts.rejected;
+    writer = new CaseWriter(caseFile, parseThreads() > 1 && caseRows >= WRITER_THREAD_MIN_ROWS);
+    for (const [name, rows] of lists) {
       const file = new StagedFile(opts.out, `${name}.csv`);
-      const csv = csvFile(file, COLUMNS[name], threads > 1 && expected[name] >= CSV_THREAD_MIN_ROWS);
+      const list = writer.list(name, file);
       let n = 0;
-      for (const row of rows) {
-        each(row);
+      for (const row of rows()) {
         n++;
-        const wait = csv.put(row);
+        const wait = list.put(row);
         if (wait !== undefined) await wait;
       }
-      await csv.end();
+      await list.end();
       staged.push({ file, rows: n });
-    };
-    for (const [name, rows] of Object.entries(lists) as [Exclude<ListName, 'rejected'>, () => Iterable<Row>][]) {
-      const stored = store.listWriter(name);
-      await writeList(name, rows(), (row) => stored.put(row));
-      stored.end();
       phase(`writing ${name}`);
     }
-    store.finishRejected();
-    await writeList('rejected', store.rejected());
-    closeCsvThread();
+    rejectedRows.close();
     const summaryFile = new StagedFile(opts.out, 'summary.json');
     summaryFile.write(JSON.stringify(summary, null, 2) + '\n');
     staged.push({ file: summaryFile, rows: null });
-    store.putMeta('summary', summary);
-    store.close();
+    writer.meta('summary', summary);
+    await writer.close();
     staged.push({ file: caseFile, rows: null });
 
     const outputs = staged.map(({ file, rows }) => {
@@ -271,7 +266,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     return { summary, exitCode };
   } finally {
     await closeWorkers(); // after a failure
-    closeCsvThread();
+    writer?.abandon();
+    rejectedRows.close();
     internal.close();
     ui.stopProgress();
   }

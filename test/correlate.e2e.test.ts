@@ -140,7 +140,7 @@ describe('correlate on the bundled fixtures', () => {
     const steps = r.stderr.split('\n').filter((l) => l !== '').map((l) => /^phase ([a-z +]+): \d+\.\d\d s, cpu \d+\.\d\d s, main \d+\.\d\d s, rss \d+ MB$/.exec(l)?.[1] ?? `unexpected: ${l}`);
     expect(steps).toEqual([
       'reading', 'sorting identities', 'wanted ids and emails', 'users', 'matching', 'memberships', 'orgs', 'admins', 'aggregating',
-      'hashing the internal database', 'writing users', 'writing orgs', 'writing roster', 'writing unmatched', 'writing jurisdictions', 'publishing',
+      'hashing the internal database', 'writing users', 'writing orgs', 'writing roster', 'writing unmatched', 'writing jurisdictions', 'writing rejected', 'publishing',
     ]);
     const files = readCase(out);
     for (const f of LIST_FILES) expect(files[f], f).toBe(readFileSync(join(GOLDEN, f), 'utf8'));

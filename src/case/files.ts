@@ -127,7 +127,7 @@ export class StagedFile {
     }
   }
 
-  /** The open file's descriptor, for a thread that writes it (see output/csv-file.ts). */
+  /** The open file's descriptor, for a thread that writes it (see case/writer.ts). */
   get descriptor(): number {
     if (this.fd === undefined) throw new Error(`${this.name} is closed`);
     return this.fd;

@@ -6,29 +6,37 @@
 import Database from 'better-sqlite3';
 import { COLUMNS, COUNT_COLUMNS, LIST_COLUMNS, LISTS, STORED_EXTRA, type ListName, type Row } from '../core/rows.js';
 import { InputError, UsageError } from '../errors.js';
-import type { StagedFile } from './files.js';
 
 type DB = Database.Database;
 
 /** 64 rows of at most 12 columns: well under SQLite's 32,766 bound parameters. */
 const ROWS_PER_INSERT = 64;
 
-function storedColumns(list: ListName): readonly string[] {
-  return [...COLUMNS[list], ...(STORED_EXTRA[list] ?? [])];
+const STORED = new Map<ListName, readonly string[]>(LISTS.map((l) => [l, Object.freeze([...COLUMNS[l], ...(STORED_EXTRA[l] ?? [])])]));
+
+/** A list's columns in case.sqlite: its CSV columns, then any STORED_EXTRA. */
+export function storedColumns(list: ListName): readonly string[] {
+  return STORED.get(list)!;
 }
 
 function columnType(c: string): string {
   return COUNT_COLUMNS.has(c) ? 'INTEGER' : 'TEXT';
 }
 
+/** A stored cell: text, a count, or nothing (SQL NULL). */
+export type Stored = string | number | null;
+
+
+/**
+ * Writes case.sqlite: every table made when it is opened, then each list's rows in list order
+ * (`listWriter`), the meta, and `close` commits. It runs where the lists are written (the main
+ * thread, or the list thread: see case/writer.ts), the same statements in the same order.
+ */
 export class CaseStore {
   private readonly db: DB;
-  private readonly insertRejected: Database.Statement;
-  private seq = 0;
 
-  constructor(file: StagedFile) {
-    file.close();
-    this.db = new Database(file.tmp);
+  constructor(path: string) {
+    this.db = new Database(path);
     // MEMORY, not OFF: better-sqlite3's defensive mode ignores OFF, and a -journal file beside the
     // temporary name would outlive an interrupted run.
     this.db.pragma('journal_mode = MEMORY');
@@ -39,36 +47,22 @@ export class CaseStore {
       this.db.exec(`CREATE TABLE "${list}" (${cols.join(', ')})`);
     }
     this.db.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)');
-    // Rejected rows arrive in reading order, not list order: staged apart (a TEMP table, never
-    // part of the file) and copied in list order at the end, so the file needs no VACUUM.
-    this.db.exec('CREATE TEMP TABLE rejected_staged (file_index INTEGER, seq INTEGER, file TEXT, line INTEGER, reason TEXT, excerpt TEXT)');
     this.db.exec('BEGIN');
-    this.insertRejected = this.db.prepare('INSERT INTO temp.rejected_staged (file_index, seq, file, line, reason, excerpt) VALUES (?, ?, ?, ?, ?, ?)');
-  }
-
-  addRejected(fileIndex: number, file: string, line: number, reason: string, excerpt: string): void {
-    this.insertRejected.run(fileIndex, this.seq++, file, line, reason, excerpt);
-  }
-
-  /** Rejected rows in list order (after finishRejected). */
-  *rejected(): IterableIterator<Row> {
-    const stmt = this.db.prepare('SELECT file, line, reason, excerpt FROM rejected ORDER BY rowid');
-    yield* stmt.iterate() as IterableIterator<Row>;
   }
 
   /**
-   * Rows of a list, in list order, one `put` each, then `end`. Rows are inserted ROWS_PER_INSERT
-   * at a time: better-sqlite3's cost is mostly per statement run.
+   * Rows of a list, in list order, one `put` each (its storedCells), then `end`. Rows are
+   * inserted ROWS_PER_INSERT at a time: better-sqlite3's cost is mostly per statement run.
    */
-  listWriter(list: Exclude<ListName, 'rejected'>): { put(row: Row): void; end(): void } {
+  listWriter(list: ListName): { put(cells: readonly Stored[]): void; end(): void } {
     const cols = storedColumns(list);
     const insert = (n: number) => this.db.prepare(`INSERT INTO "${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES ${Array.from({ length: n }, () => `(${cols.map(() => '?').join(', ')})`).join(', ')}`);
     const many = insert(ROWS_PER_INSERT);
-    let values: unknown[] = [];
+    let values: Stored[] = [];
     let rows = 0;
     return {
-      put: (r) => {
-        for (const c of cols) values.push(toDb(c, r[c]));
+      put: (cells) => {
+        for (const v of cells) values.push(v);
         if (++rows === ROWS_PER_INSERT) {
           many.run(values);
           values = [];
@@ -83,14 +77,9 @@ export class CaseStore {
     };
   }
 
-  /** Copy the rejected rows in list order (so report reads them by rowid like every list). */
-  finishRejected(): void {
-    this.db.exec('INSERT INTO rejected (file, line, reason, excerpt) SELECT file, line, reason, excerpt FROM temp.rejected_staged ORDER BY file_index, line, seq');
-    this.db.exec('DROP TABLE temp.rejected_staged');
-  }
-
-  putMeta(key: string, value: unknown): void {
-    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, JSON.stringify(value));
+  /** `value`: JSON text. */
+  putMeta(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
   }
 
   close(): void {
@@ -99,10 +88,42 @@ export class CaseStore {
   }
 }
 
+/**
+ * Rejected rows arrive while reading, in reading order, not list order: staged apart in a
+ * private temporary database (on disk when it grows, gone when closed) and handed out in list
+ * order when the case is written.
+ */
+export class RejectedStage {
+  private readonly db: DB;
+  private readonly insert: Database.Statement;
+  private seq = 0;
+
+  constructor() {
+    this.db = new Database('');
+    this.db.exec('CREATE TABLE rejected_staged (file_index INTEGER, seq INTEGER, file TEXT, line INTEGER, reason TEXT, excerpt TEXT)');
+    this.db.exec('BEGIN');
+    this.insert = this.db.prepare('INSERT INTO rejected_staged (file_index, seq, file, line, reason, excerpt) VALUES (?, ?, ?, ?, ?, ?)');
+  }
+
+  add(fileIndex: number, file: string, line: number, reason: string, excerpt: string): void {
+    this.insert.run(fileIndex, this.seq++, file, line, reason, excerpt);
+  }
+
+  /** The rejected rows in list order: by file, then line, then as they came. */
+  *rows(): IterableIterator<Row> {
+    yield* this.db.prepare('SELECT file, line, reason, excerpt FROM rejected_staged ORDER BY file_index, line, seq').iterate() as IterableIterator<Row>;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
 /** JSON of the lists rows share (frozen, e.g. one `exposed` list per exposure mask), made once. */
 const sharedJson = new WeakMap<object, string>();
 
-function toDb(column: string, v: unknown): unknown {
+/** A row's cell as case.sqlite stores it: lists as JSON arrays, counts as numbers, missing as NULL. */
+export function storedCell(column: string, v: unknown): Stored {
   if (LIST_COLUMNS.has(column)) {
     if (v === undefined || v === null) return '[]';
     if (!Object.isFrozen(v)) return JSON.stringify(v);
@@ -110,8 +131,8 @@ function toDb(column: string, v: unknown): unknown {
     if (json === undefined) sharedJson.set(v as object, (json = JSON.stringify(v)));
     return json;
   }
-  if (v === undefined) return null;
-  return v;
+  if (v === undefined || v === null) return null;
+  return v as Stored;
 }
 
 /** A finished case, opened read-only for `report`. */

@@ -146,10 +146,10 @@ describe('an output directory that cannot be written', () => {
     expect(snapshot(join(dir, 'ro', 'case'))).toEqual(before);
   });
 
-  // the lists written in place, and on the CSV thread (whose failure reaches the main thread as a message)
+  // the lists written in place, and on the list thread (whose failure reaches the main thread as a message)
   it.skipIf(!ns).each([
     ['in place', { BREACH_IMPACT_THREADS: '1' }],
-    ['on the CSV thread', { BREACH_IMPACT_THREADS: '2', BREACH_IMPACT_CSV_THREAD_MIN_ROWS: '0' }],
+    ['on the list thread', { BREACH_IMPACT_THREADS: '2', BREACH_IMPACT_WRITER_THREAD_MIN_ROWS: '0' }],
   ])('is a clear error (exit 1) when the disk fills up (lists written %s), with nothing published and no temporary file (needs a mount namespace: unshare -m)', async (_how, env) => {
     const dir = setup();
     // enough records that the staged case outgrows a 128 KiB file system
