@@ -163,8 +163,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     phase('sorting identities');
     // Each step's sets and lookups live in a function of their own, so they can be collected as
     // soon as the step is over (not when the whole snapshot is).
-    const impact: Impact = internal.snapshot(() => {
-      const { matches, info } = matchUsers(internal, identities);
+    const impact: Impact = await internal.snapshotAsync(async () => {
+      const { matches, info } = await matchUsers(internal, identities, parseThreads() > 1);
       const memberships = internal.membershipsOf(matchedUsersOf(matches));
       phase('memberships');
       const orgs = internal.orgNames(orgsNamed(identities, matches, memberships, () => true));
@@ -274,7 +274,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
 }
 
 /** The internal users the identities name (by id or email), and each identity's match. */
-function matchUsers(internal: InternalDb, identities: readonly Identity[]): { matches: Match[]; info: Map<string, InternalUser> } {
+async function matchUsers(internal: InternalDb, identities: readonly Identity[], threaded: boolean): Promise<{ matches: Match[]; info: Map<string, InternalUser> }> {
   const wantedIds = new Set<string>();
   const wantedEmails = new Set<string>();
   for (const id of identities) {
@@ -283,8 +283,8 @@ function matchUsers(internal: InternalDb, identities: readonly Identity[]): { ma
     for (const e of textsOf(id.emails)) wantedEmails.add(e);
   }
   phase('wanted ids and emails');
-  const { lookup, info } = internal.scanUsers(wantedIds, wantedEmails);
-  phase('users');
+  const { lookup, info, thread } = await internal.scanUsersBeside(wantedIds, wantedEmails, threaded);
+  phase(thread ? 'users + email thread' : 'users');
   const matches = matchIdentities(identities, lookup);
   phase('matching');
   return { matches, info };

@@ -152,6 +152,74 @@ describe('internal database scans filtered in SQLite', () => {
     expect(viaView).toEqual(got.ids);
   });
 
+  // The built module (dist/, made by `npm test`'s build): a worker thread cannot load TypeScript.
+  it.each([false, true])('find the same users with the email pre-test on a thread beside the connection (an index on email: %s)', async (indexed) => {
+    const { InternalDb: Built } = (await import('../dist/internal/db.js')) as { InternalDb: typeof InternalDb };
+    const dir = tempDir();
+    const path = join(dir, 'beside.sqlite');
+    const db = new Database(path);
+    db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
+    if (indexed) db.exec('CREATE INDEX users_email ON users (email)');
+    const add = db.prepare('INSERT INTO users VALUES (?, ?, ?)');
+    // several users per email, some also wanted by id (found by the first pass, not the second)
+    for (let i = 1; i <= 600; i++) add.run(i, [` User${i % 50}@X.org`, `user${i % 50}@x.org`, 'ÜNAL@X.ORG', null, 'other@x.org'][i % 5], `n${i}`);
+    add.run(9007199254740993n, 'user5@x.org', 'big');
+    db.close();
+    const wantedIds = new Set(['3', '7', '55', '505', '600', '601', '007', 'x']);
+    const wantedEmails = new Set([...Array.from({ length: 30 }, (_, i) => `user${i}@x.org`), 'ünal@x.org', 'nobody@x.org']);
+    const answers = (internal: InstanceType<typeof InternalDb>, r: ReturnType<InternalDb['scanUsers']>) => ({
+      ids: [...wantedIds].filter((i) => r.lookup.hasUser(i)),
+      emails: [...wantedEmails].map((e) => [e, r.lookup.usersWithEmail(e)]),
+      info: [...r.info].sort(),
+    });
+    const internal = new Built(path, undefined);
+    const inPlace = internal.snapshot(() => answers(internal, internal.scanUsers(wantedIds, wantedEmails)));
+    const beside = await internal.snapshotAsync(async () => {
+      const r = await internal.scanUsersBeside(wantedIds, wantedEmails, true, 0);
+      return { thread: r.thread, ...answers(internal, r) };
+    });
+    // not worth a thread: under the size threshold, or one thread only
+    const small = await internal.snapshotAsync(async () => (await internal.scanUsersBeside(wantedIds, wantedEmails, true)).thread);
+    const single = await internal.snapshotAsync(async () => (await internal.scanUsersBeside(wantedIds, wantedEmails, false, 0)).thread);
+    internal.close();
+    expect(beside).toEqual({ thread: true, ...inPlace });
+    // 55 and 505 are wanted by id too: the first pass finds them, the second the rest, in key order all the same
+    expect(inPlace.emails.find(([e]) => e === 'user5@x.org')![1]).toEqual(['5', '55', '105', '155', '205', '255', '305', '355', '405', '455', '505', '555', '9007199254740993']);
+    expect([small, single]).toEqual([false, false]);
+  });
+
+  it('do not read on the thread from another file, a WAL database, or a --map view: the connection reads itself', async () => {
+    const { InternalDb: Built } = (await import('../dist/internal/db.js')) as { InternalDb: typeof InternalDb };
+    const { idsOnThread, fileId } = (await import('../dist/internal/scan-thread.js')) as typeof import('../src/internal/scan-thread.js');
+    const dir = tempDir();
+    const make = (name: string, email: string) => {
+      const path = join(dir, name);
+      const db = new Database(path);
+      db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);");
+      db.prepare('INSERT INTO users VALUES (1, ?, ?)').run(email, 'n');
+      db.close();
+      return path;
+    };
+    const a = make('a.sqlite', 'a@x.org');
+    const b = make('b.sqlite', 'a@x.org');
+    const sql = "SELECT CAST(id AS TEXT) FROM users WHERE email IN (SELECT value FROM json_each(?))";
+    expect(await idsOnThread(a, fileId(a), sql, '["a@x.org"]')).toEqual(['1']);
+    expect(await idsOnThread(a, fileId(a), sql, '["b@x.org"]')).toEqual([]);
+    // the path names another file than the one the caller opened
+    expect(await idsOnThread(a, fileId(b), sql, '["a@x.org"]')).toBeUndefined();
+    const wal = new Database(b);
+    wal.pragma('journal_mode = WAL');
+    wal.close();
+    expect(await idsOnThread(b, fileId(b), sql, '["a@x.org"]')).toBeUndefined();
+    const wanted = [new Set(['1']), new Set(['a@x.org'])] as const;
+    for (const [path, map] of [[b, undefined], [a, 'CREATE TEMP VIEW users AS SELECT id, email, name FROM main.users;']] as const) {
+      const internal = new Built(path, map);
+      const r = await internal.snapshotAsync(() => internal.scanUsersBeside(...wanted, true, 0));
+      internal.close();
+      expect([r.thread, r.lookup.usersWithEmail('a@x.org')], path).toEqual([false, ['1']]);
+    }
+  });
+
   it('find by primary key exactly the orgs a scan finds when orgs.id is the rowid', () => {
     const dir = tempDir();
     const path = join(dir, 'orgs.sqlite');

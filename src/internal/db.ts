@@ -12,6 +12,7 @@ import { normalizeEmail } from '../core/normalize.js';
 import type { AdminMembership, InternalUser } from '../core/impact.js';
 import type { UserLookup } from '../core/match.js';
 import { InputError, SchemaError, UsageError } from '../errors.js';
+import { idsOnThread, type FileId } from './scan-thread.js';
 
 type DB = Database.Database;
 
@@ -56,11 +57,13 @@ export function hashFile(path: string): InternalSource {
 
 export class InternalDb {
   readonly db: DB;
+  /** the SQLite file opened (not a `.sql` dump, no --map): its identity and size, for scanUsersBeside */
+  private readonly file: { id: FileId; bytes: number } | undefined;
 
   constructor(readonly path: string, mapSql: string | undefined) {
     let st;
     try {
-      st = statSync(path);
+      st = statSync(path, { bigint: true });
     } catch {
       throw new UsageError(`internal database ${path} does not exist`, 'pass the path of your users/orgs/memberships database with --internal');
     }
@@ -85,6 +88,7 @@ export class InternalDb {
         throw new UsageError(`--map SQL failed: ${(e as Error).message}`, 'the map may only CREATE TEMP VIEW users/orgs/memberships over your tables');
       }
     }
+    this.file = path.toLowerCase().endsWith('.sql') || mapSql !== undefined ? undefined : { id: { dev: st.dev, ino: st.ino }, bytes: Number(st.size) };
     // Belt and braces over the read-only open: from here on nothing may write, not even TEMP.
     this.db.pragma('query_only = ON');
     this.checkSchema();
@@ -127,53 +131,79 @@ export class InternalDb {
     }
   }
 
+  /** `snapshot` for a step that waits (for a thread reading beside this connection). */
+  async snapshotAsync<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      this.db.exec('BEGIN');
+    } catch (e) {
+      throw sqliteProblem(this.path, e);
+    }
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof Error && (e as { code?: string }).code?.startsWith('SQLITE_')) throw sqliteProblem(this.path, e);
+      throw e;
+    } finally {
+      try {
+        if (this.db.inTransaction) this.db.exec('COMMIT');
+      } catch {
+        /* ignored */
+      }
+    }
+  }
+
   /**
    * One pass over users: which of the wanted ids exist, which users carry the wanted emails, and
    * the contact details of those users. SQLite drops the rows that cannot be wanted before they
-   * reach JavaScript (a superset is returned: the exact test below decides).
+   * reach JavaScript (a superset is returned: the exact test in UserScan decides).
    */
   scanUsers(wantedIds: ReadonlySet<string>, wantedEmails: ReadonlySet<string>): { lookup: UserLookup; info: Map<string, InternalUser> } {
-    const ids = new Set<string>();
-    const byEmail = new Map<string, string[]>();
-    const info = new Map<string, InternalUser>();
-    let rows: Iterable<UserScanRow>;
+    const scan = new UserScan(wantedIds, wantedEmails);
     if (this.idIsRowid()) {
       // The ids whose email may match first (reading only id and email, SQLite can scan an
       // index on email instead of the table), then every row wanted by id or email by primary
       // key, in key order: the lookups then walk the table's pages in order (in the order the
       // ids came, each is a page read of its own: 8 times slower at 300k ids in 1M users).
       // Only canonical integers can equal a rowid's text.
-      const byMail = this.db.prepare(`SELECT CAST(id AS TEXT) FROM users WHERE ${EMAIL_MAY_BE_IN}`).pluck(true);
       const keys = new Set([...wantedIds].filter(isInt64Text));
-      if (wantedEmails.size > 0) for (const id of byMail.iterate(jsonList(wantedEmails)) as IterableIterator<string>) keys.add(id);
-      const byId = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`).raw(true);
-      rows = byId.iterate(JSON.stringify([...keys].sort(byIntegerText))) as IterableIterator<UserScanRow>;
+      if (wantedEmails.size > 0) for (const id of this.db.prepare(BY_MAIL).pluck(true).iterate(jsonList(wantedEmails)) as IterableIterator<string>) keys.add(id);
+      scan.take(this.byKey([...keys]));
+      return scan.result(true);
     } else {
-      rows = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH} OR ${EMAIL_MAY_BE_IN}`).raw(true).iterate(jsonList(wantedIds), jsonList(wantedEmails)) as IterableIterator<UserScanRow>;
+      scan.take(this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE CAST(id AS TEXT) IN ${IN_JSON_EACH} OR ${EMAIL_MAY_BE_IN}`).raw(true).iterate(jsonList(wantedIds), jsonList(wantedEmails)) as IterableIterator<UserScanRow>);
     }
-    for (const row of rows) {
-      const id = row[0];
-      if (id === null) continue;
-      let wanted = false;
-      if (wantedIds.has(id)) {
-        ids.add(id);
-        wanted = true;
-      }
-      if (typeof row[1] === 'string' && wantedEmails.size > 0) {
-        const e = normalizeEmail(row[1]);
-        if (e !== undefined && wantedEmails.has(e)) {
-          const list = byEmail.get(e);
-          if (list === undefined) byEmail.set(e, [id]);
-          else if (!list.includes(id)) list.push(id);
-          wanted = true;
-        }
-      }
-      if (wanted) info.set(id, { email: text(row[1]), name: text(row[2]) });
-    }
-    return {
-      lookup: { hasUser: (id) => ids.has(id), usersWithEmail: (e) => byEmail.get(e) ?? [] },
-      info,
-    };
+    return scan.result();
+  }
+
+  /**
+   * scanUsers, the same answers, with the email pre-test (a pass over every user) run on a thread
+   * of its own while this connection looks the wanted ids up by key: when `threaded`, for a
+   * SQLite file of SCAN_THREAD_MIN_BYTES or more (no `.sql` dump, no --map views) whose users.id
+   * is the rowid, in a rollback-journal mode (see internal/scan-thread.ts for why that keeps one
+   * snapshot). Call it inside `snapshotAsync`. When the thread cannot answer, this connection runs
+   * the pre-test itself.
+   */
+  async scanUsersBeside(wantedIds: ReadonlySet<string>, wantedEmails: ReadonlySet<string>, threaded: boolean, minBytes = SCAN_THREAD_MIN_BYTES): Promise<{ lookup: UserLookup; info: Map<string, InternalUser>; thread: boolean }> {
+    const inPlace = () => ({ ...this.scanUsers(wantedIds, wantedEmails), thread: false });
+    if (!threaded || this.file === undefined || this.file.bytes < minBytes || wantedEmails.size === 0) return inPlace();
+    // the read transaction's lock, taken now (before the thread reads), and the journal mode
+    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+    if (this.db.pragma('journal_mode', { simple: true }) === 'wal' || !this.idIsRowid()) return inPlace();
+    const emails = jsonList(wantedEmails);
+    const byMail = idsOnThread(this.path, this.file.id, BY_MAIL, emails);
+    const scan = new UserScan(wantedIds, wantedEmails);
+    const first = new Set([...wantedIds].filter(isInt64Text));
+    scan.take(this.byKey([...first]));
+    const onThread = await byMail;
+    const fromMail = onThread ?? (this.db.prepare(BY_MAIL).pluck(true).all(emails) as string[]);
+    scan.take(this.byKey([...new Set(fromMail)].filter((id) => !first.has(id))));
+    return { ...scan.result(true), thread: onThread !== undefined };
+  }
+
+  /** The users rows of these keys (canonical integer texts), by primary key in key order. */
+  private byKey(keys: string[]): IterableIterator<UserScanRow> {
+    const stmt = this.db.prepare(`SELECT CAST(id AS TEXT), email, name FROM users WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))`).raw(true);
+    return stmt.iterate(JSON.stringify(keys.sort(byIntegerText))) as IterableIterator<UserScanRow>;
   }
 
   /**
@@ -280,6 +310,47 @@ function interned(pool: Map<string, string>, s: string): string {
 /** A users row as the scans read it: id as text, email, name. */
 type UserScanRow = [string | null, unknown, unknown];
 
+/** The wanted users among the rows a scan reads (a superset), decided exactly. */
+class UserScan {
+  private readonly ids = new Set<string>();
+  private readonly byEmail = new Map<string, string[]>();
+  private readonly info = new Map<string, InternalUser>();
+
+  constructor(private readonly wantedIds: ReadonlySet<string>, private readonly wantedEmails: ReadonlySet<string>) {}
+
+  take(rows: Iterable<UserScanRow>): void {
+    for (const row of rows) {
+      const id = row[0];
+      if (id === null) continue;
+      let wanted = false;
+      if (this.wantedIds.has(id)) {
+        this.ids.add(id);
+        wanted = true;
+      }
+      if (typeof row[1] === 'string' && this.wantedEmails.size > 0) {
+        const e = normalizeEmail(row[1]);
+        if (e !== undefined && this.wantedEmails.has(e)) {
+          const list = this.byEmail.get(e);
+          if (list === undefined) this.byEmail.set(e, [id]);
+          else if (!list.includes(id)) list.push(id);
+          wanted = true;
+        }
+      }
+      if (wanted) this.info.set(id, { email: text(row[1]), name: text(row[2]) });
+    }
+  }
+
+  /** `byKey`: every id is an integer's text; the users of an email in key order, however many passes found them. */
+  result(byKey = false): { lookup: UserLookup; info: Map<string, InternalUser> } {
+    const { ids, byEmail, info } = this;
+    if (byKey) for (const list of byEmail.values()) if (list.length > 1) list.sort(byIntegerText);
+    return {
+      lookup: { hasUser: (id) => ids.has(id), usersWithEmail: (e) => byEmail.get(e) ?? [] },
+      info,
+    };
+  }
+}
+
 /** The text of a 64-bit integer as SQLite writes it (no sign on zero, no leading zeros). */
 function isInt64Text(s: string): boolean {
   if (!/^(?:0|-?[1-9][0-9]{0,18})$/.test(s)) return false;
@@ -309,6 +380,12 @@ const IN_JSON_EACH = '(SELECT value FROM json_each(?))';
  * always returned, for JavaScript to normalize.
  */
 const EMAIL_MAY_BE_IN = `(typeof(email) = 'text' AND (email GLOB '*[^ -~]*' OR lower(trim(email, char(32, 9, 10, 11, 12, 13))) IN ${IN_JSON_EACH}))`;
+
+/** The ids (as text) of the users rows whose email may be in a JSON array parameter. */
+const BY_MAIL = `SELECT CAST(id AS TEXT) FROM users WHERE ${EMAIL_MAY_BE_IN}`;
+
+/** Internal databases of at least this many bytes have the email pre-test run on a thread (BREACH_IMPACT_SCAN_THREAD_MIN_BYTES, for tests). */
+export const SCAN_THREAD_MIN_BYTES = Number(process.env.BREACH_IMPACT_SCAN_THREAD_MIN_BYTES ?? 8 * 1024 * 1024);
 
 function text(v: unknown): string {
   if (v === null || v === undefined) return '';

@@ -1,6 +1,7 @@
 /**
  * The internal database under fault: missing, a directory, not SQLite, corrupt (at open and in a
- * data page), locked by a writer, written to concurrently in WAL mode, missing tables or columns,
+ * data page), locked by a writer, written to concurrently (WAL, or a rollback journal with the
+ * email pre-test on a second connection), missing tables or columns,
  * a broken dump, a --map that tries to write. Every run: a clear error naming the path (or a
  * correct result), no hang, and the database's SHA-256 unchanged.
  */
@@ -32,6 +33,9 @@ function goodDb(path: string): string {
     ],
   });
 }
+
+/** The email pre-test on a thread whatever the database's size; the steps on stderr show where it ran. */
+const BESIDE = { BREACH_IMPACT_THREADS: '2', BREACH_IMPACT_SCAN_THREAD_MIN_BYTES: '0', BREACH_IMPACT_PHASES: '1' };
 
 const counts = (read: number, accepted = read, rejected = 0) => ({ read, accepted, rejected, filtered: 0, duplicates: 0 });
 
@@ -129,9 +133,33 @@ describe.concurrent('the internal database', () => {
     writer.prepare('DELETE FROM users WHERE id = ?').run('1');
     const before = sha256(db);
     try {
-      const c = await correlateIn(dir, ['export.ndjson'], { internal: db, timeoutMs: 20_000 });
-      expectCase(c, { code: 0, records: counts(2), rejected: [] });
+      // with the email pre-test allowed on a thread: never for a WAL database (its own snapshot)
+      const c = await correlateIn(dir, ['export.ndjson'], { internal: db, timeoutMs: 20_000, env: BESIDE });
+      expectCase(c, { code: 0, records: counts(2), rejected: [], stderr: /^phase users: /m });
       expect(readList(c.out, 'users.csv').map((u) => u.user_id)).toEqual(['1', '2']);
+    } finally {
+      writer.exec('ROLLBACK');
+      writer.close();
+    }
+    expect(sha256(db)).toBe(before);
+  });
+
+  it('reads one consistent snapshot with the email pre-test on a thread beside it, while another process holds an uncommitted write (rollback journal)', async () => {
+    const dir = setup();
+    const db = goodDb(join(dir, 'journal.sqlite'));
+    const writer = new Database(db);
+    writer.exec('BEGIN IMMEDIATE');
+    // uncommitted: Alice's email changed (the email match would be lost) and a user with hers added
+    writer.prepare('UPDATE users SET email = ? WHERE id = ?').run('someone@example.org', '1');
+    writer.prepare('INSERT INTO users VALUES (?, ?, ?)').run('3', 'alice@example.com', 'Another');
+    const before = sha256(db);
+    try {
+      const c = await correlateIn(dir, ['export.ndjson'], { internal: db, timeoutMs: 20_000, env: BESIDE });
+      expectCase(c, { code: 0, records: counts(2), rejected: [], stderr: /^phase users \+ email thread: /m });
+      expect(readList(c.out, 'users.csv').map((u) => [u.user_id, u.matched_by])).toEqual([
+        ['1', 'email'],
+        ['2', 'distinct_id'],
+      ]);
     } finally {
       writer.exec('ROLLBACK');
       writer.close();
