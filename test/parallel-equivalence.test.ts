@@ -274,6 +274,43 @@ describe('internal database scans filtered in SQLite', () => {
     if (type === '' || type === 'BLOB') expect(want.get('7')).toHaveLength(3);
   });
 
+  it.each(['', 'INTEGER', 'TEXT', 'NUMERIC', 'REAL', 'BLOB'])('find by value (an index on memberships.org_id) exactly the admins a full scan finds (org_id declared %j)', (type) => {
+    const dir = tempDir();
+    const path = join(dir, 'admins.sqlite');
+    const db = new Database(path);
+    db.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id ${type}, role); CREATE INDEX m_org ON memberships (org_id, role);`);
+    db.exec("INSERT INTO users VALUES (1, 'one@x.org', 'One'), (2, 'two@x.org', 'Two')");
+    // org ids of every storage class, some whose text is an integer's and some only alike
+    const orgIds: unknown[] = [7n, '7', 7, 7.5, Buffer.from('7'), '007', ' 7', '7 ', -3n, '-3', 0n, '-0', 9007199254740993n, '9007199254740993', 9007199254740992n, 'x', null, Buffer.from('x')];
+    const add = db.prepare('INSERT INTO memberships VALUES (?, ?, ?)');
+    orgIds.forEach((o, i) => {
+      add.run(1 + (i % 2), o, ['owner', ' Admin ', 'member'][i % 3]);
+      add.run(100 + i, o, 'admin');
+    });
+    db.close();
+    const wanted = new Set(['7', '-3', '0', '9007199254740993', '9007199254740992', '5']);
+    const roles = ['owner', 'admin'];
+    const internal = new InternalDb(path, undefined);
+    const got = internal.snapshot(() => internal.admins(wanted, roles));
+    internal.close();
+    // The reference: every row through JavaScript, compared by its text.
+    const ref = new Database(path, { readonly: true });
+    const want: string[][] = [];
+    const info = new Map<string, { email: string; name: string }>();
+    for (const [o, u, role, email, name] of ref.prepare('SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name FROM memberships m LEFT JOIN users u ON u.id = m.user_id').raw(true).iterate() as IterableIterator<[string | null, string, string, string | null, string | null]>) {
+      if (o === null || !wanted.has(o) || !roles.includes(role.trim().toLowerCase())) continue;
+      want.push([o, u, role.trim()]);
+      info.set(u, { email: email ?? '', name: name ?? '' });
+    }
+    ref.close();
+    const sorted = (rows: string[][]) => rows.map((r) => r.join('\u0000')).sort();
+    expect(sorted(got.admins.map((a) => [a.orgId, a.userId, a.role]))).toEqual(sorted(want));
+    expect([...got.info].sort()).toEqual([...info].sort());
+    // '7' is found under every affinity (under REAL only as the blob); with no affinity as integer, text and blob
+    expect(new Set(got.admins.map((a) => a.orgId))).toEqual(new Set(type === 'REAL' ? ['7'] : ['-3', '0', '7', '9007199254740992', '9007199254740993']));
+    if (type === '' || type === 'BLOB') expect(want.filter(([o]) => o === '7').length).toBeGreaterThanOrEqual(3);
+  });
+
   it('find exactly the users, memberships and orgs a full scan in JavaScript finds', () => {
     const dir = tempDir();
     const path = join(dir, 'tricky.sqlite');
@@ -331,6 +368,7 @@ describe('internal database scans filtered in SQLite', () => {
     expect(got.emails.filter(([, u]) => u.length > 0).length).toBeGreaterThan(4);
     expect(got.memberships).toEqual([['7', ['1']], ['007', ['2']], ['7.5', ['1']], ['8', ['1']]]);
     expect(got.orgs).toEqual([['1', 'one text'], ['2.0', 'two']]);
-    expect(got.admins.admins.map((a) => [a.orgId, a.userId, a.role])).toEqual([['1', '7', 'owner'], ['2', '007', 'admin'], ['1', '7.5', 'Admin'], ['1', '8', 'owner']]);
+    // (in no particular order: the roster sorts them)
+    expect(got.admins.admins.map((a) => [a.orgId, a.userId, a.role]).sort()).toEqual([['1', '7', 'owner'], ['2', '007', 'admin'], ['1', '7.5', 'Admin'], ['1', '8', 'owner']].sort());
   });
 });

@@ -268,11 +268,22 @@ export class InternalDb {
     const admins: AdminMembership[] = [];
     const info = new Map<string, InternalUser>();
     if (orgs.size === 0 || roles.length === 0) return { admins, info };
-    const sql = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name
+    const select = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name
       FROM memberships m LEFT JOIN users u ON u.id = m.user_id
-      WHERE lower(trim(m.role)) IN (${roles.map(() => '?').join(', ')}) AND CAST(m.org_id AS TEXT) IN ${IN_JSON_EACH}`;
-    const stmt = this.db.prepare(sql).raw(true);
-    for (const [o, u, role, email, name] of stmt.iterate(...roles, jsonList(orgs)) as IterableIterator<[string | null, string | null, unknown, unknown, unknown]>) {
+      WHERE lower(trim(m.role)) IN (${roles.map(() => '?').join(', ')})`;
+    const ids = [...orgs];
+    let rows: IterableIterator<[string | null, string | null, unknown, unknown, unknown]>;
+    if (ids.every(isInt64Text)) {
+      // As in membershipsOf: org_id compared as a value (each id as the integer and as the text,
+      // and every blob), so an index on memberships(org_id) serves it: a superset of the rows
+      // wanted, which the exact test below decides. (By their text, every row is read: a full
+      // scan of memberships however few orgs are affected.) Row order does not matter here.
+      const probes = `[${ids.map((t) => `${t},"${t}"`).join(',')}]`;
+      rows = this.db.prepare(`${select} AND m.org_id IN (SELECT value FROM json_each(?)) UNION ALL ${select} AND m.org_id >= x''`).raw(true).iterate(...roles, probes, ...roles) as typeof rows;
+    } else {
+      rows = this.db.prepare(`${select} AND CAST(m.org_id AS TEXT) IN ${IN_JSON_EACH}`).raw(true).iterate(...roles, jsonList(orgs)) as typeof rows;
+    }
+    for (const [o, u, role, email, name] of rows) {
       if (o === null || u === null || !orgs.has(o)) continue;
       admins.push({ orgId: this.orgId(o), userId: u, role: this.role(text(role)) });
       info.set(u, { email: text(email), name: text(name) });
