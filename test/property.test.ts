@@ -19,6 +19,8 @@ import { addressProblem, displayName, inertText } from '../src/notice/address.js
 import { composeMessage, messageId } from '../src/notice/compose.js';
 import { parseTemplate, renderBody, renderSubject } from '../src/notice/template.js';
 import { noticeValues, PLACEHOLDERS, type NoticeContext } from '../src/notice/values.js';
+import { csvText } from '../src/case/writer.js';
+import { cellText } from '../src/output/cells.js';
 import { csvChunks } from '../src/output/csv.js';
 import { mboxEntry } from '../src/output/mail.js';
 import { tableLines } from '../src/output/table.js';
@@ -234,5 +236,26 @@ describe('formatTime', () => {
       ),
       { numRuns: 20000, seed: 11 },
     );
+  });
+});
+
+describe("a list cell's CSV text from its case.sqlite JSON", () => {
+  it('is what the list joined gives, for any list (the unparsed fast path included)', () => {
+    const item = fc.oneof(
+      { weight: 4, arbitrary: fc.string({ unit: fc.constantFrom('a', 'Z', '0', ';', ',', '"', '\\', '[', ']', ' ', '\n', '\u0001', '\u2028', 'é', '\ud800', '\udc00', '😀') }) },
+      { weight: 1, arbitrary: fc.string({ unit: 'binary' }) },
+      { weight: 1, arbitrary: fc.constantFrom('","', '"]', '["', '', '\\",\\"') },
+    );
+    const list = fc.oneof({ weight: 5, arbitrary: fc.array(item, { maxLength: 5 }) }, { weight: 1, arbitrary: fc.array(fc.oneof(item, fc.integer(), fc.constant(null)), { maxLength: 4 }) });
+    fc.assert(
+      fc.property(list, (xs) => {
+        expect(csvText('org_ids', JSON.stringify(xs))).toBe(cellText(xs as string[]));
+      }),
+      { numRuns: 20000, seed: 12 },
+    );
+    expect(csvText('org_ids', '["o-1","o-2"]')).toBe('o-1;o-2');
+    expect(csvText('org_ids', '["a",1,"b"]')).toBe('a;1;b');
+    expect(csvText('events', 12)).toBe('12');
+    expect(csvText('email', null)).toBe('');
   });
 });

@@ -93,10 +93,25 @@ class Engine {
 }
 
 /** A stored cell's CSV text: a list (JSON in case.sqlite) `;`-joined, NULL empty. */
-function csvText(column: string, v: Stored): string {
+export function csvText(column: string, v: Stored): string {
   if (v === null) return '';
-  if (typeof v === 'string' && LIST_COLUMNS.has(column)) return cellText(JSON.parse(v) as string[]);
+  if (typeof v === 'string' && LIST_COLUMNS.has(column)) return listText(v);
   return String(v);
+}
+
+/**
+ * A JSON list's items `;`-joined, as cellText joins the list. Most lists are strings with nothing
+ * JSON escapes (no quote, backslash or control character): then the only quotes are the ones
+ * around each item, and the text between `["` and `"]` with each `","` made `;` is the answer,
+ * without parsing. Anything else (an escape, a non-string item) is parsed.
+ */
+function listText(json: string): string {
+  if (json === '[]') return '';
+  if (json.startsWith('["') && json.endsWith('"]') && !json.includes('\\')) {
+    const joined = json.slice(2, -2).replaceAll('","', ';');
+    if (!joined.includes('"')) return joined;
+  }
+  return cellText(JSON.parse(json) as string[]);
 }
 
 if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === KIND) {
