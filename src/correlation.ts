@@ -163,7 +163,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     phase('sorting identities');
     // Each step's sets and lookups live in a function of their own, so they can be collected as
     // soon as the step is over (not when the whole snapshot is).
-    const impact: Impact = await internal.snapshotAsync(async () => {
+    const impact: Impact = await internal.snapshot(async () => {
       const { matches, info } = await matchUsers(internal, identities, parseThreads() > 1);
       const memberships = internal.membershipsOf(matchedUsersOf(matches));
       phase('memberships');

@@ -174,13 +174,13 @@ describe('internal database scans filtered in SQLite', () => {
     });
     const internal = new Built(path, undefined);
     const inPlace = internal.snapshot(() => answers(internal, internal.scanUsers(wantedIds, wantedEmails)));
-    const beside = await internal.snapshotAsync(async () => {
+    const beside = await internal.snapshot(async () => {
       const r = await internal.scanUsersBeside(wantedIds, wantedEmails, true, 0);
       return { thread: r.thread, ...answers(internal, r) };
     });
     // not worth a thread: under the size threshold, or one thread only
-    const small = await internal.snapshotAsync(async () => (await internal.scanUsersBeside(wantedIds, wantedEmails, true)).thread);
-    const single = await internal.snapshotAsync(async () => (await internal.scanUsersBeside(wantedIds, wantedEmails, false, 0)).thread);
+    const small = await internal.snapshot(async () => (await internal.scanUsersBeside(wantedIds, wantedEmails, true)).thread);
+    const single = await internal.snapshot(async () => (await internal.scanUsersBeside(wantedIds, wantedEmails, false, 0)).thread);
     internal.close();
     expect(beside).toEqual({ thread: true, ...inPlace });
     // 55 and 505 are wanted by id too: the first pass finds them, the second the rest, in key order all the same
@@ -214,7 +214,7 @@ describe('internal database scans filtered in SQLite', () => {
     const wanted = [new Set(['1']), new Set(['a@x.org'])] as const;
     for (const [path, map] of [[b, undefined], [a, 'CREATE TEMP VIEW users AS SELECT id, email, name FROM main.users;']] as const) {
       const internal = new Built(path, map);
-      const r = await internal.snapshotAsync(() => internal.scanUsersBeside(...wanted, true, 0));
+      const r = await internal.snapshot(() => internal.scanUsersBeside(...wanted, true, 0));
       internal.close();
       expect([r.thread, r.lookup.usersWithEmail('a@x.org')], path).toEqual([false, ['1']]);
     }

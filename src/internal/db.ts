@@ -109,46 +109,44 @@ export class InternalDb {
     }
   }
 
-  /** Run `fn` inside one read transaction: every query sees the same snapshot. */
+  /**
+   * Run `fn` inside one read transaction: every query sees the same snapshot. When `fn` returns a
+   * promise (a step that waits for a thread reading beside this connection), the transaction
+   * ends when it settles.
+   */
   snapshot<T>(fn: () => T): T {
     try {
       this.db.exec('BEGIN');
     } catch (e) {
       throw sqliteProblem(this.path, e);
     }
-    try {
-      return fn();
-    } catch (e) {
+    const fail = (e: unknown) => {
+      this.endSnapshot();
       if (e instanceof Error && (e as { code?: string }).code?.startsWith('SQLITE_')) throw sqliteProblem(this.path, e);
       throw e;
-    } finally {
-      // Ending a read transaction loses nothing, and must not hide the error being thrown.
-      try {
-        if (this.db.inTransaction) this.db.exec('COMMIT');
-      } catch {
-        /* ignored */
-      }
+    };
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      return fail(e);
     }
+    if (result instanceof Promise) {
+      return result.then((v: unknown) => {
+        this.endSnapshot();
+        return v;
+      }, fail) as T;
+    }
+    this.endSnapshot();
+    return result;
   }
 
-  /** `snapshot` for a step that waits (for a thread reading beside this connection). */
-  async snapshotAsync<T>(fn: () => Promise<T>): Promise<T> {
+  /** Ending a read transaction loses nothing, and must not hide an error being thrown. */
+  private endSnapshot(): void {
     try {
-      this.db.exec('BEGIN');
-    } catch (e) {
-      throw sqliteProblem(this.path, e);
-    }
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof Error && (e as { code?: string }).code?.startsWith('SQLITE_')) throw sqliteProblem(this.path, e);
-      throw e;
-    } finally {
-      try {
-        if (this.db.inTransaction) this.db.exec('COMMIT');
-      } catch {
-        /* ignored */
-      }
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    } catch {
+      /* ignored */
     }
   }
 
@@ -180,7 +178,7 @@ export class InternalDb {
    * of its own while this connection looks the wanted ids up by key: when `threaded`, for a
    * SQLite file of SCAN_THREAD_MIN_BYTES or more (no `.sql` dump, no --map views) whose users.id
    * is the rowid, in a rollback-journal mode (see internal/scan-thread.ts for why that keeps one
-   * snapshot). Call it inside `snapshotAsync`. When the thread cannot answer, this connection runs
+   * snapshot). Call it inside `snapshot`. When the thread cannot answer, this connection runs
    * the pre-test itself.
    */
   async scanUsersBeside(wantedIds: ReadonlySet<string>, wantedEmails: ReadonlySet<string>, threaded: boolean, minBytes = SCAN_THREAD_MIN_BYTES): Promise<{ lookup: UserLookup; info: Map<string, InternalUser>; thread: boolean }> {
