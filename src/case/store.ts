@@ -26,7 +26,6 @@ function columnType(c: string): string {
 /** A stored cell: text, a count, or nothing (SQL NULL). */
 export type Stored = string | number | null;
 
-
 /**
  * Writes case.sqlite: every table made when it is opened, then each list's rows in list order
  * (`listWriter`), the meta, and `close` commits. It runs where the lists are written (the main
@@ -51,7 +50,7 @@ export class CaseStore {
   }
 
   /**
-   * Rows of a list, in list order, one `put` each (its storedCells), then `end`. Rows are
+   * Rows of a list, in list order, one `put` each (its storedCell per column), then `end`. Rows are
    * inserted ROWS_PER_INSERT at a time: better-sqlite3's cost is mostly per statement run.
    */
   listWriter(list: ListName): { put(cells: readonly Stored[]): void; end(): void } {

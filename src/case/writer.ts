@@ -41,14 +41,14 @@ type FromThread = { done: true } | { failed: true; code: string | undefined; mes
  */
 class Engine {
   private store: CaseStore | undefined;
-  private list: { name: ListName; fd: number; stored: readonly string[]; csvWidth: number; db: ReturnType<CaseStore['listWriter']> } | undefined;
+  private list: { fd: number; stored: readonly string[]; csvWidth: number; db: ReturnType<CaseStore['listWriter']> } | undefined;
 
   open(path: string): void {
     this.store = new CaseStore(path);
   }
 
   startList(name: ListName, fd: number): void {
-    this.list = { name, fd, stored: storedColumns(name), csvWidth: COLUMNS[name].length, db: this.store!.listWriter(name) };
+    this.list = { fd, stored: storedColumns(name), csvWidth: COLUMNS[name].length, db: this.store!.listWriter(name) };
   }
 
   batch({ text, lengths }: Batch): void {
@@ -149,7 +149,7 @@ export interface ListFile {
 /**
  * Writes the case's lists (one at a time: `list`, its rows, `end`) and then `close`s case.sqlite,
  * on the list thread if `threaded`. A failure to write (a full disk, say) is thrown as
- * `caseFile.failure` or the list's `file.failure` would: a clear error naming the case directory.
+ * `caseFile.failure` makes it: a clear error naming the case directory, whichever file failed.
  */
 export class CaseWriter {
   private readonly run: (m: ToThread, transfer?: ArrayBuffer[]) => Promise<void> | undefined;
