@@ -85,10 +85,20 @@ function phase(name: string): void {
   const cpu = process.cpuUsage(phaseCpu);
   const loop = performance.eventLoopUtilization(phaseLoop);
   // cpu: every thread's; main: the main thread's busy time
-  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, main ${(loop.active / 1000).toFixed(2)} s, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB\n`);
+  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, main ${(loop.active / 1000).toFixed(2)} s, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB, peak ${peakMb()} MB, heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB\n`);
   phaseStart = now;
   phaseCpu = process.cpuUsage();
   phaseLoop = performance.eventLoopUtilization();
+}
+
+/** The process's peak resident memory so far (Linux; elsewhere '?'). */
+function peakMb(): string {
+  try {
+    const kb = /VmHWM:\s*(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return kb === undefined ? '?' : String(Math.round(Number(kb) / 1024));
+  } catch {
+    return '?';
+  }
 }
 
 export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<CorrelateResult> {

@@ -143,6 +143,9 @@ export class InternalDb {
 
   /** Ending a read transaction loses nothing, and must not hide an error being thrown. */
   private endSnapshot(): void {
+    // the pools serve one snapshot's rows; the strings stay wherever they are used
+    this.orgIds.clear();
+    this.roles.clear();
     try {
       if (this.db.inTransaction) this.db.exec('COMMIT');
     } catch {
