@@ -366,6 +366,8 @@ class UserScan {
 /** The text of a 64-bit integer as SQLite writes it (no sign on zero, no leading zeros). */
 function isInt64Text(s: string): boolean {
   if (!/^(?:0|-?[1-9][0-9]{0,18})$/.test(s)) return false;
+  // up to 18 digits is always in range (10^18 < 2^63): no BigInt for the common case
+  if (s.length - (s.charCodeAt(0) === 45 ? 1 : 0) <= 18) return true;
   const n = BigInt(s);
   return n >= -(2n ** 63n) && n < 2n ** 63n;
 }
