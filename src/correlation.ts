@@ -177,9 +177,11 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       const { matches, info } = await matchUsers(internal, identities, parseThreads() > 1);
       const memberships = internal.membershipsOf(matchedUsersOf(matches));
       phase('memberships');
-      const orgs = internal.orgNames(orgsNamed(identities, matches, memberships, () => true));
+      const named = orgsNamed(identities, matches, memberships);
+      const orgs = internal.orgNames(named.all);
       // the orgs of the affected: matched users' memberships, and existing orgs of unmatched identities
-      const affectedOrgs = orgsNamed(identities, matches, memberships, (o) => orgs.has(o));
+      const affectedOrgs = named.members;
+      for (const o of named.ofUnmatched) if (orgs.has(o)) affectedOrgs.add(o);
       phase('orgs');
       const admins = internal.admins(affectedOrgs, opts.adminRoles);
       phase('admins');
@@ -306,14 +308,20 @@ function matchedUsersOf(matches: readonly Match[]): Set<string> {
   return users;
 }
 
-/** The orgs of the matched users' memberships, and those of unmatched identities that `keep` keeps. */
-function orgsNamed(identities: readonly Identity[], matches: readonly Match[], memberships: ReadonlyMap<string, Texts>, keep: (org: string) => boolean): Set<string> {
-  const out = new Set<string>();
-  for (const list of memberships.values()) for (const o of textsOf(list)) out.add(o);
+/**
+ * The orgs of the matched users' memberships (`members`), those of unmatched identities
+ * (`ofUnmatched`), and both (`all`), each in first-seen order: one pass over each.
+ */
+function orgsNamed(identities: readonly Identity[], matches: readonly Match[], memberships: ReadonlyMap<string, Texts>): { members: Set<string>; ofUnmatched: Set<string>; all: Set<string> } {
+  const members = new Set<string>();
+  for (const list of memberships.values()) for (const o of textsOf(list)) members.add(o);
+  const ofUnmatched = new Set<string>();
   identities.forEach((id, i) => {
-    if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) if (keep(o)) out.add(o);
+    if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) ofUnmatched.add(o);
   });
-  return out;
+  const all = new Set(members);
+  for (const o of ofUnmatched) all.add(o);
+  return { members, ofUnmatched, all };
 }
 
 /** The short human summary correlate prints on stdout. */
