@@ -240,6 +240,23 @@ describe('grouping, dedupe and counts', () => {
     for (let i = 0; i < 200_000; i += 997) expect(s.add(`id-${i}`)).toBe(false);
   });
 
+  it('keeps hashes exactly when one shard holds most of them, and tells apart pairs that differ in one word', () => {
+    const s = new RecordIdSet(new Uint8Array(16).fill(7));
+    // every h2 below has the same top byte: one shard grows many times while the others stay empty
+    const pairs: [number, number][] = [];
+    for (let i = 1; i <= 50_000; i++) pairs.push([(i * 2654435761) >>> 0, 0x7f000000 | (i & 0xff)], [(i * 2654435761) >>> 0, 0x7f000000 | ((i + 1) & 0xff)]);
+    let added = 0;
+    for (const [a, b] of pairs) if (s.addHash(a, b)) added++;
+    expect(added).toBe(new Set(pairs.map(([a, b]) => `${a},${b}`)).size);
+    for (const [a, b] of pairs) expect(s.addHash(a, b)).toBe(false);
+    // a zero word on either side is a hash like any other (only (0, 0) marks an empty place)
+    expect(s.addHash(0, 0x7f000001)).toBe(true);
+    expect(s.addHash(0x7f000001, 0)).toBe(true);
+    expect(s.addHash(0, 0x7f000001)).toBe(false);
+    expect(s.addHash(0x7f000001, 0)).toBe(false);
+    expect(s.addHash(0x7f000002, 0)).toBe(true);
+  });
+
   it('hashes record ids with SipHash-2-4 under the run key, so a collision found for one run does not carry to another', () => {
     // The reference vector of the SipHash paper (Aumasson & Bernstein, appendix A): key 00..0f,
     // message 00..0e.
