@@ -204,10 +204,10 @@ export class RecordIdSet {
   }
 }
 
-const SHARD_BITS = 8;
+const SHARD_BITS = 4;
 const SHARDS = 1 << SHARD_BITS;
-/** 256 shards of 256 pairs: 512 KiB to start, as the single table did */
-const SHARD_START_PAIRS = 256;
+/** 16 shards of 4,096 pairs: 512 KiB to start, as the single table did */
+const SHARD_START_PAIRS = 4096;
 
 const SCRATCH = new Uint32Array(2);
 
