@@ -115,15 +115,18 @@ describe('lossy number hint', () => {
   });
 });
 
+/** An internal database whose users.id is the rowid, optionally with an index on email (SQLite then answers the email pre-test from it, not from the table). */
+function rowidUsers(name: string, indexed: boolean) {
+  const path = join(tempDir(), name);
+  const db = new Database(path);
+  db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
+  if (indexed) db.exec('CREATE INDEX users_email ON users (email)');
+  return { path, db, add: db.prepare('INSERT INTO users VALUES (?, ?, ?)') };
+}
+
 describe('internal database scans filtered in SQLite', () => {
   it.each([false, true])('find by primary key exactly the users a full scan finds when users.id is the rowid (an index on email: %s)', (indexed) => {
-    const dir = tempDir();
-    const path = join(dir, 'rowid.sqlite');
-    const db = new Database(path);
-    db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
-    // with an index, SQLite answers the email pre-test from it, not from the table
-    if (indexed) db.exec('CREATE INDEX users_email ON users (email)');
-    const add = db.prepare('INSERT INTO users VALUES (?, ?, ?)');
+    const { path, db, add } = rowidUsers('rowid.sqlite', indexed);
     const rows: [number | bigint, string | null][] = [[0, 'zero@x.org'], [7, 'a@b.com'], [8, ' A@B.COM'], [-3, 'neg@x.org'], [9007199254740993n, 'big@x.org'], [9223372036854775807n, 'max@x.org'], [20, null], [21, 'ÜNAL@X.ORG']];
     rows.forEach(([id, email], i) => add.run(id, email, `n${i}`));
     db.close();
@@ -155,12 +158,7 @@ describe('internal database scans filtered in SQLite', () => {
   // The built module (dist/, made by `npm test`'s build): a worker thread cannot load TypeScript.
   it.each([false, true])('find the same users with the email pre-test on a thread beside the connection (an index on email: %s)', async (indexed) => {
     const { InternalDb: Built } = (await import('../dist/internal/db.js')) as { InternalDb: typeof InternalDb };
-    const dir = tempDir();
-    const path = join(dir, 'beside.sqlite');
-    const db = new Database(path);
-    db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, name TEXT); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
-    if (indexed) db.exec('CREATE INDEX users_email ON users (email)');
-    const add = db.prepare('INSERT INTO users VALUES (?, ?, ?)');
+    const { path, db, add } = rowidUsers('beside.sqlite', indexed);
     // several users per email, some also wanted by id (found by the first pass, not the second)
     for (let i = 1; i <= 600; i++) add.run(i, [` User${i % 50}@X.org`, `user${i % 50}@x.org`, 'ÜNAL@X.ORG', null, 'other@x.org'][i % 5], `n${i}`);
     add.run(9007199254740993n, 'user5@x.org', 'big');

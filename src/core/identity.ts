@@ -146,8 +146,8 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /**
- * Accepted `$insert_id`s, as 64-bit keyed hashes in open-addressing tables: 11–22 bytes per
- * record (15 on average) instead of a string each. The ids are the attacker's: the hash is
+ * Accepted `$insert_id`s, as 64-bit keyed hashes in open-addressing tables: 11–23 bytes per
+ * record instead of a string each. The ids are the attacker's: the hash is
  * SipHash-2-4, a keyed pseudorandom function, under a random key per run (given by the caller),
  * so two ids cannot be crafted to collide (making a record pass for a duplicate) or to crowd one
  * table without the key, which no output, log or file holds. Two distinct ids collide by chance

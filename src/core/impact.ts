@@ -96,7 +96,7 @@ function roleRank(role: string): number {
  */
 export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts: InternalFacts): Impact {
   // What the lists read later, by name: the lists' closures hold these, not `facts`, so that the
-  // admin memberships (300k objects at a million users) can go once the roster is made.
+  // admin memberships (~230k objects at 1M events) can go once the roster is made.
   const { memberships, orgs: orgNames } = facts;
   const userInfo = facts.users;
   const matchedBy = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
@@ -174,7 +174,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
   const orgIds = sortStrings(perOrg.keys());
   const contact = (userId: string) => userInfo.get(userId) ?? { email: '', name: '' };
   // Contact details looked up once per admin, not once per comparison. (A literal, not a spread:
-  // V8 gave each spread copy a hidden class of its own, ~200 bytes more for each of 300k admins.)
+  // V8 gave each spread copy a hidden class of its own, ~200 bytes more for each of ~230k admins at 1M events.)
   const admins = [...best.values()].map((a) => ({ orgId: a.orgId, userId: a.userId, role: a.role, info: contact(a.userId) }));
   admins.sort((x, y) => compareCodePoints(x.orgId, y.orgId) || compareCodePoints(x.info.email, y.info.email) || compareCodePoints(x.userId, y.userId));
 
