@@ -225,14 +225,13 @@ export class InternalDb {
   membershipsOf(users: ReadonlySet<string>): Map<string, Texts> {
     const out = new Map<string, Texts>();
     let rows: IterableIterator<[string | null, string | null]>;
-    const ids = [...users];
-    if (ids.every(isInt64Text)) {
+    const probes = valueProbes(users);
+    if (probes !== undefined) {
       // Every id is an integer's text (users keyed by rowid): user_id compared as a value, so an
       // index on memberships(user_id) serves the lookups (CAST(user_id AS TEXT) IN … reads every
       // row). Each id is offered as the integer and as the text, and blobs (the only other values
       // whose text can be an integer's) are taken too, whatever the column's affinity: a
       // superset of the rows wanted, which the exact test below decides.
-      const probes = `[${ids.map((t) => `${t},"${t}"`).join(',')}]`;
       const columns = 'SELECT CAST(user_id AS TEXT), CAST(org_id AS TEXT) FROM memberships';
       rows = this.db.prepare(`${columns} WHERE user_id IN (SELECT value FROM json_each(?)) UNION ALL ${columns} WHERE user_id >= x''`).raw(true).iterate(probes) as IterableIterator<[string | null, string | null]>;
     } else {
@@ -272,14 +271,13 @@ export class InternalDb {
     const select = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name
       FROM memberships m LEFT JOIN users u ON u.id = m.user_id
       WHERE lower(trim(m.role)) IN (${roles.map(() => '?').join(', ')})`;
-    const ids = [...orgs];
     let rows: IterableIterator<[string | null, string | null, unknown, unknown, unknown]>;
-    if (ids.every(isInt64Text)) {
+    const probes = valueProbes(orgs);
+    if (probes !== undefined) {
       // As in membershipsOf: org_id compared as a value (each id as the integer and as the text,
       // and every blob), so an index on memberships(org_id) serves it: a superset of the rows
       // wanted, which the exact test below decides. (By their text, every row is read: a full
       // scan of memberships however few orgs are affected.) Row order does not matter here.
-      const probes = `[${ids.map((t) => `${t},"${t}"`).join(',')}]`;
       rows = this.db.prepare(`${select} AND m.org_id IN (SELECT value FROM json_each(?)) UNION ALL ${select} AND m.org_id >= x''`).raw(true).iterate(...roles, probes, ...roles) as typeof rows;
     } else {
       rows = this.db.prepare(`${select} AND CAST(m.org_id AS TEXT) IN ${IN_JSON_EACH}`).raw(true).iterate(...roles, jsonList(orgs)) as typeof rows;
@@ -370,6 +368,16 @@ function isInt64Text(s: string): boolean {
   if (s.length - (s.charCodeAt(0) === 45 ? 1 : 0) <= 18) return true;
   const n = BigInt(s);
   return n >= -(2n ** 63n) && n < 2n ** 63n;
+}
+
+/**
+ * When every id is an integer's text: each as the integer and as the text, one JSON array
+ * parameter, for `column IN (SELECT value FROM json_each(?))` to compare as values (an index on
+ * the column serves it). Else undefined: the ids can only be compared by their text.
+ */
+function valueProbes(ids: ReadonlySet<string>): string | undefined {
+  const list = [...ids];
+  return list.every(isInt64Text) ? `[${list.map((t) => `${t},"${t}"`).join(',')}]` : undefined;
 }
 
 /** Order of canonical integer texts (isInt64Text) by value. */
