@@ -1,10 +1,11 @@
 /** Unit tests of the pure core: normalisation, time, classification, grouping, matching, impact. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CAT, categoriesOf } from '../src/core/categories.js';
 import { canonicalize, type CanonicalRecord } from '../src/core/canonical.js';
 import siphash24 from 'siphash24';
 import { compareCodePoints, hashRecordId, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
-import { buildImpact, handOver } from '../src/core/impact.js';
+import { buildImpact, contactOf, emailOf, handOver, nameOf, type AdminRows } from '../src/core/impact.js';
 import { matchIdentities, unmatchedReason, type UserLookup } from '../src/core/match.js';
 import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js';
 import { looksLikeSecret } from '../src/core/secrets.js';
@@ -221,16 +222,17 @@ describe('grouping, dedupe and counts', () => {
   });
 
   it('decides rejected → filtered → duplicate → accepted, and the counts add up', () => {
-    const t = new Tally({ since: 100, until: 200 });
+    const t = new Tally({ since: 100_000, until: 200_000 });
     t.rejected();
-    expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 50 }))).toBe('filtered');
-    expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 150 }))).toBe('accepted'); // a filtered id was never accepted
-    expect(t.offer(rec({ distinctId: 'b', recordId: 'x', time: 160 }))).toBe('duplicates');
-    expect(t.offer(rec({ distinctId: 'a', recordId: 'y', time: 200 }))).toBe('filtered'); // until is exclusive
-    expect(t.offer(rec({ distinctId: 'a', recordId: 'z', time: 100 }))).toBe('accepted'); // since is inclusive
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 50_000 }))).toBe('filtered');
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 150_999 }))).toBe('accepted'); // a filtered id was never accepted
+    expect(t.offer(rec({ distinctId: 'b', recordId: 'x', time: 160_000 }))).toBe('duplicates');
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'y', time: 200_000 }))).toBe('filtered'); // until is exclusive
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'z', time: 100_000 }))).toBe('accepted'); // since is inclusive
     expect(t.offer(rec({ distinctId: 'a', time: null }))).toBe('accepted'); // no time: never filtered
     const c = t.counts;
     expect(c).toEqual({ read: 7, accepted: 3, rejected: 1, filtered: 2, duplicates: 1 });
+    // times kept in whole seconds (floored), as the lists show them
     expect(t.groups.byKey.get('a')).toMatchObject({ events: 3, first: 100, last: 150 });
   });
 
@@ -289,31 +291,50 @@ describe('grouping, dedupe and counts', () => {
   });
 });
 
+/** Admin memberships, one object a row, as the columns buildImpact takes. */
+function adminRows(rows: { orgId: string; userId: string; role: string }[]): AdminRows {
+  return { orgIds: rows.map((r) => r.orgId), userIds: rows.map((r) => r.userId), roles: rows.map((r) => r.role) };
+}
+
+describe('packed contacts', () => {
+  it('give back the email and the name exactly, whatever they hold', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (email, name) => {
+        const c = contactOf(email, name);
+        expect([emailOf(c), nameOf(c)]).toEqual([email, name]);
+      }),
+    );
+    for (const [email, name] of [['', ''], ['12:3', ':'], ['a:b@x', '4:x:y'], ['\u0000', '\n'], ['x'.repeat(70000), 'é']]) {
+      expect([emailOf(contactOf(email, name)), nameOf(contactOf(email, name))]).toEqual([email, name]);
+    }
+  });
+});
+
 describe('buildImpact', () => {
   it('aggregates users, orgs, roster, unmatched and jurisdictions', () => {
     const ids = [
-      identity('a1', { userIds: ['1'], events: 2, first: 1000, last: 5000, exposure: CAT.email, places: ['US\u0000CA'] }),
-      identity('a2', { emails: ['a@x.com'], events: 1, first: 500, last: 600, exposure: CAT.ip, places: ['US\u0000'] }),
-      identity('b', { emails: ['b@x.com'], events: 3, first: 2000, last: 3000, exposure: CAT.name, places: ['US\u0000CA'] }),
-      identity('o', { orgIds: ['org2', 'nope'], events: 4, first: 9000, last: 9000, exposure: CAT.ids }),
-      identity('s', { emails: ['shared@x.com'], orgIds: ['org1'], events: 1, first: 7000, last: 7000, exposure: CAT.email }),
+      identity('a1', { userIds: ['1'], events: 2, first: 1, last: 5, exposure: CAT.email, places: ['US\u0000CA'] }),
+      identity('a2', { emails: ['a@x.com'], events: 1, first: 0, last: 0, exposure: CAT.ip, places: ['US\u0000'] }),
+      identity('b', { emails: ['b@x.com'], events: 3, first: 2, last: 3, exposure: CAT.name, places: ['US\u0000CA'] }),
+      identity('o', { orgIds: ['org2', 'nope'], events: 4, first: 9, last: 9, exposure: CAT.ids }),
+      identity('s', { emails: ['shared@x.com'], orgIds: ['org1'], events: 1, first: 7, last: 7, exposure: CAT.email }),
     ];
     const m = matchIdentities(ids, users);
     const given: (Identity | undefined)[] = [...ids];
     const impact = buildImpact(handOver(given, [...m]), {
       users: new Map([
-        ['1', { email: 'A@x.com', name: 'A' }],
-        ['2', { email: 'b@x.com', name: 'B' }],
-        ['9', { email: 'boss@x.com', name: 'Boss' }],
+        ['1', contactOf('A@x.com', 'A')],
+        ['2', contactOf('b@x.com', 'B')],
+        ['9', contactOf('boss@x.com', 'Boss')],
       ]),
       memberships: new Map([['1', ['org1']], ['2', ['org1', 'org3']]]),
       orgs: new Map([['org1', 'One'], ['org2', 'Two'], ['org3', 'Three']]),
-      admins: [
+      admins: adminRows([
         { orgId: 'org1', userId: '9', role: 'admin' },
         { orgId: 'org1', userId: '9', role: 'owner' },
         { orgId: 'org1', userId: '1', role: 'owner' },
         { orgId: 'org9', userId: '9', role: 'owner' }, // not affected
-      ],
+      ]),
     });
     expect([...impact.users()]).toEqual([
       { user_id: '1', email: 'A@x.com', name: 'A', org_ids: ['org1'], matched_by: 'user_id', events: 3, first_seen: '1970-01-01T00:00:00Z', last_seen: '1970-01-01T00:00:05Z', exposed: ['email', 'ip'], countries: ['US'], regions: ['CA'] },
@@ -342,5 +363,42 @@ describe('buildImpact', () => {
     expect(impact.unmatchedByReason).toEqual({ org_only: 1, ambiguous_email: 1 });
     // handOver let every identity go as buildImpact read it
     expect(given.every((x) => x === undefined)).toBe(true);
+  });
+
+  it('keeps one roster row per admin and org, with the strongest role, in (org, email, user) order', () => {
+    const ids = [identity('1', { userIds: ['1'], events: 1, first: 1, last: 1 })];
+    const users: UserLookup = { hasUser: (id) => id === '1', usersWithEmail: () => [] };
+    const impact = buildImpact(handOver([...ids], [...matchIdentities(ids, users)]), {
+      users: new Map([
+        ['1', contactOf('z@x.com', 'Zed')],
+        ['5', contactOf('same@x.com', 'Five')],
+        ['4', contactOf('same@x.com', 'Four')],
+        ['7', contactOf('a@x.com', 'Ay')],
+      ]),
+      memberships: new Map([['1', ['o1', 'o2']]]),
+      orgs: new Map([['o1', 'One'], ['o2', 'Two']]),
+      admins: adminRows([
+        { orgId: 'o2', userId: '7', role: 'billing' },
+        { orgId: 'o1', userId: '5', role: 'billing' },
+        { orgId: 'o1', userId: '5', role: 'Admin' },
+        { orgId: 'o1', userId: '4', role: 'admin' },
+        { orgId: 'o1', userId: '7', role: 'zeta' },
+        { orgId: 'o1', userId: '7', role: 'beta' },
+        { orgId: 'o1', userId: '8', role: 'admin' }, // no users row: no address
+        { orgId: 'o2', userId: '7', role: 'OWNER' },
+        { orgId: 'o1', userId: '1', role: 'admin' },
+        { orgId: 'o1', userId: '1', role: 'admin' },
+      ]),
+    });
+    expect([...impact.roster()].map((r) => [r.org_id, r.email, r.name, r.role, r.admin_user_id])).toEqual([
+      ['o1', '', '', 'admin', '8'],
+      ['o1', 'a@x.com', 'Ay', 'beta', '7'],
+      ['o1', 'same@x.com', 'Four', 'admin', '4'],
+      ['o1', 'same@x.com', 'Five', 'Admin', '5'],
+      ['o1', 'z@x.com', 'Zed', 'admin', '1'],
+      ['o2', 'a@x.com', 'Ay', 'OWNER', '7'],
+    ]);
+    expect(impact.count).toMatchObject({ roster: 6, orgs: 2, orgsWithoutAdmin: 0 });
+    expect([...impact.orgs()].map((o) => [o.org_id, o.admins])).toEqual([['o1', 5], ['o2', 1]]);
   });
 });

@@ -8,11 +8,17 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { textsOf } from '../src/core/identity.js';
+import { contactOf, type AdminRows, type InternalUser } from '../src/core/impact.js';
 import { normalizeEmail } from '../src/core/normalize.js';
 import { InternalDb } from '../src/internal/db.js';
 import { tempDir } from './helpers.js';
 import { looksLikeSecret, mayHoldSecret, SECRET_PATTERN, textLooksLikeSecret } from '../src/core/secrets.js';
 import { parseJsonRecord, quoteLongNumbers } from '../src/ingest/json-record.js';
+
+/** Admin rows as (org, user, role) lists. */
+function adminList(a: AdminRows): string[][] {
+  return a.orgIds.map((o, i) => [o, a.userIds[i], a.roles[i]]);
+}
 
 const SECRET_PIECES = [
   'eyJ', 'EYj', 'eyJhbGciOiJIUzI1', '.', 'bearer ', 'Bearer\t', 'BEARER  ', 'sk-', 'SK_', 'pk_', 'rk-', 'sk', 'live', 'proj', 'ant-',
@@ -294,18 +300,18 @@ describe('internal database scans filtered in SQLite', () => {
     // The reference: every row through JavaScript, compared by its text.
     const ref = new Database(path, { readonly: true });
     const want: string[][] = [];
-    const info = new Map<string, { email: string; name: string }>();
+    const info = new Map<string, InternalUser>();
     for (const [o, u, role, email, name] of ref.prepare('SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name FROM memberships m LEFT JOIN users u ON u.id = m.user_id').raw(true).iterate() as IterableIterator<[string | null, string, string, string | null, string | null]>) {
       if (o === null || !wanted.has(o) || !roles.includes(role.trim().toLowerCase())) continue;
       want.push([o, u, role.trim()]);
-      info.set(u, { email: email ?? '', name: name ?? '' });
+      info.set(u, contactOf(email ?? '', name ?? ''));
     }
     ref.close();
     const sorted = (rows: string[][]) => rows.map((r) => r.join('\u0000')).sort();
-    expect(sorted(got.admins.map((a) => [a.orgId, a.userId, a.role]))).toEqual(sorted(want));
+    expect(sorted(adminList(got.admins))).toEqual(sorted(want));
     expect([...got.info].sort()).toEqual([...info].sort());
     // '7' is found under every affinity (under REAL only as the blob); with no affinity as integer, text and blob
-    expect(new Set(got.admins.map((a) => a.orgId))).toEqual(new Set(type === 'REAL' ? ['7'] : ['-3', '0', '7', '9007199254740992', '9007199254740993']));
+    expect(new Set(got.admins.orgIds)).toEqual(new Set(type === 'REAL' ? ['7'] : ['-3', '0', '7', '9007199254740992', '9007199254740993']));
     if (type === '' || type === 'BLOB') expect(want.filter(([o]) => o === '7').length).toBeGreaterThanOrEqual(3);
   });
 
@@ -346,7 +352,7 @@ describe('internal database scans filtered in SQLite', () => {
     const ref = new Database(path, { readonly: true });
     const ids = new Set<string>();
     const byEmail = new Map<string, string[]>();
-    const info = new Map<string, { email: string; name: string }>();
+    const info = new Map<string, InternalUser>();
     const text = (v: unknown) => (v === null || v === undefined ? '' : String(v).trim());
     for (const [id, email, name] of ref.prepare('SELECT CAST(id AS TEXT), email, name FROM users').raw(true).iterate() as IterableIterator<[string | null, unknown, unknown]>) {
       if (id === null) continue;
@@ -357,7 +363,7 @@ describe('internal database scans filtered in SQLite', () => {
         byEmail.set(e, [...new Set([...(byEmail.get(e) ?? []), id])]);
         wanted = true;
       }
-      if (wanted) info.set(id, { email: text(email), name: text(name) });
+      if (wanted) info.set(id, contactOf(text(email), text(name)));
     }
     ref.close();
     expect(got.ids).toEqual([...wantedIds].filter((i) => ids.has(i)));
@@ -367,6 +373,6 @@ describe('internal database scans filtered in SQLite', () => {
     expect(got.memberships).toEqual([['7', ['1']], ['007', ['2']], ['7.5', ['1']], ['8', ['1']]]);
     expect(got.orgs).toEqual([['1', 'one text'], ['2.0', 'two']]);
     // (in no particular order: the roster sorts them)
-    expect(got.admins.admins.map((a) => [a.orgId, a.userId, a.role]).sort()).toEqual([['1', '7', 'owner'], ['2', '007', 'admin'], ['1', '7.5', 'Admin'], ['1', '8', 'owner']].sort());
+    expect(adminList(got.admins.admins).sort()).toEqual([['1', '7', 'owner'], ['2', '007', 'admin'], ['1', '7.5', 'Admin'], ['1', '8', 'owner']].sort());
   });
 });

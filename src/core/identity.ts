@@ -15,6 +15,12 @@ export interface Identity {
   deviceIds: Texts;
   orgIds: Texts;
   events: number;
+  /**
+   * The earliest and the latest event, in whole seconds since the epoch (floored): the lists show
+   * times to the second, and a whole number of seconds is a small integer V8 keeps in the object
+   * itself, where milliseconds took a 16-byte heap number each (two per identity, per affected
+   * user and per affected org).
+   */
   first: number | null;
   last: number | null;
   exposure: number;
@@ -99,8 +105,9 @@ export class IdentityGroups {
     for (const o of orgIds) id.orgIds = withText(id.orgIds, o);
     id.events++;
     if (time !== null) {
-      if (id.first === null || time < id.first) id.first = time;
-      if (id.last === null || time > id.last) id.last = time;
+      const secs = Math.floor(time / 1000);
+      if (id.first === null || secs < id.first) id.first = secs;
+      if (id.last === null || secs > id.last) id.last = secs;
     }
     id.exposure |= exposure;
     id.places = withText(id.places, place);

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { withText, type Texts } from '../core/identity.js';
 import { normalizeEmail } from '../core/normalize.js';
-import type { AdminMembership, InternalUser } from '../core/impact.js';
+import { contactOf, type AdminRows, type InternalUser } from '../core/impact.js';
 import type { UserLookup } from '../core/match.js';
 import { InputError, SchemaError, UsageError } from '../errors.js';
 import { idsOnThread, type FileId } from './scan-thread.js';
@@ -264,8 +264,8 @@ export class InternalDb {
    * Admin memberships (by role) of the given orgs, with the admins' contact details. An admin
    * with no users row still counts, with no address: the roster shows whom nobody can reach.
    */
-  admins(orgs: ReadonlySet<string>, roles: readonly string[]): { admins: AdminMembership[]; info: Map<string, InternalUser> } {
-    const admins: AdminMembership[] = [];
+  admins(orgs: ReadonlySet<string>, roles: readonly string[]): { admins: AdminRows; info: Map<string, InternalUser> } {
+    const admins: AdminRows = { orgIds: [], userIds: [], roles: [] };
     const info = new Map<string, InternalUser>();
     if (orgs.size === 0 || roles.length === 0) return { admins, info };
     const select = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name
@@ -284,8 +284,10 @@ export class InternalDb {
     }
     for (const [o, u, role, email, name] of rows) {
       if (o === null || u === null || !orgs.has(o)) continue;
-      admins.push({ orgId: this.orgId(o), userId: u, role: this.role(text(role)) });
-      info.set(u, { email: text(email), name: text(name) });
+      admins.orgIds.push(this.orgId(o));
+      admins.userIds.push(u);
+      admins.roles.push(this.role(text(role)));
+      info.set(u, contactOf(text(email), text(name)));
     }
     return { admins, info };
   }
@@ -346,7 +348,7 @@ class UserScan {
           wanted = true;
         }
       }
-      if (wanted) this.info.set(id, { email: text(row[1]), name: text(row[2]) });
+      if (wanted) this.info.set(id, contactOf(text(row[1]), text(row[2])));
     }
   }
 
