@@ -9,7 +9,7 @@ import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
 import { buildImpact, handOver, type Impact, type InternalUser } from './core/impact.js';
 import { RECORD_ID_KEY_BYTES, textsOf, type Identity, type Texts } from './core/identity.js';
-import { matchIdentities, RULES, type Match } from './core/match.js';
+import { forgetMatchingDetails, matchIdentities, RULES, type Match } from './core/match.js';
 import { type ListName, type Row } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
@@ -298,6 +298,7 @@ async function matchUsers(internal: InternalDb, identities: readonly Identity[],
   const { lookup, info, thread } = await internal.scanUsersBeside(wantedIds, wantedEmails, threaded);
   phase(thread ? 'users + email thread' : 'users');
   const matches = matchIdentities(identities, lookup);
+  forgetMatchingDetails(identities, matches);
   phase('matching');
   return { matches, info };
 }

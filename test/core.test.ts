@@ -6,7 +6,7 @@ import { canonicalize, type CanonicalRecord } from '../src/core/canonical.js';
 import siphash24 from 'siphash24';
 import { compareCodePoints, hashRecordId, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
 import { buildImpact, contactOf, emailOf, handOver, nameOf, type AdminRows } from '../src/core/impact.js';
-import { matchIdentities, unmatchedReason, type UserLookup } from '../src/core/match.js';
+import { forgetMatchingDetails, matchIdentities, unmatchedReason, type UserLookup } from '../src/core/match.js';
 import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js';
 import { looksLikeSecret } from '../src/core/secrets.js';
 import { Tally } from '../src/core/tally.js';
@@ -311,7 +311,8 @@ describe('packed contacts', () => {
 });
 
 describe('buildImpact', () => {
-  it('aggregates users, orgs, roster, unmatched and jurisdictions', () => {
+  // with what matching no longer needs let go (forgetMatchingDetails), the lists are the same
+  it.each([false, true])('aggregates users, orgs, roster, unmatched and jurisdictions (details forgotten after matching: %s)', (forget) => {
     const ids = [
       identity('a1', { userIds: ['1'], events: 2, first: 1, last: 5, exposure: CAT.email, places: ['US\u0000CA'] }),
       identity('a2', { emails: ['a@x.com'], events: 1, first: 0, last: 0, exposure: CAT.ip, places: ['US\u0000'] }),
@@ -320,6 +321,16 @@ describe('buildImpact', () => {
       identity('s', { emails: ['shared@x.com'], orgIds: ['org1'], events: 1, first: 7, last: 7, exposure: CAT.email }),
     ];
     const m = matchIdentities(ids, users);
+    if (forget) {
+      forgetMatchingDetails(ids, m);
+      expect(ids.map((id) => [id.userIds, id.deviceIds, id.emails, id.orgIds])).toEqual([
+        [undefined, undefined, undefined, undefined],
+        [undefined, undefined, undefined, undefined],
+        [undefined, undefined, undefined, undefined],
+        [undefined, undefined, [], ['org2', 'nope']],
+        [undefined, undefined, ['shared@x.com'], ['org1']],
+      ]);
+    }
     const given: (Identity | undefined)[] = [...ids];
     const impact = buildImpact(handOver(given, [...m]), {
       users: new Map([
