@@ -172,7 +172,10 @@ export class CaseWriter {
       };
       this.stop = () => undefined;
     } else {
-      const worker = new Worker(new URL(import.meta.url), { workerData: { kind: KIND } });
+      // A 24 MB young generation (two 8 MB halves, not V8's 16 MB): the thread's garbage is a
+      // batch's cells, so this is no slower, and the thread's heap is 16 MB smaller while the
+      // users list is written, the peak of a run (1M events: 39 -> 23 MB).
+      const worker = new Worker(new URL(import.meta.url), { workerData: { kind: KIND }, resourceLimits: { maxYoungGenerationSizeMb: 24 } });
       worker.unref();
       const replies: ((m: FromThread) => void)[] = [];
       worker.on('message', (m: FromThread) => {

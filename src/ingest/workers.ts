@@ -267,10 +267,15 @@ export function parseThreads(): number {
   return Math.max(1, Math.min(n === 0 ? availableParallelism() : n, 16));
 }
 
-/** BREACH_IMPACT_WORKER_HEAP_MB caps each worker's heap (a worker over it stops the run, exit 1). */
-function workerLimits(): { maxOldGenerationSizeMb?: number } {
+/**
+ * Each worker's heap: a young generation of 12 MB (V8's default is 48 MB, two 16 MB halves): a
+ * worker's garbage is a batch's parsed records, dead before the next batch, so a smaller one
+ * costs no time and the reading peaks lower (1M events: 403 -> 357-373 MB). BREACH_IMPACT_WORKER_HEAP_MB
+ * caps the old generation (a worker over it stops the run, exit 1).
+ */
+function workerLimits(): { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb: number } {
   const mb = Number(process.env.BREACH_IMPACT_WORKER_HEAP_MB);
-  return Number.isFinite(mb) && mb > 0 ? { maxOldGenerationSizeMb: mb } : {};
+  return { maxYoungGenerationSizeMb: 12, ...(Number.isFinite(mb) && mb > 0 ? { maxOldGenerationSizeMb: mb } : {}) };
 }
 
 const BATCH_BYTES = Number(process.env.BREACH_IMPACT_BATCH_BYTES ?? 1 << 20);
