@@ -42,6 +42,7 @@ export interface AdminRows {
   userIds: string[];
   roles: string[];
 }
+
 /** What the internal database says about the people and orgs concerned. */
 export interface InternalFacts {
   users: ReadonlyMap<string, InternalUser>;
