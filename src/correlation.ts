@@ -171,29 +171,44 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     tally.groups.byKey.clear();
     const vendorIdentities = identities.length;
     phase('sorting identities');
-    // Each step's sets and lookups live in a function of their own, so they can be collected as
-    // soon as the step is over (not when the whole snapshot is).
-    const impact: Impact = await internal.snapshot(async () => {
-      const { matches, info } = await matchUsers(internal, identities, parseThreads() > 1);
-      const memberships = internal.membershipsOf(matchedUsersOf(matches));
-      phase('memberships');
-      const named = orgsNamed(identities, matches, memberships);
-      const orgs = internal.orgNames(named.all);
-      // the orgs of the affected: matched users' memberships, and existing orgs of unmatched identities
-      const affectedOrgs = named.members;
-      for (const o of named.ofUnmatched) if (orgs.has(o)) affectedOrgs.add(o);
-      phase('orgs');
-      const admins = internal.admins(affectedOrgs, opts.adminRoles);
+    // 3. The lists, each written under a temporary name (its CSV and its case.sqlite rows in one
+    // pass) and let go before the next; all published together at the end. On the list thread
+    // when the case is long and there are cores to spare. The users list is written inside the
+    // snapshot, before the admins are read: the users' facts go before the admins' come (see
+    // Impact.withAdmins).
+    const staged: { file: StagedFile; rows: number | null }[] = [];
+    const write = async (name: ListName, rows: () => Iterable<Row>) => {
+      const file = new StagedFile(opts.out, `${name}.csv`);
+      const list = writer!.list(name, file);
+      let n = 0;
+      for (const row of rows()) {
+        n++;
+        const wait = list.put(row);
+        if (wait !== undefined) await wait;
+      }
+      await list.end();
+      staged.push({ file, rows: n });
+      phase(`writing ${name}`);
+    };
+    const { impact, admin } = await internal.snapshot(async () => {
+      const impact = await impactOfUsers(internal, identities, parseThreads() > 1);
+      phase('aggregating');
+      ui.progress('writing the case');
+      // (the roster is not counted yet: it comes after the users list)
+      const caseRows = impact.count.users + impact.count.orgs + impact.count.unmatched + tally.counts.rejected;
+      writer = new CaseWriter(caseFile, parseThreads() > 1 && caseRows >= WRITER_THREAD_MIN_ROWS);
+      await write('users', impact.users);
+      impact.usersWritten();
+      const admins = internal.admins(new Set(impact.orgIds), opts.adminRoles);
+      const admin = impact.withAdmins(admins.admins, admins.info);
       phase('admins');
-      const users: Map<string, InternalUser> = info;
-      for (const [id, contact] of admins.info) users.set(id, contact);
-      return buildImpact(handOver(identities, matches), { users, memberships, orgs, admins: admins.admins });
+      return { impact, admin };
     });
-    phase('aggregating');
+    if (writer === undefined) throw new Error('the case writer was not made');
     const internalSource = hashFile(opts.internal);
     phase('hashing the internal database');
 
-    // 3. Summary and gates.
+    // 4. Summary and gates.
     const counts = tally.counts;
     const gates = {
       max_rejected: gateExceeded(opts.maxRejected, counts.rejected, counts.read),
@@ -204,8 +219,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       identities: { vendor: vendorIdentities, matched: impact.matchedIdentities, unmatched: impact.count.unmatched },
       users: impact.count.users,
       orgs: impact.count.orgs,
-      roster: impact.count.roster,
-      orgs_without_admin: impact.count.orgsWithoutAdmin,
+      roster: admin.count.roster,
+      orgs_without_admin: admin.count.orgsWithoutAdmin,
       matched_by: Object.fromEntries(RULES.map((r) => [r, impact.matchedBy[r]])),
       unmatched_by_reason: Object.fromEntries(Object.entries(impact.unmatchedByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
       exposed: Object.fromEntries(CATEGORIES.map((c) => [c, impact.exposedUsers[c]])),
@@ -215,35 +230,15 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       files: inputs.map((f) => ({ file: f.label, format: f.format, records: f.records, complete: f.complete })),
     };
 
-    // 4. Write every output under a temporary name, then publish them together. Each list is
-    // made, written to its CSV and to case.sqlite in one pass, and let go before the next; on the
-    // list thread when the case is long and there are cores to spare.
-    ui.progress('writing the case');
+    // 5. The other lists, summary.json, the manifest; publish.
     const lists: [ListName, () => Iterable<Row>][] = [
-      ['users', impact.users],
-      ['orgs', impact.orgs],
-      ['roster', impact.roster],
+      ['orgs', admin.orgs],
+      ['roster', admin.roster],
       ['unmatched', impact.unmatched],
       ['jurisdictions', impact.jurisdictions],
       ['rejected', () => rejectedRows.rows()],
     ];
-    const staged: { file: StagedFile; rows: number | null }[] = [];
-    // (jurisdictions: (country, region) pairs, a few thousand at most)
-    const caseRows = impact.count.users + impact.count.orgs + impact.count.roster + impact.count.unmatched + counts.rejected;
-    writer = new CaseWriter(caseFile, parseThreads() > 1 && caseRows >= WRITER_THREAD_MIN_ROWS);
-    for (const [name, rows] of lists) {
-      const file = new StagedFile(opts.out, `${name}.csv`);
-      const list = writer.list(name, file);
-      let n = 0;
-      for (const row of rows()) {
-        n++;
-        const wait = list.put(row);
-        if (wait !== undefined) await wait;
-      }
-      await list.end();
-      staged.push({ file, rows: n });
-      phase(`writing ${name}`);
-    }
+    for (const [name, rows] of lists) await write(name, rows);
     rejectedRows.close();
     const summaryFile = new StagedFile(opts.out, 'summary.json');
     summaryFile.write(JSON.stringify(summary, null, 2) + '\n');
@@ -285,6 +280,21 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
   }
 }
 
+/**
+ * The identities matched to internal users and the lists' first step (see Impact), from the
+ * users, memberships and orgs tables: each step's sets and lookups held in this function's frame,
+ * let go when it returns (a caller writing the users list next does not hold them).
+ */
+async function impactOfUsers(internal: InternalDb, identities: (Identity | undefined)[], threaded: boolean): Promise<Impact> {
+  const { matches, info } = await matchUsers(internal, identities as Identity[], threaded);
+  const memberships = internal.membershipsOf(matchedUsersOf(matches));
+  phase('memberships');
+  const orgs = internal.orgNames(orgsNamed(identities as Identity[], matches, memberships));
+  phase('orgs');
+  // buildImpact lets the matched identities go as it counts them (handOver clears the entries)
+  return buildImpact(handOver(identities, matches), { users: info, memberships, orgs });
+}
+
 /** The internal users the identities name (by id or email), and each identity's match. */
 async function matchUsers(internal: InternalDb, identities: readonly Identity[], threaded: boolean): Promise<{ matches: Match[]; info: Map<string, InternalUser> }> {
   const wantedIds = new Set<string>();
@@ -309,20 +319,14 @@ function matchedUsersOf(matches: readonly Match[]): Set<string> {
   return users;
 }
 
-/**
- * The orgs of the matched users' memberships (`members`), those of unmatched identities
- * (`ofUnmatched`), and both (`all`), each in first-seen order: one pass over each.
- */
-function orgsNamed(identities: readonly Identity[], matches: readonly Match[], memberships: ReadonlyMap<string, Texts>): { members: Set<string>; ofUnmatched: Set<string>; all: Set<string> } {
-  const members = new Set<string>();
-  for (const list of memberships.values()) for (const o of textsOf(list)) members.add(o);
-  const ofUnmatched = new Set<string>();
+/** The orgs the lists may name: of the matched users' memberships, and of unmatched identities, in first-seen order. */
+function orgsNamed(identities: readonly Identity[], matches: readonly Match[], memberships: ReadonlyMap<string, Texts>): Set<string> {
+  const all = new Set<string>();
+  for (const list of memberships.values()) for (const o of textsOf(list)) all.add(o);
   identities.forEach((id, i) => {
-    if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) ofUnmatched.add(o);
+    if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) all.add(o);
   });
-  const all = new Set(members);
-  for (const o of ofUnmatched) all.add(o);
-  return { members, ofUnmatched, all };
+  return all;
 }
 
 /** The short human summary correlate prints on stdout. */

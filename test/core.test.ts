@@ -291,7 +291,7 @@ describe('grouping, dedupe and counts', () => {
   });
 });
 
-/** Admin memberships, one object a row, as the columns buildImpact takes. */
+/** Admin memberships, one object a row, as the columns withAdmins takes. */
 function adminRows(rows: { orgId: string; userId: string; role: string }[]): AdminRows {
   return { orgIds: rows.map((r) => r.orgId), userIds: rows.map((r) => r.userId), roles: rows.map((r) => r.role) };
 }
@@ -336,27 +336,39 @@ describe('buildImpact', () => {
       users: new Map([
         ['1', contactOf('A@x.com', 'A')],
         ['2', contactOf('b@x.com', 'B')],
-        ['9', contactOf('boss@x.com', 'Boss')],
       ]),
       memberships: new Map([['1', ['org1']], ['2', ['org1', 'org3']]]),
       orgs: new Map([['org1', 'One'], ['org2', 'Two'], ['org3', 'Three']]),
-      admins: adminRows([
+    });
+    // handOver let every identity go as buildImpact read it
+    expect(given.every((x) => x === undefined)).toBe(true);
+    expect(impact.count).toEqual({ users: 2, orgs: 3, unmatched: 2 });
+    // the orgs whose admins the roster needs: of the matched users' memberships, and existing orgs of unmatched identities
+    expect(impact.orgIds).toEqual(['org1', 'org2', 'org3']);
+    expect([...impact.users()]).toEqual([
+      { user_id: '1', email: 'A@x.com', name: 'A', org_ids: ['org1'], matched_by: 'user_id', events: 3, first_seen: '1970-01-01T00:00:00Z', last_seen: '1970-01-01T00:00:05Z', exposed: ['email', 'ip'], countries: ['US'], regions: ['CA'] },
+      { user_id: '2', email: 'b@x.com', name: 'B', org_ids: ['org1', 'org3'], matched_by: 'email', events: 3, first_seen: '1970-01-01T00:00:02Z', last_seen: '1970-01-01T00:00:03Z', exposed: ['name'], countries: ['US'], regions: ['CA'] },
+    ]);
+    impact.usersWritten();
+    expect(() => [...impact.users()]).toThrow(/let go/);
+    const admin = impact.withAdmins(
+      adminRows([
         { orgId: 'org1', userId: '9', role: 'admin' },
         { orgId: 'org1', userId: '9', role: 'owner' },
         { orgId: 'org1', userId: '1', role: 'owner' },
         { orgId: 'org9', userId: '9', role: 'owner' }, // not affected
       ]),
-    });
-    expect([...impact.users()]).toEqual([
-      { user_id: '1', email: 'A@x.com', name: 'A', org_ids: ['org1'], matched_by: 'user_id', events: 3, first_seen: '1970-01-01T00:00:00Z', last_seen: '1970-01-01T00:00:05Z', exposed: ['email', 'ip'], countries: ['US'], regions: ['CA'] },
-      { user_id: '2', email: 'b@x.com', name: 'B', org_ids: ['org1', 'org3'], matched_by: 'email', events: 3, first_seen: '1970-01-01T00:00:02Z', last_seen: '1970-01-01T00:00:03Z', exposed: ['name'], countries: ['US'], regions: ['CA'] },
-    ]);
-    expect([...impact.orgs()].map((o) => [o.org_id, o.affected_users, o.unattributed, o.admins, o.exposed.join(';'), o.first_seen, o.last_seen])).toEqual([
+      new Map([
+        ['1', contactOf('A@x.com', 'A')],
+        ['9', contactOf('boss@x.com', 'Boss')],
+      ]),
+    );
+    expect([...admin.orgs()].map((o) => [o.org_id, o.affected_users, o.unattributed, o.admins, o.exposed.join(';'), o.first_seen, o.last_seen])).toEqual([
       ['org1', 2, 1, 2, 'name;email;ip', '1970-01-01T00:00:00Z', '1970-01-01T00:00:07Z'],
       ['org2', 0, 1, 0, 'ids', '1970-01-01T00:00:09Z', '1970-01-01T00:00:09Z'],
       ['org3', 1, 0, 0, 'name', '1970-01-01T00:00:02Z', '1970-01-01T00:00:03Z'],
     ]);
-    expect([...impact.roster()].map((r) => [r.org_id, r.email, r.role, r.affected_users, r.admin_user_id])).toEqual([
+    expect([...admin.roster()].map((r) => [r.org_id, r.email, r.role, r.affected_users, r.admin_user_id])).toEqual([
       ['org1', 'A@x.com', 'owner', 2, '1'],
       ['org1', 'boss@x.com', 'owner', 2, '9'],
     ]);
@@ -370,25 +382,20 @@ describe('buildImpact', () => {
     ]);
     expect(impact.matchedBy).toEqual({ user_id: 1, email: 2, distinct_id: 0, device_link: 0 });
     expect(impact.exposedUsers).toMatchObject({ email: 1, ip: 1, name: 1, ids: 0 });
-    expect(impact.count).toEqual({ users: 2, orgs: 3, roster: 2, unmatched: 2, orgsWithoutAdmin: 2 });
+    expect(admin.count).toEqual({ roster: 2, orgsWithoutAdmin: 2 });
     expect(impact.unmatchedByReason).toEqual({ org_only: 1, ambiguous_email: 1 });
-    // handOver let every identity go as buildImpact read it
-    expect(given.every((x) => x === undefined)).toBe(true);
   });
 
   it('keeps one roster row per admin and org, with the strongest role, in (org, email, user) order', () => {
     const ids = [identity('1', { userIds: ['1'], events: 1, first: 1, last: 1 })];
     const users: UserLookup = { hasUser: (id) => id === '1', usersWithEmail: () => [] };
     const impact = buildImpact(handOver([...ids], [...matchIdentities(ids, users)]), {
-      users: new Map([
-        ['1', contactOf('z@x.com', 'Zed')],
-        ['5', contactOf('same@x.com', 'Five')],
-        ['4', contactOf('same@x.com', 'Four')],
-        ['7', contactOf('a@x.com', 'Ay')],
-      ]),
+      users: new Map([['1', contactOf('z@x.com', 'Zed')]]),
       memberships: new Map([['1', ['o1', 'o2']]]),
       orgs: new Map([['o1', 'One'], ['o2', 'Two']]),
-      admins: adminRows([
+    });
+    const admin = impact.withAdmins(
+      adminRows([
         { orgId: 'o2', userId: '7', role: 'billing' },
         { orgId: 'o1', userId: '5', role: 'billing' },
         { orgId: 'o1', userId: '5', role: 'Admin' },
@@ -400,8 +407,14 @@ describe('buildImpact', () => {
         { orgId: 'o1', userId: '1', role: 'admin' },
         { orgId: 'o1', userId: '1', role: 'admin' },
       ]),
-    });
-    expect([...impact.roster()].map((r) => [r.org_id, r.email, r.name, r.role, r.admin_user_id])).toEqual([
+      new Map([
+        ['1', contactOf('z@x.com', 'Zed')],
+        ['5', contactOf('same@x.com', 'Five')],
+        ['4', contactOf('same@x.com', 'Four')],
+        ['7', contactOf('a@x.com', 'Ay')],
+      ]),
+    );
+    expect([...admin.roster()].map((r) => [r.org_id, r.email, r.name, r.role, r.admin_user_id])).toEqual([
       ['o1', '', '', 'admin', '8'],
       ['o1', 'a@x.com', 'Ay', 'beta', '7'],
       ['o1', 'same@x.com', 'Four', 'admin', '4'],
@@ -409,7 +422,8 @@ describe('buildImpact', () => {
       ['o1', 'z@x.com', 'Zed', 'admin', '1'],
       ['o2', 'a@x.com', 'Ay', 'OWNER', '7'],
     ]);
-    expect(impact.count).toMatchObject({ roster: 6, orgs: 2, orgsWithoutAdmin: 0 });
-    expect([...impact.orgs()].map((o) => [o.org_id, o.admins])).toEqual([['o1', 5], ['o2', 1]]);
+    expect(admin.count).toEqual({ roster: 6, orgsWithoutAdmin: 0 });
+    expect(impact.count).toMatchObject({ orgs: 2 });
+    expect([...admin.orgs()].map((o) => [o.org_id, o.admins])).toEqual([['o1', 5], ['o2', 1]]);
   });
 });

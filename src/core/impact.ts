@@ -43,33 +43,51 @@ export interface AdminRows {
   roles: string[];
 }
 
-/** What the internal database says about the people and orgs concerned. */
+/** What the internal database says about the people and orgs concerned (their admins: see Impact.withAdmins). */
 export interface InternalFacts {
+  /** the matched users' contacts */
   users: ReadonlyMap<string, InternalUser>;
   /** orgs of each matched user, from memberships */
   memberships: ReadonlyMap<string, Texts>;
   /** names of the orgs concerned; an org id absent here does not exist */
   orgs: ReadonlyMap<string, string>;
-  /** admin memberships (roles already filtered) of the affected orgs */
-  admins: AdminRows;
 }
 
 /**
  * The impact lists, each made row by row when asked for (in list order), so that a caller can
  * write one list and let it go before the next: at a million people the rows of every list at
  * once are most of the memory. Counts are known up front, for the summary.
+ *
+ * In two steps: the users list first, then `withAdmins` (the orgs list and the roster). A caller
+ * that writes the users list, lets it go (`usersWritten`) and only then reads the admins never
+ * holds the users' facts and the admins' at once (at 1M events the heaviest moment of a run was
+ * the users list written with ~270k admin rows held).
  */
 export interface Impact {
+  /** readable until usersWritten */
   users: () => Iterable<UserRow>;
-  orgs: () => Iterable<OrgRow>;
-  roster: () => Iterable<RosterRow>;
+  /** Lets go of what only the users list reads (withAdmins does it too). */
+  usersWritten(): void;
   unmatched: () => Iterable<UnmatchedRow>;
   jurisdictions: () => Iterable<JurisdictionRow>;
-  count: { users: number; orgs: number; roster: number; unmatched: number; orgsWithoutAdmin: number };
+  count: { users: number; orgs: number; unmatched: number };
+  /** the affected orgs, in list order: whose admins withAdmins needs (it ignores any other org's) */
+  orgIds: readonly string[];
   unmatchedByReason: Record<string, number>;
   matchedBy: Record<Rule, number>;
   exposedUsers: Record<Category, number>;
   matchedIdentities: number;
+  /**
+   * The orgs list and the roster, from the admin memberships (roles already filtered) of the
+   * affected orgs and the admins' contacts (an admin absent there has none). Call it once.
+   */
+  withAdmins(admins: AdminRows, contacts: ReadonlyMap<string, InternalUser>): AdminImpact;
+}
+
+export interface AdminImpact {
+  orgs: () => Iterable<OrgRow>;
+  roster: () => Iterable<RosterRow>;
+  count: { roster: number; orgsWithoutAdmin: number };
 }
 
 interface Span {
@@ -120,12 +138,14 @@ function roleRank(role: string): number {
  * lists are made, not every identity of the export.
  */
 export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts: InternalFacts): Impact {
-  // What the lists read later, by name: the lists' closures hold these (and the admin rows'
-  // columns, below), not `facts`.
-  const { memberships, orgs: orgNames } = facts;
-  const userInfo = facts.users;
+  // What the lists read later, by name: the lists' closures hold these, not `facts`. (Closures
+  // of one function share the variables they hold: what only the users list reads is `let`, and
+  // withAdmins lets it go.)
+  const orgNames = facts.orgs;
+  let memberships: ReadonlyMap<string, Texts> | undefined = facts.memberships;
+  let userInfo: ReadonlyMap<string, InternalUser> | undefined = facts.users;
   const matchedBy = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
-  const perUser = new Map<string, Span & { rule: number; places: Texts }>();
+  let perUser: Map<string, Span & { rule: number; places: Texts }> | undefined = new Map();
   /** the unmatched identities (in vendor_id order) and their reasons */
   const unmatchedIds: Identity[] = [];
   const reasons: string[] = [];
@@ -156,7 +176,8 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     }
   }
 
-  const userIds = sortStrings(perUser.keys());
+  let userIds = sortStrings(perUser.keys());
+  const userCount = userIds.length;
   const perOrg = new Map<string, Span & { affected: number; unattributed: number }>();
   const exposedUsers = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
   /** users per exposure mask (a few dozen masks): counted per category once, after the loop */
@@ -166,7 +187,7 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     const u = perUser.get(uid)!;
     usersByMask.set(u.exposure, (usersByMask.get(u.exposure) ?? 0) + 1);
     for (const p of textsOf(u.places)) jurisdictionCounts.set(p, (jurisdictionCounts.get(p) ?? 0) + 1);
-    for (const o of distinct(textsOf(memberships.get(uid)))) {
+    for (const o of distinct(textsOf(facts.memberships.get(uid)))) {
       let s = perOrg.get(o);
       if (s === undefined) perOrg.set(o, (s = { events: 0, first: null, last: null, exposure: 0, affected: 0, unattributed: 0 }));
       s.affected++;
@@ -186,41 +207,20 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     t.exposure |= s.exposure;
   }
 
-  // Roster: one row per (affected org, admin); a person with several admin rows keeps the strongest
-  // role. The rows sorted in roster order (org, email, user) with the strongest role first among
-  // one person's rows, whose email is the same: each person's first row is the one kept. (A Map
-  // by org and user held a key text for each of ~270k admin rows at 1M events, at the peak; the
-  // roster is now the rows' numbers in that order.)
   const orgIds = sortStrings(perOrg.keys());
-  const contact = (userId: string) => userInfo.get(userId) ?? NO_CONTACT;
-  const { orgIds: adminOrg, userIds: adminUser, roles: adminRole } = facts.admins;
-  const order: number[] = [];
-  for (let i = 0; i < adminOrg.length; i++) if (perOrg.has(adminOrg[i])) order.push(i);
-  {
-    // each admin's email looked up once, not once per comparison; let go after the sort
-    const emails = adminUser.map((u, i) => (perOrg.has(adminOrg[i]) ? emailOf(contact(u)) : ''));
-    order.sort((x, y) => compareCodePoints(adminOrg[x], adminOrg[y]) || compareCodePoints(emails[x], emails[y]) || compareCodePoints(adminUser[x], adminUser[y]) || roleRank(adminRole[x]) - roleRank(adminRole[y]) || compareCodePoints(adminRole[x], adminRole[y]));
-  }
-  let kept = 0;
-  for (const i of order) {
-    const prev = kept > 0 ? order[kept - 1] : -1;
-    if (prev >= 0 && adminOrg[prev] === adminOrg[i] && adminUser[prev] === adminUser[i]) continue;
-    order[kept++] = i;
-  }
-  order.length = kept;
-  const adminCount = new Map<string, number>();
-  for (const i of order) adminCount.set(adminOrg[i], (adminCount.get(adminOrg[i]) ?? 0) + 1);
 
   function* users(): Generator<UserRow> {
+    if (perUser === undefined || userInfo === undefined || memberships === undefined) throw new Error('the users list was let go (usersWritten)');
+    const [byUser, contacts, orgsOf] = [perUser, userInfo, memberships];
     for (const uid of userIds) {
-      const u = perUser.get(uid)!;
-      const info = contact(uid);
+      const u = byUser.get(uid)!;
+      const info = contacts.get(uid) ?? NO_CONTACT;
       const places = textsOf(u.places).map((p) => p.split('\u0000') as [string, string]);
       yield {
         user_id: uid,
         email: emailOf(info),
         name: nameOf(info),
-        org_ids: sortStrings(textsOf(memberships.get(uid))),
+        org_ids: sortStrings(textsOf(orgsOf.get(uid))),
         matched_by: RULES[u.rule],
         events: u.events,
         first_seen: time(u.first),
@@ -228,41 +228,6 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
         exposed: exposedList(u.exposure),
         countries: sortStrings(places.map(([c]) => c).filter((c) => c !== '')),
         regions: sortStrings(places.map(([, r]) => r).filter((r) => r !== '')),
-      };
-    }
-  }
-
-  function* orgs(): Generator<OrgRow> {
-    for (const o of orgIds) {
-      const s = perOrg.get(o)!;
-      yield {
-        org_id: o,
-        org_name: orgNames.get(o) ?? '',
-        affected_users: s.affected,
-        unattributed: s.unattributed,
-        admins: adminCount.get(o) ?? 0,
-        exposed: exposedList(s.exposure),
-        first_seen: time(s.first),
-        last_seen: time(s.last),
-      };
-    }
-  }
-
-  function* roster(): Generator<RosterRow> {
-    for (const i of order) {
-      const orgId = adminOrg[i];
-      const org = perOrg.get(orgId)!;
-      const info = contact(adminUser[i]);
-      yield {
-        org_id: orgId,
-        org_name: orgNames.get(orgId) ?? '',
-        email: emailOf(info),
-        name: nameOf(info),
-        role: adminRole[i],
-        affected_users: org.affected,
-        exposed: exposedList(org.exposure),
-        // not a column (STORED_EXTRA): names the admin in report's warnings
-        admin_user_id: adminUser[i],
       };
     }
   }
@@ -284,6 +249,81 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
     }
   }
 
+  function usersWritten(): void {
+    perUser = undefined;
+    userInfo = undefined;
+    memberships = undefined;
+    userIds = [];
+  }
+
+  function withAdmins(admins: AdminRows, contacts: ReadonlyMap<string, InternalUser>): AdminImpact {
+    usersWritten();
+    // Roster: one row per (affected org, admin); a person with several admin rows keeps the strongest
+    // role. The rows sorted in roster order (org, email, user) with the strongest role first among
+    // one person's rows, whose email is the same: each person's first row is the one kept. (A Map
+    // by org and user held a key text for each of ~270k admin rows at 1M events, at the peak; the
+    // roster is now the rows' numbers in that order.)
+    const { orgIds: adminOrg, userIds: adminUser, roles: adminRole } = admins;
+    const contact = (userId: string) => contacts.get(userId) ?? NO_CONTACT;
+    const order: number[] = [];
+    for (let i = 0; i < adminOrg.length; i++) if (perOrg.has(adminOrg[i])) order.push(i);
+    {
+      // each admin's email looked up once, not once per comparison; let go after the sort
+      const emails = adminUser.map((u, i) => (perOrg.has(adminOrg[i]) ? emailOf(contact(u)) : ''));
+      order.sort((x, y) => compareCodePoints(adminOrg[x], adminOrg[y]) || compareCodePoints(emails[x], emails[y]) || compareCodePoints(adminUser[x], adminUser[y]) || roleRank(adminRole[x]) - roleRank(adminRole[y]) || compareCodePoints(adminRole[x], adminRole[y]));
+    }
+    let kept = 0;
+    for (const i of order) {
+      const prev = kept > 0 ? order[kept - 1] : -1;
+      if (prev >= 0 && adminOrg[prev] === adminOrg[i] && adminUser[prev] === adminUser[i]) continue;
+      order[kept++] = i;
+    }
+    order.length = kept;
+    const adminCount = new Map<string, number>();
+    for (const i of order) adminCount.set(adminOrg[i], (adminCount.get(adminOrg[i]) ?? 0) + 1);
+
+    function* orgs(): Generator<OrgRow> {
+      for (const o of orgIds) {
+        const s = perOrg.get(o)!;
+        yield {
+          org_id: o,
+          org_name: orgNames.get(o) ?? '',
+          affected_users: s.affected,
+          unattributed: s.unattributed,
+          admins: adminCount.get(o) ?? 0,
+          exposed: exposedList(s.exposure),
+          first_seen: time(s.first),
+          last_seen: time(s.last),
+        };
+      }
+    }
+
+    function* roster(): Generator<RosterRow> {
+      for (const i of order) {
+        const orgId = adminOrg[i];
+        const org = perOrg.get(orgId)!;
+        const info = contact(adminUser[i]);
+        yield {
+          org_id: orgId,
+          org_name: orgNames.get(orgId) ?? '',
+          email: emailOf(info),
+          name: nameOf(info),
+          role: adminRole[i],
+          affected_users: org.affected,
+          exposed: exposedList(org.exposure),
+          // not a column (STORED_EXTRA): names the admin in report's warnings
+          admin_user_id: adminUser[i],
+        };
+      }
+    }
+
+    return {
+      orgs,
+      roster,
+      count: { roster: order.length, orgsWithoutAdmin: orgIds.filter((o) => !adminCount.has(o)).length },
+    };
+  }
+
   const jurisdictions: JurisdictionRow[] = [...jurisdictionCounts]
     .map(([p, n]) => {
       const [country, region] = p.split('\u0000');
@@ -293,17 +333,12 @@ export function buildImpact(matched: Iterable<readonly [Identity, Match]>, facts
 
   return {
     users,
-    orgs,
-    roster,
     unmatched,
     jurisdictions: () => jurisdictions,
-    count: {
-      users: userIds.length,
-      orgs: orgIds.length,
-      roster: order.length,
-      unmatched: unmatchedIds.length,
-      orgsWithoutAdmin: orgIds.filter((o) => !adminCount.has(o)).length,
-    },
+    count: { users: userCount, orgs: orgIds.length, unmatched: unmatchedIds.length },
+    orgIds,
+    usersWritten,
+    withAdmins,
     unmatchedByReason,
     matchedBy,
     exposedUsers,
