@@ -291,6 +291,10 @@ describe('internal database scans filtered in SQLite', () => {
       add.run(1 + (i % 2), o, ['owner', ' Admin ', 'member'][i % 3]);
       add.run(100 + i, o, 'admin');
     });
+    // user 1 as an integer, and before and after it as a blob, whose text is '1' but which finds
+    // no users row: user 1 has One's contact whatever the rows' order
+    // (in org '7' as a blob, which every affinity keeps as it is)
+    for (const u of [Buffer.from('1'), 1n, Buffer.from('1')]) add.run(u, Buffer.from('7'), 'owner');
     db.close();
     const wanted = new Set(['7', '-3', '0', '9007199254740993', '9007199254740992', '5']);
     const roles = ['owner', 'admin'];
@@ -301,15 +305,16 @@ describe('internal database scans filtered in SQLite', () => {
     const ref = new Database(path, { readonly: true });
     const want: string[][] = [];
     const info = new Map<string, InternalUser>();
-    for (const [o, u, role, email, name] of ref.prepare('SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name FROM memberships m LEFT JOIN users u ON u.id = m.user_id').raw(true).iterate() as IterableIterator<[string | null, string, string, string | null, string | null]>) {
+    for (const [o, u, role, email, name, id] of ref.prepare('SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name, u.id FROM memberships m LEFT JOIN users u ON u.id = m.user_id').raw(true).iterate() as IterableIterator<[string | null, string, string, string | null, string | null, number | null]>) {
       if (o === null || !wanted.has(o) || !roles.includes(role.trim().toLowerCase())) continue;
       want.push([o, u, role.trim()]);
-      info.set(u, contactOf(email ?? '', name ?? ''));
+      if (id !== null || !info.has(u)) info.set(u, contactOf(email ?? '', name ?? ''));
     }
     ref.close();
     const sorted = (rows: string[][]) => rows.map((r) => r.join('\u0000')).sort();
     expect(sorted(adminList(got.admins))).toEqual(sorted(want));
     expect([...got.info].sort()).toEqual([...info].sort());
+    expect(got.info.get('1')).toBe(contactOf('one@x.org', 'One'));
     // '7' is found under every affinity (under REAL only as the blob); with no affinity as integer, text and blob
     expect(new Set(got.admins.orgIds)).toEqual(new Set(type === 'REAL' ? ['7'] : ['-3', '0', '7', '9007199254740992', '9007199254740993']));
     if (type === '' || type === 'BLOB') expect(want.filter(([o]) => o === '7').length).toBeGreaterThanOrEqual(3);

@@ -268,10 +268,10 @@ export class InternalDb {
     const admins: AdminRows = { orgIds: [], userIds: [], roles: [] };
     const info = new Map<string, InternalUser>();
     if (orgs.size === 0 || roles.length === 0) return { admins, info };
-    const select = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name
+    const select = `SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, u.email, u.name, u.id IS NOT NULL
       FROM memberships m LEFT JOIN users u ON u.id = m.user_id
       WHERE lower(trim(m.role)) IN (${roles.map(() => '?').join(', ')})`;
-    let rows: IterableIterator<[string | null, string | null, unknown, unknown, unknown]>;
+    let rows: IterableIterator<[string | null, string | null, unknown, unknown, unknown, number]>;
     const probes = valueProbes(orgs);
     if (probes !== undefined) {
       // As in membershipsOf: org_id compared as a value (each id as the integer and as the text,
@@ -282,12 +282,15 @@ export class InternalDb {
     } else {
       rows = this.db.prepare(`${select} AND CAST(m.org_id AS TEXT) IN ${IN_JSON_EACH}`).raw(true).iterate(...roles, jsonList(orgs)) as typeof rows;
     }
-    for (const [o, u, role, email, name] of rows) {
+    for (const [o, u, role, email, name, found] of rows) {
       if (o === null || u === null || !orgs.has(o)) continue;
       admins.orgIds.push(this.orgId(o));
       admins.userIds.push(u);
       admins.roles.push(this.role(text(role)));
-      info.set(u, contactOf(text(email), text(name)));
+      // One contact an admin, whatever the order of the rows: the users row, when any of the
+      // admin's rows finds it (rows whose user id has the same text find the same users row, or
+      // none: a blob, say), else none.
+      if (found === 1 || !info.has(u)) info.set(u, contactOf(text(email), text(name)));
     }
     return { admins, info };
   }
