@@ -286,10 +286,13 @@ interface Slot {
   worker: Worker;
   busy: number;
   key: string;
-  /** the grouping keys the worker numbered (BatchResults.record), by number */
-  keyTexts: string[];
-  /** their identities, once a record of the key was accepted */
-  identities: (Identity | undefined)[];
+  /**
+   * The grouping keys the worker numbered (BatchResults.record), by number: the key's text until
+   * a record of it is accepted, then its identity (whose key is that text). One entry a key, and
+   * no second copy of a key's text beside its identity's: at 5M events each slot numbers ~410k
+   * keys, most of them first sent by another worker.
+   */
+  keys: (string | Identity)[];
   /** terminated by closeWorkers, not lost */
   closing?: boolean;
   /** result arrays applied and free for the worker's next batches (see ToWorker) */
@@ -324,7 +327,7 @@ function workerFor(init: WorkerInit, threads: number): Slot {
     const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: workerLimits() });
     // Referenced only while it owes a reply: an idle worker never keeps the process alive.
     worker.unref();
-    const slot: Slot = { worker, busy: 0, key, keyTexts: [], identities: [], spare: [] };
+    const slot: Slot = { worker, busy: 0, key, keys: [], spare: [] };
     worker.on('message', (m: FromWorker) => {
       if (--slot.busy === 0) worker.unref();
       const w = replies.get(m.id);
@@ -489,8 +492,9 @@ export class ParallelLines {
           if (op === ACC_ID) h++;
           // the record (BatchResults.record), grouped unless a duplicate
           const keyNo = nums[k];
-          if (nums[k + 1] !== ABSENT) slot.keyTexts[keyNo] = strings[nums[k + 1]];
-          const key = slot.keyTexts[keyNo];
+          if (nums[k + 1] !== ABSENT) slot.keys[keyNo] = strings[nums[k + 1]];
+          const known = slot.keys[keyNo];
+          const key = typeof known === 'string' ? known : known.key;
           const distinctId = fieldText(nums[k + 2], key, strings);
           const userId = fieldText(nums[k + 3], key, strings);
           const email = fieldText(nums[k + 4], key, strings);
@@ -509,7 +513,8 @@ export class ParallelLines {
           const place = nums[k + 2];
           k += 3;
           if (accepted) {
-            const id = (slot.identities[keyNo] ??= tally.groups.identity(key));
+            let id = known;
+            if (typeof id === 'string') slot.keys[keyNo] = id = tally.groups.identity(key);
             tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, Number.isNaN(time) ? null : time, exposure, fieldText(place, key, strings));
           }
         } else if (op === FIL) {
