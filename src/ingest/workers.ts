@@ -146,7 +146,7 @@ class BatchResults {
 
   /**
    * A record as identities need it (IdentityGroups.addTo): its grouping key by this worker's
-   * number for it (`keys`: every key the worker has sent, for its whole life) and, the first time,
+   * number for it (`keys`: every key the worker has sent since it last started afresh) and, the first time,
    * the key's text; then distinct_id, user_id, email and device_id, each absent, the key itself
    * (IS_KEY) or a text; the orgs (count first), time (NaN: none), exposure and place. The main
    * thread finds a known key's identity by that number, without hashing and comparing the text.
@@ -202,13 +202,25 @@ interface WorkerInit {
  */
 type ToWorker = { type: 'batch'; id: number; buf: Uint8Array; ends: Int32Array; spare?: ArrayBuffer };
 /** `nums`: each line's results up to its END, then whatever an earlier batch left there */
-type FromWorker = { id: number; strings: string; nums: Float64Array; hashes: Uint32Array; buf?: Uint8Array };
+/** `fresh`: the worker numbered its keys afresh from this batch on (see WORKER_KEYS) */
+type FromWorker = { id: number; strings: string; nums: Float64Array; hashes: Uint32Array; buf?: Uint8Array; fresh?: true };
+
+/**
+ * Grouping keys a worker numbers before it starts afresh (BREACH_IMPACT_WORKER_KEYS, for tests):
+ * its table of them, and the main thread's for it (Slot.keys), grow with the identities it has
+ * seen, which are most of the export's. Over this many, the next batch begins a new table; a key
+ * seen again then travels as text once more. At 1M events a worker numbers ~230k keys, under it;
+ * at 5M ~410k, which held ~27 MB a worker (the Map and the keys' texts) at the reading's peak.
+ */
+const WORKER_KEYS = Number(process.env.BREACH_IMPACT_WORKER_KEYS ?? 250_000);
 
 function runWorker(init: WorkerInit): void {
   const plan = jsonPlan(new Map(init.columns)) as Plan<JsonRec>;
-  /** the grouping keys this worker has sent, by number (see BatchResults.record) */
-  const keys = new Map<string, number>();
+  /** the grouping keys this worker has sent, by number (see BatchResults.record), since it last started afresh */
+  let keys = new Map<string, number>();
   parentPort!.on('message', (m: ToWorker) => {
+    const fresh = keys.size >= WORKER_KEYS;
+    if (fresh) keys = new Map();
     const out = new BatchResults(m.spare);
     const withId: string[] = [];
     let detected = false;
@@ -252,7 +264,9 @@ function runWorker(init: WorkerInit): void {
     const nums = out.nums;
     // The strings as JSON text: one string crosses threads, and JSON.parse is several times
     // faster than structured clone's deserialisation of the same values.
-    parentPort!.postMessage({ id: m.id, strings: JSON.stringify(out.strings), nums, hashes, buf: m.buf } satisfies FromWorker, [nums.buffer as ArrayBuffer, hashes.buffer, m.buf.buffer as ArrayBuffer]);
+    const reply: FromWorker = { id: m.id, strings: JSON.stringify(out.strings), nums, hashes, buf: m.buf };
+    if (fresh) reply.fresh = true;
+    parentPort!.postMessage(reply, [nums.buffer as ArrayBuffer, hashes.buffer, m.buf.buffer as ArrayBuffer]);
   });
 }
 
@@ -287,10 +301,10 @@ interface Slot {
   busy: number;
   key: string;
   /**
-   * The grouping keys the worker numbered (BatchResults.record), by number: the key's text until
-   * a record of it is accepted, then its identity (whose key is that text). One entry a key, and
-   * no second copy of a key's text beside its identity's: at 5M events each slot numbers ~410k
-   * keys, most of them first sent by another worker.
+   * The grouping keys the worker numbered (BatchResults.record) since it last started afresh
+   * (WORKER_KEYS), by number: the key's text until a record of it is accepted, then its
+   * identity (whose key is that text). One entry a key, and no second copy of a key's text
+   * beside its identity's.
    */
   keys: (string | Identity)[];
   /** terminated by closeWorkers, not lost */
@@ -386,7 +400,7 @@ interface Batch {
   lines: number[];
   slot?: Slot;
   id: number;
-  result?: { strings: string[]; nums: Float64Array; hashes: Uint32Array };
+  result?: { strings: string[]; nums: Float64Array; hashes: Uint32Array; fresh?: boolean };
   done: Promise<FromWorker>;
 }
 
@@ -458,7 +472,7 @@ export class ParallelLines {
       batch.done = request(batch.slot, { type: 'batch', id: batch.id, buf: new Uint8Array(sent, 0, this.used), ends }, [sent, ends.buffer]);
       void batch.done.then((m) => {
         if (m.buf !== undefined) this.free.push(m.buf.buffer as ArrayBuffer);
-        if ('nums' in m) batch.result = { strings: JSON.parse(m.strings) as string[], nums: m.nums, hashes: m.hashes };
+        if ('nums' in m) batch.result = { strings: JSON.parse(m.strings) as string[], nums: m.nums, hashes: m.hashes, fresh: m.fresh === true };
       }, () => undefined);
       const next = this.free.pop();
       this.buf = Buffer.from(next !== undefined && next.byteLength >= BATCH_BYTES ? next : new ArrayBuffer(BATCH_BYTES));
@@ -474,9 +488,12 @@ export class ParallelLines {
   }
 
   private apply(batch: Batch): void {
-    const { strings, nums, hashes } = batch.result!;
+    const { strings, nums, hashes, fresh } = batch.result!;
     const { sink, tally } = this;
     const slot = batch.slot!;
+    // The worker's numbers from here on are of its new table, each sent with its text before it
+    // is used alone (so an old entry is never read): the old table is let go.
+    if (fresh === true) slot.keys = [];
     let k = 0;
     let h = 0;
     for (const l of batch.lines) {
