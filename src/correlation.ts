@@ -16,7 +16,9 @@ import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
 import { RejectedStage } from './case/store.js';
 import { CaseWriter, WRITER_THREAD_MIN_ROWS } from './case/writer.js';
 import { escapeTerminal } from './output/cells.js';
-import { readExport, type Vendor } from './ingest/read.js';
+import { readExport, type FileResult, type Vendor } from './ingest/read.js';
+import { vendorOfProfiles } from './ingest/profiles/index.js';
+import { UsageError } from './errors.js';
 import { takeHashFailure } from './ingest/hasher.js';
 import { closeWorkers, parseThreads } from './ingest/workers.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
@@ -35,6 +37,7 @@ export interface CorrelateOptions {
   window: Window;
   maxRejected?: Gate;
   maxUnmatched?: Gate;
+  vendorName?: string;
   force: boolean;
   /** options as the user gave them, for the manifest */
   given: Record<string, unknown>;
@@ -58,7 +61,25 @@ export interface Summary {
   complete: boolean;
   encoding_errors: number;
   gates: { max_rejected: boolean | null; max_unmatched: boolean | null };
-  files: { file: string; format: string; records: number; complete: boolean }[];
+  /** accepted records that carry no recognised time (never filtered; no first/last seen) */
+  untimed: number;
+  /** the vendor notices name: --vendor-name, else the profiles' vendor ('' when they disagree or none says) */
+  vendor_name: string;
+  files: FileSummary[];
+}
+
+export interface FileSummary {
+  file: string;
+  /** `<profile> (<container>)`, or `empty` */
+  format: string;
+  profile: string;
+  profile_reason: string;
+  records: number;
+  rejected: number;
+  untimed: number;
+  /** false when the file gave no record that could be used: see the warning it got */
+  usable: boolean;
+  complete: boolean;
 }
 
 export interface CorrelateResult {
@@ -118,12 +139,16 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)));
     let encodingErrors = 0;
     let complete = true;
-    const inputs: (InputFile & { records: number; format: string; complete: boolean })[] = [];
+    const inputs: (InputFile & FileSummary)[] = [];
+    const windowed = opts.window.since !== undefined || opts.window.until !== undefined;
     const t0 = Date.now();
     for (const [fileIndex, path] of opts.exports.entries()) {
-      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, records: 0, format: '', complete: true };
+      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, file: labelOf(path), format: '', profile: '', profile_reason: '', records: 0, rejected: 0, untimed: 0, usable: true, complete: true };
       inputs.push(file);
       const readBefore = tally.counts.read;
+      const rejectedBefore = tally.counts.rejected;
+      const timesBefore = { ...tally.times };
+      const reasons = new Map<string, number>();
       const result = await readExport(
         file,
         { vendor: opts.vendor, columns: opts.columns, threads: parseThreads() },
@@ -136,10 +161,12 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
           progress,
           reject: (line, reason, excerpt) => {
             tally.rejected();
+            reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
             rejectedRows.add(fileIndex, file.label, line, reason, excerpt);
           },
           stop: (line, reason) => {
             tally.rejected();
+            reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
             file.complete = false;
             complete = false;
             rejectedRows.add(fileIndex, file.label, line, reason, 'reading stopped here; records before this line were kept');
@@ -149,15 +176,26 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
           warn: (m) => ui.warn(m),
         },
       );
+      await closeWorkers(true);
       file.records = tally.counts.read - readBefore;
-      file.format = result.container === 'empty' ? 'empty' : `${result.detected} (${result.container})`;
+      file.rejected = tally.counts.rejected - rejectedBefore;
+      file.untimed = tally.times.untimed - timesBefore.untimed;
+      file.usable = file.records > file.rejected;
+      file.format = result.container === 'empty' ? 'empty' : `${result.profile} (${result.container})`;
+      file.profile = result.profile;
+      file.profile_reason = result.reason;
+      const timed = tally.times.timed - timesBefore.timed;
+      if (windowed && file.usable && timed === 0) {
+        throw new UsageError(`${file.label}: no record in it carries a time this tool recognises, so --since/--until cannot window it`, `name the file's time field with --column time=FIELD (see breach-impact inspect ${file.label}), or leave out --since/--until`);
+      }
+      if (!file.usable) ui.warn(unusableWarning(file.label, file.records, reasons, result));
+      else if (file.untimed > 0 && timed > 0) ui.warn(`${file.label}: ${file.untimed.toLocaleString('en-US')} accepted records carry no time this tool recognises: they are never filtered by --since/--until and add nothing to first/last seen (--column time=FIELD names the time field)`);
       function progress() {
         const secs = (Date.now() - t0) / 1000;
         const rate = secs > 0 ? Math.round(tally.counts.read / secs) : 0;
         ui.progress(`reading ${file.label}: ${tally.counts.read.toLocaleString('en-US')} records, ${rate.toLocaleString('en-US')} records/s`);
       }
     }
-    await closeWorkers(true);
     tally.endReading();
     const hashLost = takeHashFailure();
     if (hashLost !== undefined) throw hashLost;
@@ -227,7 +265,9 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       complete,
       encoding_errors: encodingErrors,
       gates,
-      files: inputs.map((f) => ({ file: f.label, format: f.format, records: f.records, complete: f.complete })),
+      untimed: tally.times.untimed,
+      vendor_name: opts.vendorName ?? vendorOfProfiles(inputs.map((f) => f.profile)),
+      files: inputs.map((f) => ({ file: f.file, format: f.format, profile: f.profile, profile_reason: f.profile_reason, records: f.records, rejected: f.rejected, untimed: f.untimed, usable: f.usable, complete: f.complete })),
     };
 
     // 5. The other lists, summary.json, the manifest; publish.
@@ -256,7 +296,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       started: started.toISOString(),
       finished: new Date().toISOString(),
       options: opts.given,
-      inputs: inputs.map((f) => ({ path: f.path, size: f.rawBytes, sha256: f.sha256, gzip: f.gzip, format: f.format, records: f.records, complete: f.complete })),
+      inputs: inputs.map((f) => ({ path: f.path, size: f.rawBytes, sha256: f.sha256, gzip: f.gzip, format: f.format, profile: f.profile, records: f.records, complete: f.complete })),
       internal: { path: internalSource.path, size: internalSource.bytes, sha256: internalSource.sha256, map: opts.map ?? null },
       outputs,
     };
@@ -268,7 +308,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     ui.stopProgress();
 
     let exitCode = 0;
-    if (!complete) exitCode = 1;
+    if (!complete || inputs.some((f) => !f.usable)) exitCode = 1;
     else if (gates.max_rejected || gates.max_unmatched) exitCode = 3;
     return { summary, exitCode };
   } finally {
@@ -329,6 +369,16 @@ function orgsNamed(identities: readonly Identity[], matches: readonly Match[], m
   return all;
 }
 
+/** What to say of a file that gave no usable record: what it held, why it was refused, what to try. */
+function unusableWarning(label: string, records: number, reasons: ReadonlyMap<string, number>, result: FileResult): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const next = `run breach-impact inspect ${label} to see its fields, then choose the format with --vendor or map fields with --column FIELD=PATH`;
+  if (result.sqlite) return `${label}: this is a SQLite database, not a vendor export: nothing in it was read (is it the internal database? that goes after --internal)`;
+  if (records === 0) return `${label}: the file holds no record: nothing in it was read (${next})`;
+  const why = [...reasons].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([r, k]) => `${r} ${n(k)}`).join(', ');
+  return `${label}: none of its ${n(records)} records could be used (rejected: ${why}; read as ${result.profile || 'nothing'}, because ${result.reason}): ${next}`;
+}
+
 /** The short human summary correlate prints on stdout. */
 export function describeSummary(s: Summary, out: string): string {
   const n = (x: number) => x.toLocaleString('en-US');
@@ -343,6 +393,8 @@ export function describeSummary(s: Summary, out: string): string {
   ];
   if (s.encoding_errors > 0) lines.push(`  encoding    ${n(s.encoding_errors)} invalid UTF-8 sequences replaced`);
   if (!s.complete) lines.push('  INCOMPLETE  an export could not be read to its end: see rejected.csv');
+  for (const f of s.files) if (!f.usable) lines.push(`  UNUSABLE    ${escapeTerminal(f.file)}: no record could be used (see the warning above)`);
+  if (s.untimed > 0) lines.push(`  untimed     ${n(s.untimed)} accepted records carry no time`);
   if (s.gates.max_rejected) lines.push('  GATE        --max-rejected exceeded');
   if (s.gates.max_unmatched) lines.push('  GATE        --max-unmatched exceeded');
   return lines.join('\n') + '\n';

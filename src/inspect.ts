@@ -4,9 +4,10 @@
  * field it feeds and its exposure category. Never a value: only key names and counts.
  */
 import { CAT, categoriesOf, type Category } from './core/categories.js';
-import { DEFAULT_SOURCES, isPresent, type CanonicalField } from './core/canonical.js';
+import { CANONICAL_FIELDS, isPresent, type CanonicalField } from './core/canonical.js';
 import { looksLikeSecret } from './core/secrets.js';
-import { headerKey, headerMayBeData, namesAKnownField } from './ingest/csv-plan.js';
+import { headerMayBeData, namesAKnownField } from './ingest/csv-plan.js';
+import { embeddedJson, entryValue, formatPath, isEntryList } from './ingest/resolve.js';
 import { readExport, type ReadOptions } from './ingest/read.js';
 import { labelOf, type InputFile } from './ingest/source.js';
 import { maskPersonal } from './ingest/text.js';
@@ -14,16 +15,22 @@ import type { JsonObject } from './ingest/json-record.js';
 import { compareCodePoints } from './core/identity.js';
 
 export interface KeyProfile {
+  /** the key's path from the record (resolve.ts syntax), as --column takes it */
   key: string;
   filled: number;
   fill_rate: number;
+  /** the canonical field it feeds (the first, when it feeds several), as correlate reads it */
   field: CanonicalField | null;
+  fields: CanonicalField[];
   exposure: Category[];
 }
 
 export interface FileProfile {
   file: string;
   format: string;
+  /** the vendor profile it is read with, and why */
+  profile: string;
+  profile_reason: string;
   records: number;
   usable: number;
   rejected: number;
@@ -42,22 +49,35 @@ const FIELD_CATEGORY: Partial<Record<CanonicalField, number>> = {
   user_id: CAT.ids, device_id: CAT.ids, org_id: CAT.ids, url: CAT.url, ip: CAT.ip,
 };
 const MAX_KEYS = 2000;
-const BAGS = new Set(['properties', '$properties']);
+/** A string holding JSON is looked into when it is no longer than this. */
+const MAX_EMBEDDED = 1 << 16;
 
-/** Which canonical field a source key feeds, by the default names and --column mappings. */
-function fieldResolver(columns: ReadOptions['columns'], csv: boolean): (key: string) => CanonicalField | null {
-  const norm = (k: string) => (csv ? headerKey(k) : k);
-  const map = new Map<string, CanonicalField>();
-  for (const [field, sources] of columns) for (const s of sources) if (!map.has(norm(s.split('.').pop()!))) map.set(norm(s.split('.').pop()!), field);
-  for (const [field, sources] of Object.entries(DEFAULT_SOURCES) as [CanonicalField, string[]][]) {
-    for (const s of sources) if (!map.has(norm(s))) map.set(norm(s), field);
+/**
+ * Every leaf of a record as (path, value): objects by key, `{key, value}` entry lists by their
+ * keys, lists of objects through each element, a string holding a JSON object or list through
+ * its content; a list of plain values is one leaf.
+ */
+function leaves(v: unknown, path: string[], out: (path: string[], value: unknown) => void): void {
+  if (typeof v === 'string' && v.length <= MAX_EMBEDDED && path.length > 0) {
+    const inner = embeddedJson(v);
+    if (typeof inner === 'object' && inner !== null) return leaves(inner, path, out);
   }
-  return (key) => map.get(norm(key)) ?? null;
+  if (typeof v !== 'object' || v === null) return out(path, v);
+  if (Array.isArray(v)) {
+    if (isEntryList(v)) {
+      for (const e of v) if (typeof e === 'object' && e !== null && typeof (e as JsonObject).key === 'string') leaves(entryValue(e as JsonObject), [...path, (e as JsonObject).key as string], out);
+      return;
+    }
+    if (!v.some((x) => typeof x === 'object' && x !== null)) return out(path, v);
+    for (const x of v) leaves(x, path, out);
+    return;
+  }
+  for (const [k, x] of Object.entries(v)) leaves(x, [...path, k], out);
 }
 
 export async function inspectFile(path: string, opts: ReadOptions, warn: (m: string) => void): Promise<FileProfile> {
   const file: InputFile = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false };
-  const filled = new Map<string, { n: number; secret: boolean }>();
+  const filled = new Map<string, { n: number; secret: boolean; fields: Set<CanonicalField> }>();
   let other = 0;
   const byReason: Record<string, number> = {};
   let records = 0;
@@ -65,34 +85,40 @@ export async function inspectFile(path: string, opts: ReadOptions, warn: (m: str
   let complete = true;
   let encodingErrors = 0;
   let header: string[] = [];
-  const note = (key: string, value: unknown, secretRecord: boolean) => {
-    if (!isPresent(value)) return;
+  let hidden = false;
+  let noted = new Set<string>();
+  const note = (key: string, value: unknown, secretRecord: boolean, fields: readonly CanonicalField[] | undefined) => {
+    if (!isPresent(value) || noted.has(key)) return;
+    noted.add(key);
     let k = filled.get(key);
     if (k === undefined) {
       if (filled.size >= MAX_KEYS) {
         other++;
         return;
       }
-      filled.set(key, (k = { n: 0, secret: false }));
+      filled.set(key, (k = { n: 0, secret: false, fields: new Set() }));
     }
     k.n++;
+    for (const f of fields ?? []) k.fields.add(f);
     if (secretRecord && !k.secret) k.secret = looksLikeSecret(typeof value === 'string' ? value : JSON.stringify(value));
   };
   const result = await readExport(file, opts, {
-    header: (cells) => (header = cells),
-    accept: (_line, rec, source) => {
+    header: (names) => {
+      header = names;
+      hidden = !namesAKnownField(names);
+    },
+    accept: (_line, rec, source, addresses) => {
       records++;
       usable++;
+      noted = new Set();
       const secret = (rec.exposure & CAT.secret) !== 0;
-      if (Array.isArray(source)) {
-        source.forEach((v, i) => note(header[i] ?? `column ${i + 1}`, v, secret));
-        return;
-      }
-      for (const [k, v] of Object.entries(source)) {
-        if (BAGS.has(k) && typeof v === 'object' && v !== null && !Array.isArray(v)) {
-          for (const [bk, bv] of Object.entries(v as JsonObject)) note(bk, bv, secret);
-        } else note(k, v, secret);
-      }
+      const visit = (path: string[], value: unknown) => {
+        const key = formatPath(path);
+        note(key, value, secret, addresses.get(key));
+      };
+      // a cell's JSON is looked into only under a header that is not somebody's data
+      if (Array.isArray(source)) source.forEach((v, i) => (hidden ? visit([header[i]], v) : leaves(v, [header[i]], visit)));
+      else leaves(source, [], visit);
     },
     reject: (_line, reason) => {
       records++;
@@ -106,7 +132,6 @@ export async function inspectFile(path: string, opts: ReadOptions, warn: (m: str
     encodingErrors: (n) => (encodingErrors += n),
     warn,
   });
-  const fieldOf = fieldResolver(opts.columns, result.container === 'csv');
   // A CSV whose first row names no field this tool knows by default may have no header row at
   // all: that row is then somebody's data (an email, a name, an id), not column names. Its cells
   // are not shown; the columns are numbered instead. (--column names do not count: a responder
@@ -114,19 +139,21 @@ export async function inspectFile(path: string, opts: ReadOptions, warn: (m: str
   // unless a --column name matched one of its cells.
   const headerHidden = result.container === 'csv' && header.length > 0 && !namesAKnownField(header);
   if (headerHidden && !headerMayBeData(header, opts.columns)) warn(`${file.label}: columns are shown by number: no name in the CSV's first row is a column this tool knows by default, and a --column name may be a value copied from that row`);
-  const columnNumber = new Map(header.map((h, i) => [h, `column ${i + 1}`]));
+  const columnNumber = new Map(header.map((h, i) => [formatPath([h]), `column ${i + 1}`]));
   const keys: KeyProfile[] = [...filled]
     .map(([key, k]) => {
-      const field = fieldOf(key);
-      const mask = (field !== null ? (FIELD_CATEGORY[field] ?? 0) : 0) | (k.secret ? CAT.secret : 0);
+      const fields = CANONICAL_FIELDS.filter((f) => k.fields.has(f));
+      const mask = fields.reduce((m, f) => m | (FIELD_CATEGORY[f] ?? 0), 0) | (k.secret ? CAT.secret : 0);
       // a key can itself be personal data (an email used as a property name): masked, never printed
       const shown = headerHidden ? (columnNumber.get(key) ?? maskPersonal(key)) : maskPersonal(key);
-      return { key: shown, filled: k.n, fill_rate: usable === 0 ? 0 : Math.round((k.n / usable) * 10000) / 10000, field, exposure: categoriesOf(mask) };
+      return { key: shown, filled: k.n, fill_rate: usable === 0 ? 0 : Math.round((k.n / usable) * 10000) / 10000, field: fields[0] ?? null, fields, exposure: categoriesOf(mask) };
     })
     .sort((a, b) => b.filled - a.filled || compareCodePoints(a.key, b.key));
   return {
     file: file.label,
-    format: result.container === 'empty' ? 'empty' : `${result.detected} (${result.container})`,
+    format: result.container === 'empty' ? 'empty' : `${result.profile} (${result.container})`,
+    profile: result.profile,
+    profile_reason: result.reason,
     records,
     usable,
     rejected: records - usable,

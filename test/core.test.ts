@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CAT, categoriesOf } from '../src/core/categories.js';
-import { canonicalize, type CanonicalRecord } from '../src/core/canonical.js';
+import { canonicalize, dedupeKey, type CanonicalField, type CanonicalRecord } from '../src/core/canonical.js';
 import siphash24 from 'siphash24';
 import { compareCodePoints, hashRecordId, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
 import { buildImpact, contactOf, emailOf, handOver, nameOf, type AdminRows } from '../src/core/impact.js';
@@ -10,7 +10,14 @@ import { forgetMatchingDetails, matchIdentities, unmatchedReason, type UserLooku
 import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js';
 import { looksLikeSecret } from '../src/core/secrets.js';
 import { Tally } from '../src/core/tally.js';
-import { jsonPlan, parseJsonRecord, quoteLongNumbers, wrapJson } from '../src/ingest/json-record.js';
+import { parseJsonRecord, quoteLongNumbers } from '../src/ingest/json-record.js';
+import { JsonPlans } from '../src/ingest/plan.js';
+import { PROFILES } from '../src/ingest/profiles/index.js';
+
+/** The Mixpanel plan for one record, with these --column mappings. */
+function planFor(columns: Map<CanonicalField, string[]>, obj: Record<string, unknown>) {
+  return new JsonPlans(PROFILES['mixpanel-events'], columns).forRecord(obj).plan;
+}
 
 describe('normalizeEmail', () => {
   it.each([
@@ -68,7 +75,7 @@ function canon(obj: unknown): CanonicalRecord | string {
   const text = JSON.stringify(obj);
   const p = parseJsonRecord(text);
   if (typeof p === 'string') return p;
-  return canonicalize(jsonPlan(new Map()), wrapJson(p.obj), p.secret);
+  return canonicalize(planFor(new Map(), p.obj), p.obj, p.secret);
 }
 
 describe('canonical records and exposure', () => {
@@ -81,7 +88,7 @@ describe('canonical records and exposure', () => {
       },
     }) as CanonicalRecord;
     expect(categoriesOf(r.exposure)).toEqual(['name', 'email', 'location', 'device', 'referrer', 'ids', 'url', 'ip', 'secret']);
-    expect(r).toMatchObject({ recordId: 'i1', distinctId: 'd1', userId: 'u1', email: 'a@b.c', region: 'R', time: 1762000000000 });
+    expect(r).toMatchObject({ recordId: dedupeKey('i1', 'x', 'd1', 1762000000000), distinctId: 'd1', userId: 'u1', email: 'a@b.c', region: 'R', time: 1762000000000 });
   });
 
   it('does not count a bare distinct_id as ids, nor empty values', () => {
@@ -114,7 +121,7 @@ describe('canonical records and exposure', () => {
     expect(r).toBe('no_identity');
     const p = parseJsonRecord('{"properties":{"$user_id":9007199254740993,"distinct_id":12345678901234567891}}');
     expect(typeof p).toBe('object');
-    const c = canonicalize(jsonPlan(new Map()), wrapJson((p as { obj: Record<string, unknown> }).obj), false) as CanonicalRecord;
+    const c = canonicalize(planFor(new Map(), (p as { obj: Record<string, unknown> }).obj), (p as { obj: Record<string, unknown> }).obj, false) as CanonicalRecord;
     expect(c.userId).toBe('9007199254740993');
     expect(c.distinctId).toBe('12345678901234567891');
   });
@@ -130,22 +137,22 @@ describe('canonical records and exposure', () => {
     const p = parseJsonRecord('{"__proto__":{"polluted":1},"constructor":"x","properties":{"distinct_id":"d","__proto__":"y"}}');
     expect(typeof p).toBe('object');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    const c = canonicalize(jsonPlan(new Map([['email', ['constructor']]])), wrapJson((p as { obj: Record<string, unknown> }).obj), false) as CanonicalRecord;
+    const c = canonicalize(planFor(new Map([['email', ['constructor']]]), (p as { obj: Record<string, unknown> }).obj), (p as { obj: Record<string, unknown> }).obj, false) as CanonicalRecord;
     expect(c.distinctId).toBe('d');
     expect(c.email).toBe('x');
   });
 
   it('maps --column sources: a dotted path from the root, or a plain key', () => {
-    const plan = jsonPlan(new Map([['email', ['$properties.work_email']], ['org_id', ['properties.organization']]]));
+    const plan = (obj: Record<string, unknown>) => planFor(new Map<CanonicalField, string[]>([['email', ['$properties.work_email']], ['org_id', ['properties.organization']]]), obj);
     const p = parseJsonRecord('{"$distinct_id":"a","$properties":{"work_email":"W@X.Y","$email":"home@x.y"},"properties":{"organization":"o9"}}') as { obj: Record<string, unknown> };
-    const c = canonicalize(plan, wrapJson(p.obj), false) as CanonicalRecord;
+    const c = canonicalize(plan(p.obj), p.obj, false) as CanonicalRecord;
     expect(c.email).toBe('w@x.y');
     expect(c.orgIds).toEqual(['o9']);
   });
 });
 
 function identity(key: string, fields: Partial<Identity> = {}): Identity {
-  return { key, distinctId: key, userIds: [], emails: [], deviceIds: [], orgIds: [], events: 1, first: null, last: null, exposure: 0, places: [], ...fields };
+  return { key, distinctId: key, userIds: [], emails: [], deviceIds: [], orgIds: [], linkedIds: [], events: 1, first: null, last: null, exposure: 0, places: [], ...fields };
 }
 
 const users: UserLookup = (() => {
@@ -185,6 +192,41 @@ describe('matchIdentities', () => {
     expect(m[6]).toEqual({ ambiguous: 'email' });
   });
 
+  it('links identities the vendor names as one person (vendor_link), before devices, never through an unmatched one', () => {
+    const ids = [
+      identity('d-a', { userIds: ['1'], linkedIds: ['anon-a'] }), // Mixpanel $identify: $anon_id on the identified identity
+      identity('anon-a'), // named by d-a's linked ids
+      identity('alias-b', { linkedIds: ['3'] }), // Segment alias: previousId names the matched identity
+      identity('3'), // distinct_id
+      identity('p-1', { emails: ['b@x.com'], linkedIds: ['person-9'] }),
+      identity('p-2', { linkedIds: ['person-9'], deviceIds: ['dev-x'] }), // one PostHog person_id: linked to p-1, not by its device
+      identity('dev-owner', { userIds: ['1'], deviceIds: ['dev-x'] }),
+      identity('lost', { linkedIds: ['nobody'] }), // names nothing matched
+      identity('second-hand', { linkedIds: ['lost'] }), // through an unmatched identity: no link
+    ];
+    const m = matchIdentities(ids, users);
+    expect(m).toEqual([
+      { userId: '1', rule: 'user_id' },
+      { userId: '1', rule: 'vendor_link' },
+      { userId: '3', rule: 'vendor_link' },
+      { userId: '3', rule: 'distinct_id' },
+      { userId: '2', rule: 'email' },
+      { userId: '2', rule: 'vendor_link' },
+      { userId: '1', rule: 'user_id' },
+      {},
+      {},
+    ]);
+  });
+
+  it('leaves an identity the vendor links to two users ambiguous_vendor_link, and tries no device', () => {
+    const ids = [
+      identity('u1', { userIds: ['1'], linkedIds: ['anon'], deviceIds: ['dev'] }),
+      identity('u2', { userIds: ['2'], linkedIds: ['anon'] }),
+      identity('anon', { deviceIds: ['dev'] }),
+    ];
+    expect(matchIdentities(ids, users)[2]).toEqual({ ambiguous: 'vendor_link' });
+  });
+
   it('does not link devices through unmatched or ambiguous identities', () => {
     const ids = [identity('d1', { emails: ['shared@x.com'], deviceIds: ['dev'] }), identity('anon', { deviceIds: ['dev'] })];
     expect(matchIdentities(ids, users)).toEqual([{ ambiguous: 'email' }, {}]);
@@ -204,7 +246,7 @@ describe('matchIdentities', () => {
 });
 
 describe('grouping, dedupe and counts', () => {
-  const rec = (r: Partial<CanonicalRecord>): CanonicalRecord => ({ orgIds: [], time: null, exposure: 0, ...r });
+  const rec = (r: Partial<CanonicalRecord>): CanonicalRecord => ({ orgIds: [], linkedIds: [], time: null, exposure: 0, ...r });
 
   it('keys identities by distinct_id, else user_id, else email, else device_id, never merging', () => {
     const g = new IdentityGroups();
@@ -237,52 +279,84 @@ describe('grouping, dedupe and counts', () => {
   });
 
   it('remembers record ids exactly across growth', () => {
-    const s = new RecordIdSet(new Uint8Array(16).fill(7));
+    const s = new RecordIdSet(new Uint8Array(32).fill(7));
     for (let i = 0; i < 200_000; i++) expect(s.add(`id-${i}`)).toBe(true);
     for (let i = 0; i < 200_000; i += 997) expect(s.add(`id-${i}`)).toBe(false);
   });
 
-  it('keeps hashes exactly when one shard holds most of them, and tells apart pairs that differ in one word', () => {
-    const s = new RecordIdSet(new Uint8Array(16).fill(7));
-    // every h2 below has the same top byte: one shard grows many times while the others stay empty
-    const pairs: [number, number][] = [];
-    for (let i = 1; i <= 50_000; i++) pairs.push([(i * 2654435761) >>> 0, 0x7f000000 | (i & 0xff)], [(i * 2654435761) >>> 0, 0x7f000000 | ((i + 1) & 0xff)]);
+  it('keeps hashes exactly when one shard holds most of them, and tells apart hashes that differ in one word', () => {
+    const s = new RecordIdSet(new Uint8Array(32).fill(7));
+    const h = (...words: number[]) => Uint32Array.from(words);
+    // every second word below has the same top byte: one shard grows many times while the others stay empty
+    const quads: number[][] = [];
+    for (let i = 1; i <= 50_000; i++) quads.push([(i * 2654435761) >>> 0, 0x7f000000 | (i & 0xff), i, 0], [(i * 2654435761) >>> 0, 0x7f000000 | (i & 0xff), i, 1]);
     let added = 0;
-    for (const [a, b] of pairs) if (s.addHash(a, b)) added++;
-    expect(added).toBe(new Set(pairs.map(([a, b]) => `${a},${b}`)).size);
-    for (const [a, b] of pairs) expect(s.addHash(a, b)).toBe(false);
-    // a zero word on either side is a hash like any other (only (0, 0) marks an empty place)
-    expect(s.addHash(0, 0x7f000001)).toBe(true);
-    expect(s.addHash(0x7f000001, 0)).toBe(true);
-    expect(s.addHash(0, 0x7f000001)).toBe(false);
-    expect(s.addHash(0x7f000001, 0)).toBe(false);
-    expect(s.addHash(0x7f000002, 0)).toBe(true);
+    for (const q of quads) if (s.addHash(h(...q))) added++;
+    expect(added).toBe(new Set(quads.map((q) => q.join(','))).size);
+    for (const q of quads) expect(s.addHash(h(...q))).toBe(false);
+    // a zero word anywhere is a hash like any other (only all four zero marks an empty place)
+    expect(s.addHash(h(0, 0x7f000001, 0, 0))).toBe(true);
+    expect(s.addHash(h(0x7f000001, 0, 0, 0))).toBe(true);
+    expect(s.addHash(h(0, 0x7f000001, 0, 0))).toBe(false);
+    expect(s.addHash(h(0x7f000001, 0, 0, 0))).toBe(false);
+    expect(s.addHash(h(0, 0, 0, 1))).toBe(true);
   });
 
-  it('hashes record ids with SipHash-2-4 under the run key, so a collision found for one run does not carry to another', () => {
+  it('counts two records whose keys collide in the first 64 bits of the hash as two (the dedupe is decided by 128 bits)', () => {
+    // a stand-in hash: SipHash as shipped, but the first two words forced equal for every key, as
+    // a collision of a 64-bit hash would make them
+    const colliding: typeof hashRecordId = (id, key, out, at) => {
+      hashRecordId(id, key, out, at);
+      out[at] = 0x12345678;
+      out[at + 1] = 0x9abcdef0;
+    };
+    const s = new RecordIdSet(new Uint8Array(32).fill(3), colliding);
+    expect(s.add('ins-a')).toBe(true);
+    expect(s.add('ins-b')).toBe(true);
+    expect(s.add('ins-a')).toBe(false);
+    // and through the counts: two different records, both accepted; the true repeat a duplicate
+    const t = new Tally({}, new Uint8Array(32).fill(3));
+    (t as unknown as { seenIds: RecordIdSet }).seenIds = s;
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'ins-c' }))).toBe('accepted');
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'ins-d' }))).toBe('accepted');
+    expect(t.offer(rec({ distinctId: 'a', recordId: 'ins-d' }))).toBe('duplicates');
+    expect(t.counts).toMatchObject({ read: 3, accepted: 2, duplicates: 1 });
+  });
+
+  it('keys the dedupe by insert id, event, distinct_id and time to the second, each part length-prefixed', () => {
+    expect(dedupeKey('i', 'e', 'd', 1_000_999)).toBe(dedupeKey('i', 'e', 'd', 1_000_000));
+    expect(dedupeKey('i', 'e', 'd', 1_000_000)).not.toBe(dedupeKey('i', 'e', 'd', 2_000_000));
+    expect(dedupeKey('i', 'e', 'd', null)).not.toBe(dedupeKey('i', 'e', 'd', 0));
+    expect(dedupeKey('a1:b', 'c', 'd', null)).not.toBe(dedupeKey('a', 'b', '1:c', null));
+    expect(dedupeKey('i', undefined, 'd', null)).toBe(dedupeKey('i', '', 'd', null));
+  });
+
+  it('hashes record keys with SipHash-2-4 under each half of the run key, so a collision found for one run does not carry to another', () => {
     // The reference vector of the SipHash paper (Aumasson & Bernstein, appendix A): key 00..0f,
     // message 00..0e.
-    const seq = (n: number) => Uint8Array.from({ length: n }, (_, i) => i);
+    const seq = (n: number, from = 0) => Uint8Array.from({ length: n }, (_, i) => from + i);
     expect(Buffer.from(siphash24(seq(15), seq(16))).toString('hex')).toBe('e545be4961ca29a1');
     const hash = (id: string, key: Uint8Array) => {
-      const out = new Uint32Array(2);
+      const out = new Uint32Array(4);
       hashRecordId(id, key, out, 0);
       return [...out];
     };
-    // the id's UTF-16 code units, little-endian, as two little-endian words
-    const d = siphash24(Buffer.from('ins-1', 'utf16le'), seq(16));
-    expect(hash('ins-1', seq(16))).toEqual([Buffer.from(d).readUInt32LE(0), Buffer.from(d).readUInt32LE(4)]);
-    const other = seq(16);
-    other[15] = 0xff;
-    expect(hash('ins-1', seq(16))).toEqual(hash('ins-1', seq(16)));
-    expect(hash('ins-1', seq(16))).not.toEqual(hash('ins-1', other));
-    expect(hash('ins-1', seq(16))).not.toEqual(hash('ins-2', seq(16)));
+    // the id's UTF-16 code units, little-endian, as little-endian words: the first key half's digest, then the second's
+    const key = seq(32);
+    const d1 = Buffer.from(siphash24(Buffer.from('ins-1', 'utf16le'), seq(16)));
+    const d2 = Buffer.from(siphash24(Buffer.from('ins-1', 'utf16le'), seq(16, 16)));
+    expect(hash('ins-1', key)).toEqual([d1.readUInt32LE(0), d1.readUInt32LE(4), d2.readUInt32LE(0), d2.readUInt32LE(4)]);
+    const other = seq(32);
+    other[31] = 0xff;
+    expect(hash('ins-1', key)).toEqual(hash('ins-1', seq(32)));
+    expect(hash('ins-1', key).slice(2)).not.toEqual(hash('ins-1', other).slice(2));
+    expect(hash('ins-1', key)).not.toEqual(hash('ins-2', key));
     // exact on any string: two lone surrogates are two ids (UTF-8 would make both U+FFFD)
-    expect(hash('\uD800', seq(16))).not.toEqual(hash('\uD801', seq(16)));
+    expect(hash('\uD800', key)).not.toEqual(hash('\uD801', key));
     // an id longer than the scratch buffer
     const long = 'x'.repeat(100_000);
-    expect(hash(long, seq(16))).toEqual(hash(long, seq(16)));
-    expect(hash(long, seq(16))).not.toEqual(hash(long + 'y', seq(16)));
+    expect(hash(long, key)).toEqual(hash(long, key));
+    expect(hash(long, key)).not.toEqual(hash(long + 'y', key));
   });
 
   it('sorts by Unicode code point', () => {
@@ -380,7 +454,7 @@ describe('buildImpact', () => {
       { country: 'US', region: '', affected_users: 1 },
       { country: 'US', region: 'CA', affected_users: 2 },
     ]);
-    expect(impact.matchedBy).toEqual({ user_id: 1, email: 2, distinct_id: 0, device_link: 0 });
+    expect(impact.matchedBy).toEqual({ user_id: 1, email: 2, distinct_id: 0, vendor_link: 0, device_link: 0 });
     expect(impact.exposedUsers).toMatchObject({ email: 1, ip: 1, name: 1, ids: 0 });
     expect(admin.count).toEqual({ roster: 2, orgsWithoutAdmin: 2 });
     expect(impact.unmatchedByReason).toEqual({ org_only: 1, ambiguous_email: 1 });

@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import { writeText } from '../output/sink.js';
 import { makeUi } from '../ui.js';
 import { collect, parseColumns, parseGate, parseInstant, parseRoles, parseVendor } from './options.js';
+import { VENDORS } from '../ingest/read.js';
 import type { Io } from '../cli.js';
 
 export function correlateCommand(io: Io): Command {
@@ -15,8 +16,9 @@ export function correlateCommand(io: Io): Command {
     .argument('<export...>', 'export files (NDJSON, JSON, CSV; gzip or not), or - for standard input')
     .requiredOption('--internal <db>', 'internal database: SQLite file (opened read-only) or .sql dump')
     .option('--out <dir>', 'case directory', 'breach-impact-out')
-    .option('--vendor <format>', 'force the export format: mixpanel-events, mixpanel-people or csv')
-    .option('--column <canonical=source>', 'map a canonical field to a CSV header or JSON path (repeatable)', collect, [])
+    .option('--vendor <profile>', `read the exports with this vendor profile instead of detecting it: ${VENDORS.join(', ')}`)
+    .option('--vendor-name <name>', 'the breached vendor as notices name it (default: from the profile, e.g. Segment)')
+    .option('--column <field=path>', 'read a canonical field from this CSV column or JSON path (repeatable); FIELD= reads it from nowhere', collect, [])
     .option('--map <views.sql>', 'SQL creating TEMP views users/orgs/memberships over another schema')
     .option('--admin-roles <roles>', 'membership roles that receive the admin roster', 'owner,admin')
     .option('--since <time>', 'ignore records before this ISO 8601 time (inclusive)')
@@ -26,7 +28,15 @@ export function correlateCommand(io: Io): Command {
     .option('--force', 'write into a non-empty directory that holds no case', false)
     .option('--quiet', 'no progress or notes on stderr', false)
     .option('--json', 'print summary.json instead of the human summary', false)
-    .addHelpText('after', '\nExample:\n  breach-impact correlate export.ndjson.gz people.json --internal app.sqlite --out case-2025-11\n  breach-impact correlate - --internal app.sqlite --since 2025-11-01 < export.ndjson')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  breach-impact correlate export.ndjson.gz people.json --internal app.sqlite --out case-2025-11\n' +
+        '  breach-impact correlate - --internal app.sqlite --since 2025-11-01 < export.ndjson\n' +
+        '  breach-impact correlate events.csv --internal app.sqlite --column user_id=properties.user_id   (JSON inside a CSV cell)\n' +
+        '  breach-impact correlate amplitude.zip --internal app.sqlite --column \'url=event_properties["[Amplitude] Page URL"]\'\n' +
+        '  breach-impact correlate export.ndjson --internal app.sqlite --column email=$properties.work_email --column name=',
+    )
     .action(async (exports: string[], o: Record<string, string | string[] | boolean | undefined>) => {
       const ui = makeUi({ quiet: o.quiet as boolean });
       if (exports.filter((e) => e === '-').length > 1) throw new UsageError('standard input (-) can be read only once', 'name - at most once');
@@ -47,6 +57,7 @@ export function correlateCommand(io: Io): Command {
           window: { since, until },
           maxRejected: parseGate('--max-rejected', o.maxRejected as string | undefined),
           maxUnmatched: parseGate('--max-unmatched', o.maxUnmatched as string | undefined),
+          vendorName: o.vendorName as string | undefined,
           force: o.force as boolean,
           given: { exports, ...given },
         },

@@ -11,17 +11,18 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export function parseVendor(v: string | undefined): Vendor | undefined {
   if (v === undefined) return undefined;
-  if (!(VENDORS as string[]).includes(v)) throw new UsageError(`--vendor ${v} is not a known format`, `use one of: ${VENDORS.join(', ')}`);
+  if (!(VENDORS as readonly string[]).includes(v)) throw new UsageError(`--vendor ${v} is not a known format`, `use one of: ${VENDORS.join(', ')}`);
   return v as Vendor;
 }
 
+/** `FIELD=PATH` adds a source before the profile's own; `FIELD=` (empty) unmaps the profile's own (kept as ''). */
 export function parseColumns(specs: string[]): Map<CanonicalField, string[]> {
   const out = new Map<CanonicalField, string[]>();
   for (const spec of specs) {
     const eq = spec.indexOf('=');
     const field = spec.slice(0, eq).trim() as CanonicalField;
     const source = spec.slice(eq + 1).trim();
-    if (eq <= 0 || source === '') throw new UsageError(`--column ${spec} is not canonical=source`, 'e.g. --column email=$properties.work_email or --column org_id="Organization ID"');
+    if (eq <= 0) throw new UsageError(`--column ${spec} is not canonical=source`, 'e.g. --column email=$properties.work_email, --column org_id="Organization ID", or --column name= to read no name');
     if (!(CANONICAL_FIELDS as readonly string[]).includes(field)) throw new UsageError(`--column ${spec}: ${field} is not a canonical field`, `use one of: ${CANONICAL_FIELDS.join(', ')}`);
     out.set(field, [...(out.get(field) ?? []), source]);
   }

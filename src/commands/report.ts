@@ -38,6 +38,7 @@ interface ReportOptions {
   from?: string;
   subject?: string;
   set?: string[];
+  vendorName?: string;
   out?: string;
 }
 
@@ -56,6 +57,7 @@ export function reportCommand(io: Io): Command {
     .option('--from <address>', `sender of the notices, e.g. "Security Team <security@example.com>" (mbox, eml; default ${DEFAULT_FROM}, with a warning)`)
     .option('--subject <text>', 'subject of the notices, may hold {{placeholders}} (default: the template\'s)')
     .option('--set <name=value>', 'set a placeholder: vendor, contact, from_name, date, or one of your own (repeatable)', collect)
+    .option('--vendor-name <name>', 'the breached vendor as notices name it (default: the case\'s, from the export\'s profile)')
     .option('--out <dir>', 'directory for the .eml files and index.csv (eml only)')
     .addHelpText(
       'after',
@@ -186,7 +188,7 @@ async function writeNotices(io: Io, reader: CaseReader, list: NoticeList, o: Rep
   const orgs = new Map<string, OrgRow>();
   for (const r of reader.rows('orgs')) orgs.set(String(r.org_id), r as OrgRow);
   const date = noticeDate(o.case);
-  const ctx: NoticeContext = { vendor: vendorName((summary?.files ?? []).map((f) => f.format)), from, date, orgs, extra };
+  const ctx: NoticeContext = { vendor: o.vendorName ?? vendorName(summary), from, date, orgs, extra };
   const hash = caseHash(reader.path);
   const newline = o.format === 'eml' ? 'windows' : 'unix';
 

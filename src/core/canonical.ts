@@ -7,6 +7,11 @@ import { BadTime, idText, normalizeEmail, parseTime } from './normalize.js';
 import { looksLikeSecret } from './secrets.js';
 
 export interface CanonicalRecord {
+  /**
+   * The dedupe key, Mixpanel's own: the record id with the event name, distinct_id and time (to
+   * the second), each length-prefixed so that no two different tuples give one key. Absent when
+   * the record has no record id (it is then never a duplicate).
+   */
   recordId?: string;
   distinctId?: string;
   userId?: string;
@@ -14,6 +19,8 @@ export interface CanonicalRecord {
   /** normalized */
   email?: string;
   orgIds: string[];
+  /** ids the vendor says are the same person (linked_ids), other than the record's own distinct_id */
+  linkedIds: string[];
   country?: string;
   region?: string;
   /** epoch ms, or null when the record has no time */
@@ -23,33 +30,10 @@ export interface CanonicalRecord {
 }
 
 export const CANONICAL_FIELDS = [
-  'record_id', 'distinct_id', 'user_id', 'device_id', 'email', 'name', 'first_name', 'last_name', 'org_id',
-  'city', 'region', 'country', 'os', 'browser', 'model', 'referrer', 'url', 'ip', 'time',
+  'record_id', 'event', 'distinct_id', 'user_id', 'device_id', 'email', 'name', 'first_name', 'last_name', 'org_id',
+  'city', 'region', 'country', 'os', 'browser', 'model', 'referrer', 'url', 'ip', 'time', 'linked_ids',
 ] as const;
 export type CanonicalField = (typeof CANONICAL_FIELDS)[number];
-
-/** Default source names, as JSON property keys (CSV headers compare case-insensitively, `$` optional). */
-export const DEFAULT_SOURCES: Record<CanonicalField, string[]> = {
-  record_id: ['$insert_id'],
-  distinct_id: ['distinct_id', '$distinct_id'],
-  user_id: ['$user_id', 'user_id'],
-  device_id: ['$device_id', 'device_id'],
-  email: ['$email', 'email'],
-  name: ['$name', 'name'],
-  first_name: ['$first_name'],
-  last_name: ['$last_name'],
-  org_id: ['org_id', 'organization_id'],
-  city: ['$city'],
-  region: ['$region'],
-  country: ['mp_country_code', '$country_code', 'country'],
-  os: ['$os'],
-  browser: ['$browser', '$browser_version'],
-  model: ['$model', '$device'],
-  referrer: ['$referrer', '$referring_domain', '$initial_referrer', '$initial_referring_domain'],
-  url: ['$current_url'],
-  ip: ['ip', '$ip'],
-  time: ['time', '$last_seen'],
-};
 
 /** Where a canonical field comes from in one record: reads return the raw value or undefined. */
 export type Getter<R> = (rec: R) => unknown;
@@ -92,7 +76,8 @@ function text(v: unknown): string | undefined {
   return idText(v);
 }
 
-function orgList(v: unknown): string[] {
+/** A scalar id or a list of them, as distinct texts. */
+function idList(v: unknown): string[] {
   if (Array.isArray(v)) {
     const out: string[] = [];
     for (const x of v) {
@@ -121,6 +106,14 @@ export function canonicalize<R>(plan: Plan<R>, rec: R, secret: boolean): Canonic
  */
 export function canonicalizeUnlessNumeric<R>(plan: Plan<R>, rec: R, secret: boolean): CanonicalResult | undefined {
   return build(plan, rec, secret, false);
+}
+
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Mixpanel's dedupe key (insert id, event, distinct_id, time in seconds), each part length-prefixed. */
+export function dedupeKey(insertId: string, event: string | undefined, distinctId: string | undefined, time: number | null): string {
+  const secs = time === null ? '' : String(Math.floor(time / 1000));
+  return [insertId, event ?? '', distinctId ?? '', secs].map((p) => `${p.length}:${p}`).join('');
 }
 
 function holdsNumber(v: unknown): boolean {
@@ -157,21 +150,37 @@ function build<R>(plan: Plan<R>, rec: R, secret: boolean, numbersExact: boolean)
   const rawRecordId = first(plan.record_id, rec);
   const rawCountry = first(plan.country, rec);
   const rawRegion = first(plan.region, rec);
-  if (!numbersExact && (holdsNumber(rawDistinct) || holdsNumber(rawUser) || holdsNumber(rawDevice) || holdsNumber(rawEmail) || holdsNumber(rawOrgs) || holdsNumber(rawRecordId) || holdsNumber(rawCountry) || holdsNumber(rawRegion))) return undefined;
+  const rawLinked = plan.linked_ids.map((g) => g(rec)).filter(isPresent);
+  const rawEvent = first(plan.event, rec);
+  if (!numbersExact && (holdsNumber(rawDistinct) || holdsNumber(rawUser) || holdsNumber(rawDevice) || holdsNumber(rawEmail) || holdsNumber(rawOrgs) || holdsNumber(rawRecordId) || holdsNumber(rawCountry) || holdsNumber(rawRegion) || rawLinked.some(holdsNumber) || holdsNumber(rawEvent))) return undefined;
   const distinctId = cleaned(idText(rawDistinct), secret);
   const userId = cleaned(idText(rawUser), secret);
   const deviceId = cleaned(idText(rawDevice), secret);
-  const email = cleaned(normalizeEmail(typeof rawEmail === 'string' ? rawEmail : idText(rawEmail)), secret);
+  let email = cleaned(normalizeEmail(typeof rawEmail === 'string' ? rawEmail : idText(rawEmail)), secret);
+  if (email === undefined) {
+    // an email used as the user id or distinct_id (Amplitude, legacy Mixpanel) is an email too
+    const asEmail = [userId, distinctId].find((v) => v !== undefined && EMAIL_SHAPE.test(v));
+    if (asEmail !== undefined) {
+      email = normalizeEmail(asEmail);
+      exposure |= CAT.email;
+    }
+  }
   if (distinctId === undefined && userId === undefined && email === undefined && deviceId === undefined) return 'no_identity';
-  let orgIds = orgList(rawOrgs);
+  const linkedIds: string[] = [];
+  for (const v of rawLinked) {
+    for (const l of idList(v)) if (l !== distinctId && !linkedIds.includes(l) && !(secret && looksLikeSecret(l))) linkedIds.push(l);
+  }
+  const insertId = idText(rawRecordId);
+  let orgIds = idList(rawOrgs);
   if (secret) orgIds = orgIds.filter((o) => !looksLikeSecret(o));
   return {
-    recordId: idText(rawRecordId),
+    recordId: insertId === undefined ? undefined : dedupeKey(insertId, text(rawEvent), distinctId, time),
     distinctId,
     userId,
     deviceId,
     email,
     orgIds,
+    linkedIds,
     country: cleaned(text(rawCountry), secret),
     region: cleaned(text(rawRegion), secret),
     time,

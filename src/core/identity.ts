@@ -14,6 +14,8 @@ export interface Identity {
   emails: Texts;
   deviceIds: Texts;
   orgIds: Texts;
+  /** ids the vendor says are this person's too (linked_ids) */
+  linkedIds: Texts;
   events: number;
   /**
    * The earliest and the latest event, in whole seconds since the epoch (floored): the lists show
@@ -76,26 +78,21 @@ export class IdentityGroups {
   readonly byKey = new Map<string, Identity>();
 
   add(r: CanonicalRecord): void {
-    this.addParts(r.distinctId, r.userId, r.email, r.deviceId, r.orgIds, r.time, r.exposure, placeOf(r));
-  }
-
-  /** add() of a record given by its parts (the place as placeOf gives it), without the record. */
-  addParts(distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], time: number | null, exposure: number, place: string | undefined): void {
-    this.addTo(this.identity(groupingKey(distinctId, userId, email, deviceId)), distinctId, userId, email, deviceId, orgIds, time, exposure, place);
+    this.addTo(this.identity(groupingKey(r.distinctId, r.userId, r.email, r.deviceId)), r.distinctId, r.userId, r.email, r.deviceId, r.orgIds, r.linkedIds, r.time, r.exposure, placeOf(r));
   }
 
   /** The identity of a grouping key (see groupingKey), created empty if new. */
   identity(key: string): Identity {
     let id = this.byKey.get(key);
     if (id === undefined) {
-      id = { key, distinctId: undefined, userIds: undefined, emails: undefined, deviceIds: undefined, orgIds: undefined, events: 0, first: null, last: null, exposure: 0, places: undefined };
+      id = { key, distinctId: undefined, userIds: undefined, emails: undefined, deviceIds: undefined, orgIds: undefined, linkedIds: undefined, events: 0, first: null, last: null, exposure: 0, places: undefined };
       this.byKey.set(key, id);
     }
     return id;
   }
 
-  /** addParts() into `id`, the identity of the record's grouping key, already looked up. */
-  addTo(id: Identity, distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], time: number | null, exposure: number, place: string | undefined): void {
+  /** A record, given by its parts (the place as placeOf gives it), into `id`, the identity of its grouping key. */
+  addTo(id: Identity, distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], linkedIds: readonly string[], time: number | null, exposure: number, place: string | undefined): void {
     // set once, to the key: a record with a distinct_id is keyed by it, so every one holds that text
     // (storing each record's fresh copy into an old identity would keep a dead string per record)
     if (distinctId !== undefined && id.distinctId === undefined) id.distinctId = id.key;
@@ -103,6 +100,7 @@ export class IdentityGroups {
     id.emails = withText(id.emails, email);
     id.deviceIds = withText(id.deviceIds, deviceId);
     for (const o of orgIds) id.orgIds = withText(id.orgIds, o);
+    for (const l of linkedIds) if (l !== id.key) id.linkedIds = withText(id.linkedIds, l);
     id.events++;
     if (time !== null) {
       const secs = Math.floor(time / 1000);
@@ -153,52 +151,60 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /**
- * Accepted `$insert_id`s, as 64-bit keyed hashes in open-addressing tables: 11–23 bytes per
- * record instead of a string each. The ids are the attacker's: the hash is
- * SipHash-2-4, a keyed pseudorandom function, under a random key per run (given by the caller),
- * so two ids cannot be crafted to collide (making a record pass for a duplicate) or to crowd one
- * table without the key, which no output, log or file holds. Two distinct ids collide by chance
- * with probability ~n²/2⁶⁵ (≈10⁻⁶ at 5M).
+ * Accepted records' dedupe keys (CanonicalRecord.recordId), as 128-bit keyed hashes in
+ * open-addressing tables: 16 bytes a record and its slack instead of a string each. The keys are
+ * the attacker's: the hash is two SipHash-2-4 digests under two halves of a random key per run
+ * (given by the caller), so keys cannot be crafted to collide (making a record pass for a
+ * duplicate) or to crowd one table without the key, which no output, log or file holds; two
+ * distinct keys collide by chance with probability ~n²/2¹²⁹.
  *
- * The hashes are spread over SHARDS tables by their top bits, each grown on its own: a single
- * table doubled at 5M ids held its old 64 MB and its new 128 MB at once, the peak of the whole
- * run; a shard's growth costs 1/SHARDS of that.
+ * The hashes are spread over SHARDS tables by their top bits, each grown on its own, so that
+ * growing never holds an old and a new copy of the whole set at once.
  */
 export class RecordIdSet {
-  constructor(readonly key: RecordIdKey) {}
+  /** `hash`: hashRecordId, or a test's stand-in (to force collisions of part of it) */
+  constructor(
+    readonly key: RecordIdKey,
+    private readonly hash: typeof hashRecordId = hashRecordId,
+  ) {}
 
-  /** per shard: pairs of words, (0, 0) empty; a pair in one place costs one cache miss a probe, not two */
-  private readonly shards: Uint32Array[] = Array.from({ length: SHARDS }, () => new Uint32Array(2 * SHARD_START_PAIRS));
+  /** per shard: HASH_WORDS words a hash, all zero when empty; one hash in one place costs one cache miss a probe */
+  private readonly shards: Uint32Array[] = Array.from({ length: SHARDS }, () => new Uint32Array(HASH_WORDS * SHARD_START_SLOTS));
   private readonly counts = new Int32Array(SHARDS);
 
-  /** Adds the id; false if it was already there. */
+  /** Adds the key; false if it was already there. */
   add(id: string): boolean {
-    hashRecordId(id, this.key, SCRATCH, 0);
-    return this.addHash(SCRATCH[0], SCRATCH[1]);
+    this.hash(id, this.key, SCRATCH, 0);
+    return this.addHash(SCRATCH);
   }
 
-  /** Adds an id by its hashRecordId() pair; false if it was already there. */
-  addHash(h1: number, h2: number): boolean {
-    const s = h2 >>> (32 - SHARD_BITS);
-    // at most 7 pairs in 10 places taken: linear probing stays within a cache line or two
-    if ((this.counts[s] + 1) * 10 > (this.shards[s].length >> 1) * 7) this.grow(s);
-    return this.insert(s, h1, h2);
+  /** Adds a key by its hashRecordId() words; false if it was already there. */
+  addHash(h: Uint32Array): boolean {
+    const s = h[1] >>> (32 - SHARD_BITS);
+    // at most 7 hashes in 10 places: linear probing stays within a cache line or two
+    if ((this.counts[s] + 1) * 10 > (this.shards[s].length / HASH_WORDS) * 7) this.grow(s);
+    return this.insert(s, h[0], h[1], h[2], h[3]);
   }
 
-  private insert(s: number, h1: number, h2: number): boolean {
+  private insert(s: number, a: number, b: number, c: number, d: number): boolean {
     const slots = this.shards[s];
-    const mask = (slots.length >> 1) - 1;
-    let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask;
+    const mask = slots.length / HASH_WORDS - 1;
+    let i = (a ^ Math.imul(b, 0x9e3779b1)) & mask;
     for (;;) {
-      const a = slots[2 * i];
-      const b = slots[2 * i + 1];
-      if (a === 0 && b === 0) {
-        slots[2 * i] = h1;
-        slots[2 * i + 1] = h2;
+      const at = HASH_WORDS * i;
+      const x = slots[at];
+      const y = slots[at + 1];
+      const z = slots[at + 2];
+      const w = slots[at + 3];
+      if (x === 0 && y === 0 && z === 0 && w === 0) {
+        slots[at] = a;
+        slots[at + 1] = b;
+        slots[at + 2] = c;
+        slots[at + 3] = d;
         this.counts[s]++;
         return true;
       }
-      if (a === h1 && b === h2) return false;
+      if (x === a && y === b && z === c && w === d) return false;
       i = (i + 1) & mask;
     }
   }
@@ -207,36 +213,44 @@ export class RecordIdSet {
     const old = this.shards[s];
     this.shards[s] = new Uint32Array(old.length * 2);
     this.counts[s] = 0;
-    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0 || old[i + 1] !== 0) this.insert(s, old[i], old[i + 1]);
+    for (let i = 0; i < old.length; i += HASH_WORDS) {
+      if (old[i] !== 0 || old[i + 1] !== 0 || old[i + 2] !== 0 || old[i + 3] !== 0) this.insert(s, old[i], old[i + 1], old[i + 2], old[i + 3]);
+    }
   }
 }
 
+/** 32-bit words in a record key's hash (128 bits) */
+export const HASH_WORDS = 4;
 const SHARD_BITS = 4;
 const SHARDS = 1 << SHARD_BITS;
-/** 16 shards of 4,096 pairs: 512 KiB to start, as the single table did */
-const SHARD_START_PAIRS = 4096;
+const SHARD_START_SLOTS = 4096;
 
-const SCRATCH = new Uint32Array(2);
+const SCRATCH = new Uint32Array(HASH_WORDS);
 
-/** The 16-byte SipHash key of the record-id hash. */
+/** The 32-byte key of the record-key hash: two SipHash keys. */
 export type RecordIdKey = Uint8Array;
-export const RECORD_ID_KEY_BYTES = siphash24.KEYBYTES;
+export const RECORD_ID_KEY_BYTES = 2 * siphash24.KEYBYTES;
 
 let idBytes = Buffer.allocUnsafe(256);
 const digest = new Uint8Array(siphash24.BYTES);
 
+function word(d: Uint8Array, at: number): number {
+  return (d[at] | (d[at + 1] << 8) | (d[at + 2] << 16) | (d[at + 3] << 24)) >>> 0;
+}
+
 /**
- * The 64-bit hash RecordIdSet keeps of an `$insert_id`: SipHash-2-4 under `key` of the id's
- * UTF-16 code units (exact for any string, lone surrogates included), as two words written to
- * out[at], out[at + 1]. (0, 0) marks an empty slot, so it is never a hash.
+ * The 128-bit hash RecordIdSet keeps of a record key: SipHash-2-4 of the key's UTF-16 code units
+ * (exact for any string, lone surrogates included) under each half of `key`, as four words written
+ * to out[at..at+3]. All zero marks an empty slot, so it is never a hash.
  */
 export function hashRecordId(id: string, key: RecordIdKey, out: Uint32Array, at: number): void {
   if (id.length * 2 > idBytes.length) idBytes = Buffer.allocUnsafe(id.length * 2);
   const n = idBytes.write(id, 0, 'utf16le');
-  siphash24(idBytes.subarray(0, n), key, digest, true);
-  let h1 = (digest[0] | (digest[1] << 8) | (digest[2] << 16) | (digest[3] << 24)) >>> 0;
-  const h2 = (digest[4] | (digest[5] << 8) | (digest[6] << 16) | (digest[7] << 24)) >>> 0;
-  if (h1 === 0 && h2 === 0) h1 = 1;
-  out[at] = h1;
-  out[at + 1] = h2;
+  const bytes = idBytes.subarray(0, n);
+  for (let half = 0; half < 2; half++) {
+    siphash24(bytes, key.subarray(half * siphash24.KEYBYTES, (half + 1) * siphash24.KEYBYTES), digest, true);
+    out[at + 2 * half] = word(digest, 0);
+    out[at + 2 * half + 1] = word(digest, 4);
+  }
+  if (out[at] === 0 && out[at + 1] === 0 && out[at + 2] === 0 && out[at + 3] === 0) out[at] = 1;
 }

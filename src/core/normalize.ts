@@ -32,7 +32,7 @@ const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
 
 /**
  * A record's time in epoch milliseconds. Numbers are Unix seconds (integer or fractional);
- * 1e12 or more is milliseconds. Strings are ISO 8601; without a zone they are read as UTC.
+ * 1e12 or more is milliseconds, 1e14 or more microseconds. Strings are ISO 8601; without a zone they are read as UTC.
  * Absent → null. Anything else throws BadTime.
  */
 export function parseTime(v: unknown): number | null {
@@ -49,7 +49,8 @@ export function parseTime(v: unknown): number | null {
 
 function epochToMs(n: number): number {
   if (!Number.isFinite(n) || n < 0) throw new BadTime();
-  const ms = n >= 1e12 ? n : n * 1000;
+  // seconds below 1e12 (until the year 33658), milliseconds below 1e14 (until 5138), then microseconds (GA4)
+  const ms = n >= 1e14 ? n / 1000 : n >= 1e12 ? n : n * 1000;
   if (ms > MAX_MS) throw new BadTime();
   return Math.floor(ms);
 }

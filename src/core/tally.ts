@@ -4,7 +4,7 @@
  * order. read = accepted + rejected + filtered + duplicates, always.
  */
 import type { CanonicalRecord } from './canonical.js';
-import { IdentityGroups, RecordIdSet, type RecordIdKey } from './identity.js';
+import { IdentityGroups, RECORD_ID_KEY_BYTES, RecordIdSet, type RecordIdKey } from './identity.js';
 
 export interface Counts {
   read: number;
@@ -12,6 +12,12 @@ export interface Counts {
   rejected: number;
   filtered: number;
   duplicates: number;
+}
+
+/** Records by whether they carry a recognised time: `timed` of any fate but rejected, `untimed` of the accepted. */
+export interface TimeCounts {
+  timed: number;
+  untimed: number;
 }
 
 export interface Window {
@@ -29,11 +35,12 @@ export function inWindow(window: Window, time: number | null): boolean {
 export class Tally {
   readonly counts: Counts = { read: 0, accepted: 0, rejected: 0, filtered: 0, duplicates: 0 };
   readonly groups = new IdentityGroups();
+  readonly times: TimeCounts = { timed: 0, untimed: 0 };
   /** the accepted record ids; let go by endReading (16 bytes a record: 128 MB at 5M records) */
   private seenIds: RecordIdSet | undefined;
 
   /** `key`: of the record-id hash (RecordIdSet); a caller outside tests passes a random one. */
-  constructor(readonly window: Window = {}, readonly recordIdKey: RecordIdKey = new Uint8Array(16)) {
+  constructor(readonly window: Window = {}, readonly recordIdKey: RecordIdKey = new Uint8Array(RECORD_ID_KEY_BYTES)) {
     this.seenIds = new RecordIdSet(recordIdKey);
   }
 
@@ -52,34 +59,43 @@ export class Tally {
     this.counts.rejected++;
   }
 
+  /** A usable record with or without a time, accepted or not (see TimeCounts). */
+  timed(hasTime: boolean, accepted: boolean): void {
+    if (hasTime) this.times.timed++;
+    else if (accepted) this.times.untimed++;
+  }
+
   /** Returns the record's fate. */
   offer(r: CanonicalRecord): 'accepted' | 'filtered' | 'duplicates' {
     this.counts.read++;
     if (!inWindow(this.window, r.time)) {
       this.counts.filtered++;
+      this.timed(true, false);
       return 'filtered';
     }
     if (r.recordId !== undefined && !this.seen.add(r.recordId)) {
       this.counts.duplicates++;
+      this.timed(r.time !== null, false);
       return 'duplicates';
     }
     this.counts.accepted++;
+    this.timed(r.time !== null, true);
     this.groups.add(r);
     return 'accepted';
   }
 
   /**
    * The same decisions for a record grouped elsewhere (by a parsing worker, which applied the
-   * window itself): `hash` is its record id's hashRecordId() pair, absent without one. Returns
-   * whether it was accepted, so the caller groups it or drops it.
+   * window itself): `hash` is its record key's hashRecordId() words, absent without one. Returns
+   * whether it was accepted, so the caller groups it or drops it (and counts its time: timed()).
    */
-  offerParsed(filtered: boolean, h1?: number, h2?: number): boolean {
+  offerParsed(filtered: boolean, hash?: Uint32Array): boolean {
     this.counts.read++;
     if (filtered) {
       this.counts.filtered++;
       return false;
     }
-    if (h1 !== undefined && !this.seen.addHash(h1, h2!)) {
+    if (hash !== undefined && !this.seen.addHash(hash)) {
       this.counts.duplicates++;
       return false;
     }

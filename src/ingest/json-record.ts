@@ -4,16 +4,10 @@
  * someone else's ID); nesting is measured without recursion; `__proto__` stays plain data
  * (JSON.parse defines own properties, and lookups below only read own properties).
  */
-import { CANONICAL_FIELDS, DEFAULT_SOURCES, type CanonicalField, type Getter, type Plan } from '../core/canonical.js';
 import { looksLikeSecret, textLooksLikeSecret } from '../core/secrets.js';
 import { MAX_DEPTH } from './json-stream.js';
 
 export type JsonObject = Record<string, unknown>;
-export interface JsonRec {
-  top: JsonObject;
-  /** `properties` (events) or `$properties` (profiles), when present */
-  bag: JsonObject | undefined;
-}
 
 export type ParseReject = 'invalid_json' | 'not_an_object' | 'max_depth';
 export interface Parsed {
@@ -29,7 +23,7 @@ export interface Parsed {
  * any of these skip the quoting scan. Only literals in value position are quoted, so the hint
  * looks only right after `:`, `[` or `,` (hex ids such as "9e3f…" inside strings no longer trip it).
  */
-const LOSSY_NUMBER_HINT = /[:[,]\s*(?:-0(?![.\deE])|-?(?:\d[\d.]{15}|\d[\d.]*[eE]|\d+\.\d*0(?!\d)|\d+\.0{6}))/;
+export const LOSSY_NUMBER_HINT = /[:[,]\s*(?:-0(?![.\deE])|-?(?:\d[\d.]{15}|\d[\d.]*[eE]|\d+\.\d*0(?!\d)|\d+\.0{6}))/;
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 /** A `\uD800`–`\uDFFF` escape: JSON.parse may produce a lone surrogate. */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
@@ -172,46 +166,6 @@ function wellFormedContainer(v: JsonObject | unknown[]): number {
 
 function own(o: JsonObject | undefined, k: string): unknown {
   return o !== undefined && Object.hasOwn(o, k) ? o[k] : undefined;
-}
-
-function asObject(v: unknown): JsonObject | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;
-}
-
-export function wrapJson(obj: JsonObject): JsonRec {
-  return { top: obj, bag: asObject(own(obj, 'properties')) ?? asObject(own(obj, '$properties')) };
-}
-
-function keyGetter(k: string): Getter<JsonRec> {
-  return (r) => {
-    const v = own(r.bag, k);
-    return v !== undefined ? v : own(r.top, k);
-  };
-}
-
-function pathGetter(path: string[]): Getter<JsonRec> {
-  return (r) => {
-    let cur: unknown = r.top;
-    for (const p of path) {
-      const o = asObject(cur);
-      if (o === undefined) return undefined;
-      cur = own(o, p);
-    }
-    return cur;
-  };
-}
-
-/**
- * The JSON plan: `--column` sources first (a dotted path from the record's root; a plain key is
- * looked up like the defaults, in the properties first), then the defaults.
- */
-export function jsonPlan(columns: Map<CanonicalField, string[]>): Plan<JsonRec> {
-  const plan = {} as Plan<JsonRec>;
-  for (const f of CANONICAL_FIELDS) {
-    const custom = (columns.get(f) ?? []).map((src) => (src.includes('.') ? pathGetter(src.split('.')) : keyGetter(src)));
-    plan[f] = [...custom, ...DEFAULT_SOURCES[f].map(keyGetter)];
-  }
-  return plan;
 }
 
 /** A profile page `{"results": [...]}` rather than a record. */

@@ -5,32 +5,37 @@
  * be read to its end reports a stop.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { canonicalize, type CanonicalField, type CanonicalRecord, type Plan } from '../core/canonical.js';
+import { canonicalize, type CanonicalField, type CanonicalRecord } from '../core/canonical.js';
 import type { Tally } from '../core/tally.js';
 import { looksLikeSecret } from '../core/secrets.js';
-import { csvPlan } from './csv-plan.js';
 import { CsvSplitter } from './csv.js';
+import { headerMayBeData } from './csv-plan.js';
 import { JsonStreamSplitter } from './json-stream.js';
-import { jsonPlan, type JsonRec, type JsonObject } from './json-record.js';
+import { pageResults, type JsonObject } from './json-record.js';
 import { LineSplitter, MAX_RECORD_BYTES } from './lines.js';
+import { CsvColumns, csvPlanOf, JsonPlans, uniqueHeader, type Columns } from './plan.js';
+import { detectCsv, detectJson, forced, PROFILE_NAMES, type Detection, type ProfileName } from './profiles/index.js';
 import { openInput, type InputFile } from './source.js';
-import { csvExcerptOf, replacedCount } from './text.js';
+import { csvExcerptOf, nameForMessage, replacedCount } from './text.js';
 import { jsonValue, ParallelLines, type ValueSink } from './workers.js';
 
-export type Vendor = 'mixpanel-events' | 'mixpanel-people' | 'csv';
-export const VENDORS: Vendor[] = ['mixpanel-events', 'mixpanel-people', 'csv'];
+export type Vendor = ProfileName;
+export const VENDORS: readonly Vendor[] = PROFILE_NAMES;
 export type Container = 'ndjson' | 'json' | 'csv' | 'empty';
 
 export interface ReadOptions {
   vendor?: Vendor;
-  columns: Map<CanonicalField, string[]>;
+  columns: Columns;
   /** Worker threads for NDJSON (workers.ts), used when the sink has a tally; absent or 1: none. */
   threads?: number;
 }
 
 export interface RecordSink {
-  /** A usable record, with its source: the parsed JSON object, or the CSV cells (see `header`). */
-  accept(line: number, rec: CanonicalRecord, source: JsonObject | string[]): void;
+  /**
+   * A usable record, with its source (the parsed JSON object, or the CSV cells: see `header`) and
+   * the fields each address in it feeds.
+   */
+  accept(line: number, rec: CanonicalRecord, source: JsonObject | string[], addresses: ReadonlyMap<string, readonly CanonicalField[]>): void;
   /**
    * With a tally, NDJSON may be read by worker threads: their usable records are then counted
    * in the tally and grouped into its identities instead of reaching `accept`.
@@ -38,8 +43,8 @@ export interface RecordSink {
   tally?: Tally;
   /** Called now and then while a parallel read counts records into the tally. */
   progress?(): void;
-  /** A CSV file's header row. */
-  header?(cells: string[]): void;
+  /** A CSV file's header row, its names made unique. */
+  header?(names: string[]): void;
   reject(line: number, reason: string, excerpt: string): void;
   /** Reading stopped early at this line: counted as one read and rejected record. */
   stop(line: number, reason: string): void;
@@ -49,8 +54,11 @@ export interface RecordSink {
 
 export interface FileResult {
   container: Container;
-  /** Shape of the first record: mixpanel-events, mixpanel-people, csv or json */
-  detected: string;
+  /** The profile the file was read with ('' for an empty file), and why it was chosen. */
+  profile: ProfileName | '';
+  reason: string;
+  /** Does the file start like a SQLite database? (the internal database passed as an export) */
+  sqlite: boolean;
 }
 
 const PEEK_LIMIT = MAX_RECORD_BYTES + 1;
@@ -76,8 +84,7 @@ export async function readExport(file: InputFile, opts: ReadOptions, sink: Recor
   }
   const head = Buffer.concat(peek);
   const container = chooseContainer(head, done, opts.vendor);
-  // --vendor names the format (and the vendor in notices) whatever the first record looks like
-  const result: FileResult = { container, detected: container === 'csv' ? 'csv' : container === 'empty' ? 'empty' : (opts.vendor ?? '') };
+  const result: FileResult = { container, profile: '', reason: container === 'empty' ? 'the file holds no record' : '', sqlite: head.subarray(0, 16).toString('latin1') === 'SQLite format 3\u0000' };
 
   let lastLine = 0;
   const feed = makeFeeder(container, opts, file, sink, result, (l) => (lastLine = Math.max(lastLine, l)));
@@ -96,7 +103,6 @@ export async function readExport(file: InputFile, opts: ReadOptions, sink: Recor
   } else {
     await feed.end();
   }
-  if (result.detected === '') result.detected = opts.vendor ?? 'json';
   return result;
 }
 
@@ -110,9 +116,8 @@ export function chooseContainer(head: Buffer, complete: boolean, vendor: Vendor 
   let i = 0;
   while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
   if (i === head.length) return 'empty';
-  if (vendor === 'csv') return 'csv';
   const c = head[i];
-  if (vendor === undefined && c !== 0x5b && c !== 0x7b) return 'csv';
+  if (vendor === 'csv' || (c !== 0x5b && c !== 0x7b && (vendor === undefined || vendor === 'mixpanel-etl' || vendor === 'amplitude' || vendor === 'posthog' || vendor === 'ga4'))) return 'csv';
   if (c !== 0x5b && c !== 0x7b) return 'ndjson';
   let end = i;
   while (end < head.length && head[end] !== 0x0a && head[end] !== 0x0d) end++;
@@ -139,52 +144,105 @@ interface Feeder {
   settle?(): Promise<void>;
 }
 
+/** Chooses the file's profile once: --vendor, else from the first record (detectJson). */
+function chooser(opts: ReadOptions, result: FileResult): (first: JsonObject | undefined) => JsonPlans {
+  let plans: JsonPlans | undefined;
+  return (first) => {
+    if (plans === undefined) {
+      const d: Detection = opts.vendor !== undefined ? forced(opts.vendor) : detectJson(first);
+      result.profile = d.profile.name;
+      result.reason = d.reason;
+      plans = new JsonPlans(d.profile, opts.columns);
+    }
+    return plans;
+  };
+}
+
+/** The first record a line holds (a page's first profile), for detection; parsed as is. */
+function firstRecordOf(bytes: Buffer): JsonObject | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const page = pageResults(v as JsonObject);
+  if (page === undefined) return v as JsonObject;
+  const el = page[0];
+  return typeof el === 'object' && el !== null && !Array.isArray(el) ? (el as JsonObject) : undefined;
+}
+
+/** Lines held on the main thread while looking for a first record to detect the profile from. */
+const DETECT_MAX_LINES = 1000;
+
 function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, sink: RecordSink, result: FileResult, seen: (line: number) => void): Feeder {
-  if (container === 'csv') return csvFeeder(opts, file, sink, seen);
-  const plan = jsonPlan(opts.columns) as Plan<JsonRec>;
+  if (container === 'csv') return csvFeeder(opts, file, sink, result, seen);
+  const choose = chooser(opts, result);
   let current = 0;
   const valueSink: ValueSink = {
     encodingErrors: (n) => sink.encodingErrors(n),
     reject: (reason, excerpt) => sink.reject(current, reason, excerpt),
-    detect: (shape) => {
-      if (result.detected === '') result.detected = shape;
-    },
-    accept: (rec, obj) => sink.accept(current, rec, obj),
+    plans: choose,
+    accept: (rec, obj, addresses) => sink.accept(current, rec, obj, addresses),
   };
   const handleValue = (line: number, bytes: Buffer) => {
     seen(line);
     current = line;
-    jsonValue(bytes, container === 'ndjson', plan, valueSink);
+    jsonValue(bytes, container === 'ndjson', valueSink);
   };
   if (container === 'ndjson' && (opts.threads ?? 1) > 1 && sink.tally !== undefined) {
-    const parallel = new ParallelLines(opts.columns, opts.threads!, sink.tally, {
-      encodingErrors: (n) => sink.encodingErrors(n),
-      reject: (line, reason, excerpt) => sink.reject(line, reason, excerpt),
-      detect: valueSink.detect,
-      counted: () => sink.progress?.(),
-    });
+    const tally = sink.tally;
+    // The workers need the profile: lines wait here until one holds a record to detect it from.
+    let parallel: ParallelLines | undefined;
+    const held: [number, Buffer | undefined][] = [];
+    const start = (first: JsonObject | undefined) => {
+      parallel = new ParallelLines(choose(first).profile.name, opts.columns, opts.threads!, tally, {
+        encodingErrors: (n) => sink.encodingErrors(n),
+        reject: (line, reason, excerpt) => sink.reject(line, reason, excerpt),
+        counted: () => sink.progress?.(),
+      });
+      for (const [line, bytes] of held) {
+        if (bytes === undefined) parallel.oversize(line);
+        else parallel.line(line, bytes);
+      }
+      held.length = 0;
+    };
+    if (opts.vendor !== undefined) start(undefined);
     const splitter = new LineSplitter({
       line: (line, bytes) => {
         seen(line);
-        parallel.line(line, bytes);
+        if (parallel !== undefined) return parallel.line(line, bytes);
+        held.push([line, Buffer.from(bytes)]);
+        const first = firstRecordOf(bytes);
+        if (first !== undefined || held.length >= DETECT_MAX_LINES) start(first);
       },
       oversize: (line) => {
         seen(line);
-        parallel.oversize(line);
+        if (parallel !== undefined) parallel.oversize(line);
+        else held.push([line, undefined]);
       },
     });
+    const started = () => {
+      if (parallel === undefined) start(undefined);
+      return parallel!;
+    };
     return {
       push: (b) => {
         splitter.push(b);
-        return parallel.settle();
+        return parallel?.settle();
       },
       end: () => {
         splitter.end();
-        return parallel.end();
+        return started().end();
       },
-      settle: () => parallel.end(),
+      settle: () => started().end(),
     };
   }
+  const finish = () => {
+    // a file of no record still names the profile it would have been read with
+    if (result.profile === '' && container !== 'empty') choose(undefined);
+  };
   if (container === 'ndjson') {
     const splitter = new LineSplitter({
       line: handleValue,
@@ -193,7 +251,7 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
         sink.reject(line, 'record_too_large', '');
       },
     });
-    return { push: (b) => splitter.push(b), end: () => splitter.end() };
+    return { push: (b) => splitter.push(b), end: () => (splitter.end(), finish()), settle: async () => finish() };
   }
   const splitter = new JsonStreamSplitter({
     value: handleValue,
@@ -203,28 +261,37 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
     },
     stop: (line, reason) => sink.stop(line, reason),
   });
-  return { push: (b) => splitter.push(b), end: () => splitter.end() };
+  return { push: (b) => splitter.push(b), end: () => (splitter.end(), finish()), settle: async () => finish() };
 }
 
-function csvFeeder(opts: ReadOptions, file: InputFile, sink: RecordSink, seen: (line: number) => void): Feeder {
+function csvFeeder(opts: ReadOptions, file: InputFile, sink: RecordSink, result: FileResult, seen: (line: number) => void): Feeder {
   const decoder = new StringDecoder('utf8');
   let header: string[] | undefined;
-  let plan: Plan<string[]> | undefined;
+  let read: ReturnType<typeof csvPlanOf> | undefined;
   const splitter = new CsvSplitter({
     record(line, cells) {
       seen(line);
       if (header === undefined) {
-        header = cells;
-        plan = csvPlan(header, opts.columns, file.label, sink.warn);
-        sink.header?.(cells);
+        // The row's names are not shown when they may be data: in a file without a header they are personal.
+        const mayBeData = headerMayBeData(cells, opts.columns);
+        header = uniqueHeader(cells, file.label, sink.warn, (n) => (mayBeData ? '…' : nameForMessage(n)));
+        const cols = new CsvColumns(header);
+        const d = opts.vendor !== undefined ? forced(opts.vendor) : detectCsv(cols.keys);
+        result.profile = d.profile.name;
+        result.reason = d.reason;
+        read = csvPlanOf(d.profile, cols, opts.columns, sink.warn, file.label);
+        if (mayBeData) {
+          sink.warn(`${file.label}: no name in the CSV's first row is a column this tool knows by default: if the file has no header row, that row was read as the header (not counted as a record, and never shown); give the file a header row, or map its columns by name with --column FIELD=NAME`);
+        }
+        sink.header?.(header);
         return;
       }
       if (cells.length < header.length) return sink.reject(line, 'missing_columns', csvExcerptOf(cells));
       if (cells.length > header.length) return sink.reject(line, 'too_many_columns', csvExcerptOf(cells));
       const secret = cells.some((c) => c.length >= 12 && looksLikeSecret(c));
-      const r = canonicalize(plan!, cells, secret);
+      const r = canonicalize(read!.plan, cells, secret);
       if (typeof r === 'string') sink.reject(line, r, csvExcerptOf(cells));
-      else sink.accept(line, r, cells);
+      else sink.accept(line, r, cells, read!.addresses);
     },
     reject(line, reason) {
       seen(line);

@@ -14,37 +14,34 @@
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult, type Plan } from '../core/canonical.js';
-import { groupingKey, hashRecordId, placeOf, type Identity, type RecordIdKey } from '../core/identity.js';
+import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult } from '../core/canonical.js';
+import { groupingKey, hashRecordId, HASH_WORDS, placeOf, type Identity, type RecordIdKey } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
-import { checkRecord, jsonPlan, pageResults, parseJsonRecord, wrapJson, type JsonObject, type JsonRec } from './json-record.js';
+import { checkRecord, LOSSY_NUMBER_HINT, pageResults, parseJsonRecord, type JsonObject } from './json-record.js';
+import { JsonPlans } from './plan.js';
+import { PROFILES, type ProfileName } from './profiles/index.js';
 import { InputError } from '../errors.js';
 import { excerptOf, replacedCount } from './text.js';
 
 /** A blank NDJSON line holds only JSON white space (a lone BOM or NBSP is a record, and invalid). */
 export const JSON_BLANK = /^[ \t\r\n]*$/;
 
-export function shapeOf(obj: JsonObject): string {
-  if (Object.hasOwn(obj, 'properties') || Object.hasOwn(obj, 'event')) return 'mixpanel-events';
-  if (Object.hasOwn(obj, '$properties') || Object.hasOwn(obj, '$distinct_id')) return 'mixpanel-people';
-  return 'json';
-}
-
 /** What happens to one JSON value (an NDJSON line or an array element), in order. */
 export interface ValueSink {
   encodingErrors(n: number): void;
   reject(reason: string, excerpt: string): void;
-  /** the shape of a record, for format detection (the first one in a file counts) */
-  detect(shape: string): void;
-  accept(rec: CanonicalRecord, source: JsonObject): void;
+  /** The plans of the file's profile; the first record's call may choose the profile (detection). */
+  plans(first: JsonObject): JsonPlans;
+  accept(rec: CanonicalRecord, source: JsonObject, addresses: ReadonlyMap<string, readonly CanonicalField[]>): void;
 }
 
 /**
  * Decode, parse, check and canonicalise one JSON value. It is parsed as JSON.parse reads it; a
- * record whose kept fields hold a JSON number (which may have lost its literal text), and a page
- * of profiles, are parsed again with number literals kept exact (quoteLongNumbers).
+ * record whose text may hold a number literal a double does not keep (LOSSY_NUMBER_HINT) and whose
+ * kept fields hold a JSON number, and a page of profiles, are parsed again with number literals
+ * kept exact (quoteLongNumbers).
  */
-export function jsonValue(bytes: Buffer, ndjson: boolean, plan: Plan<JsonRec>, sink: ValueSink): void {
+export function jsonValue(bytes: Buffer, ndjson: boolean, sink: ValueSink): void {
   const text = bytes.toString('utf8');
   const bad = replacedCount(bytes, text);
   if (bad > 0) sink.encodingErrors(bad);
@@ -60,28 +57,33 @@ export function jsonValue(bytes: Buffer, ndjson: boolean, plan: Plan<JsonRec>, s
     // the same structure (quoting changes literals only), with its numbers' exact text
     const exact = parseJsonRecord(text, bytes, true);
     if (typeof exact === 'string') return sink.reject(exact, excerptOf(text));
-    sink.detect('mixpanel-people');
     for (const el of pageResults(exact.obj) ?? []) {
       const p = checkRecord(el, undefined);
       if (typeof p === 'string') sink.reject(p, '');
-      else {
-        sink.detect(shapeOf(p.obj));
-        settle(canonicalize<JsonRec>(plan, wrapJson(p.obj), p.secret), p.obj, text, sink);
-      }
+      else settleRecord(p.obj, p.secret, true, text, sink);
     }
     return;
   }
-  sink.detect(shapeOf(parsed.obj));
-  const r = canonicalizeUnlessNumeric<JsonRec>(plan, wrapJson(parsed.obj), parsed.secret);
-  if (r !== undefined) return settle(r, parsed.obj, text, sink);
+  if (settleRecord(parsed.obj, parsed.secret, !LOSSY_NUMBER_HINT.test(text), text, sink)) return;
   const exact = parseJsonRecord(text, bytes, true);
   if (typeof exact === 'string') return sink.reject(exact, excerptOf(text));
-  settle(canonicalize<JsonRec>(plan, wrapJson(exact.obj), exact.secret), exact.obj, text, sink);
+  settleRecord(exact.obj, exact.secret, true, text, sink);
 }
 
-function settle(r: CanonicalResult, obj: JsonObject, text: string, sink: ValueSink): void {
+/** One parsed record's fate; false when it must be parsed again with exact numbers. */
+function settleRecord(obj: JsonObject, secret: boolean, numbersExact: boolean, text: string, sink: ValueSink): boolean {
+  const plans = sink.plans(obj);
+  const skip = plans.profile.skip?.(obj);
+  if (skip !== undefined) {
+    sink.reject(skip, excerptOf(text));
+    return true;
+  }
+  const { plan, addresses } = plans.forRecord(obj);
+  const r: CanonicalResult | undefined = numbersExact ? canonicalize(plan, obj, secret) : canonicalizeUnlessNumeric(plan, obj, secret);
+  if (r === undefined) return false;
   if (typeof r === 'string') sink.reject(r, excerptOf(text));
-  else sink.accept(r, obj);
+  else sink.accept(r, obj, addresses);
+  return true;
 }
 
 // ---- the wire format of a batch's results: per line, ops until END, as numbers in one typed
@@ -93,7 +95,6 @@ function settle(r: CanonicalResult, obj: JsonObject, text: string, sink: ValueSi
 const END = 0;
 const ENC = 1;
 const REJ = 2;
-const DET = 3;
 /** accepted unless a duplicate: its record id's hash is the batch's next pair; the record follows (see BatchResults.record) */
 const ACC_ID = 4;
 /** accepted: no record id, so never a duplicate; the record follows */
@@ -168,6 +169,8 @@ class BatchResults {
     this.field(r.deviceId, key);
     this.num(r.orgIds.length);
     for (const o of r.orgIds) this.text(o);
+    this.num(r.linkedIds.length);
+    for (const l of r.linkedIds) this.text(l);
     this.num(r.time ?? NaN);
     this.num(r.exposure);
     this.sharedText(placeOf(r));
@@ -188,6 +191,7 @@ function fieldText(i: number, key: string, strings: readonly string[]): string |
 
 interface WorkerInit {
   kind: 'breach-impact-ndjson';
+  profile: ProfileName;
   columns: [CanonicalField, string[]][];
   window: Window;
   /** the record-id hash key (a copy travels to each worker) */
@@ -215,7 +219,7 @@ type FromWorker = { id: number; strings: string; nums: Float64Array; hashes: Uin
 const WORKER_KEYS = Number(process.env.BREACH_IMPACT_WORKER_KEYS ?? 250_000);
 
 function runWorker(init: WorkerInit): void {
-  const plan = jsonPlan(new Map(init.columns)) as Plan<JsonRec>;
+  const plans = new JsonPlans(PROFILES[init.profile], new Map(init.columns));
   /** the grouping keys this worker has sent, by number (see BatchResults.record), since it last started afresh */
   let keys = new Map<string, number>();
   parentPort!.on('message', (m: ToWorker) => {
@@ -223,7 +227,6 @@ function runWorker(init: WorkerInit): void {
     if (fresh) keys = new Map();
     const out = new BatchResults(m.spare);
     const withId: string[] = [];
-    let detected = false;
     const sink: ValueSink = {
       encodingErrors: (n) => {
         out.num(ENC);
@@ -234,14 +237,7 @@ function runWorker(init: WorkerInit): void {
         out.sharedText(reason);
         out.text(excerpt);
       },
-      detect: (shape) => {
-        // Only the first record of a file decides; the first of each batch is enough.
-        if (!detected) {
-          out.num(DET);
-          out.sharedText(shape);
-        }
-        detected = true;
-      },
+      plans: () => plans,
       accept: (r) => {
         if (!inWindow(init.window, r.time)) return out.num(FIL);
         if (r.recordId === undefined) out.num(ACC);
@@ -255,12 +251,12 @@ function runWorker(init: WorkerInit): void {
     const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
     let start = 0;
     for (let i = 0; i < m.ends.length; i++) {
-      jsonValue(whole.subarray(start, m.ends[i]), true, plan, sink);
+      jsonValue(whole.subarray(start, m.ends[i]), true, sink);
       out.num(END);
       start = m.ends[i];
     }
-    const hashes = new Uint32Array(withId.length * 2);
-    withId.forEach((id, k) => hashRecordId(id, init.recordIdKey, hashes, 2 * k));
+    const hashes = new Uint32Array(withId.length * HASH_WORDS);
+    withId.forEach((id, k) => hashRecordId(id, init.recordIdKey, hashes, HASH_WORDS * k));
     const nums = out.nums;
     // The strings as JSON text: one string crosses threads, and JSON.parse is several times
     // faster than structured clone's deserialisation of the same values.
@@ -335,7 +331,7 @@ function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[] = []): Promise
 }
 
 function workerFor(init: WorkerInit, threads: number): Slot {
-  const key = JSON.stringify([init.columns, init.window, Buffer.from(init.recordIdKey).toString('hex')]);
+  const key = JSON.stringify([init.profile, init.columns, init.window, Buffer.from(init.recordIdKey).toString('hex')]);
   if (pool.length > 0 && pool[0].key !== key) throw new Error('parsing workers are set up for another configuration: close them first');
   if (pool.length < threads) {
     const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: workerLimits() });
@@ -390,7 +386,6 @@ export async function closeWorkers(complete = false): Promise<void> {
 export interface LineSink {
   encodingErrors(n: number): void;
   reject(line: number, reason: string, excerpt: string): void;
-  detect(shape: string): void;
   /** after each batch's records were counted (for progress) */
   counted(): void;
 }
@@ -421,13 +416,14 @@ export class ParallelLines {
   private readonly init: WorkerInit;
 
   constructor(
+    profile: ProfileName,
     columns: Map<CanonicalField, string[]>,
     private readonly threads: number,
     private readonly tally: Tally,
     private readonly sink: LineSink,
   ) {
     this.buf = Buffer.from(new ArrayBuffer(BATCH_BYTES));
-    this.init = { kind: 'breach-impact-ndjson', columns: [...columns], window: tally.window, recordIdKey: tally.recordIdKey };
+    this.init = { kind: 'breach-impact-ndjson', profile, columns: [...columns], window: tally.window, recordIdKey: tally.recordIdKey };
   }
 
   line(lineNo: number, bytes: Buffer): void {
@@ -505,7 +501,7 @@ export class ParallelLines {
         const op = nums[k++];
         if (op === END) break;
         if (op === ACC_ID || op === ACC) {
-          const accepted = op === ACC ? tally.offerParsed(false) : tally.offerParsed(false, hashes[2 * h], hashes[2 * h + 1]);
+          const accepted = op === ACC ? tally.offerParsed(false) : tally.offerParsed(false, hashes.subarray(HASH_WORDS * h, HASH_WORDS * h + HASH_WORDS));
           if (op === ACC_ID) h++;
           // the record (BatchResults.record), grouped unless a duplicate
           const keyNo = nums[k];
@@ -525,24 +521,32 @@ export class ParallelLines {
             orgIds = list;
             k += orgCount;
           }
+          const linkedCount = nums[k++];
+          let linkedIds = NO_ORGS;
+          if (linkedCount > 0) {
+            const list: string[] = [];
+            for (let j = 0; j < linkedCount; j++) list.push(strings[nums[k + j]]);
+            linkedIds = list;
+            k += linkedCount;
+          }
           const time = nums[k];
           const exposure = nums[k + 1];
           const place = nums[k + 2];
           k += 3;
+          tally.timed(!Number.isNaN(time), accepted);
           if (accepted) {
             let id = known;
             if (typeof id === 'string') slot.keys[keyNo] = id = tally.groups.identity(key);
-            tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, Number.isNaN(time) ? null : time, exposure, fieldText(place, key, strings));
+            tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, linkedIds, Number.isNaN(time) ? null : time, exposure, fieldText(place, key, strings));
           }
         } else if (op === FIL) {
           tally.offerParsed(true);
+          tally.timed(true, false);
         } else if (op === REJ) {
           sink.reject(l, strings[nums[k]], strings[nums[k + 1]]);
           k += 2;
         } else if (op === ENC) {
           sink.encodingErrors(nums[k++]);
-        } else if (op === DET) {
-          sink.detect(strings[nums[k++]]);
         } else {
           throw new Error(`parsing worker sent an unknown result (${String(op)})`);
         }

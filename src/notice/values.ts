@@ -2,6 +2,7 @@
  * What a notice says about its recipient: the placeholder values for one users row (a notice
  * to an affected person) or one roster row (a notice to an admin about their organization).
  */
+import { vendorOfProfiles } from '../ingest/profiles/index.js';
 import { CATEGORIES, CATEGORY_WORDS, type Category } from '../core/categories.js';
 import type { Cell, OrgRow, Row } from '../core/rows.js';
 import type { Mailbox } from './address.js';
@@ -72,12 +73,14 @@ function categories(v: Cell): Category[] {
 }
 
 /**
- * The vendor named in notices: Mixpanel when any export was read by a Mixpanel adapter (a CSV
- * beside them is taken for its UI export), else a neutral phrase. `--set vendor=…` overrides.
+ * The vendor named in notices: the case's (correlate's --vendor-name, else the vendor of the
+ * profiles its exports were read with, when they agree), else a neutral phrase. `--vendor-name`
+ * and `--set vendor=…` of report override it.
  */
-export function vendorName(formats: readonly string[]): string {
-  if (formats.some((f) => f.startsWith('mixpanel'))) return 'Mixpanel';
-  return 'our analytics provider';
+export function vendorName(summary: { vendor_name?: string; files?: { format: string; profile?: string }[] } | undefined): string {
+  if (summary?.vendor_name) return summary.vendor_name;
+  const profiles = (summary?.files ?? []).map((f) => f.profile ?? f.format.split(' ')[0]);
+  return vendorOfProfiles(profiles) || 'our analytics provider';
 }
 
 export function noticeValues(list: NoticeList, row: Row, ctx: NoticeContext): { values: Values; lists: ListValues } {

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { runCli as run } from '../helpers.js';
 import { correlateIn, event, expectCase, expectRefused, readList, tempDir } from './lib.js';
 
 const NO_REJECTS = { code: 0, rejected: [] as [string, number, string][] };
@@ -129,7 +130,7 @@ describe.concurrent('the end of a file', () => {
     expectCase(c, { code: 0, records: counts(7, 6, 1), rejected: [['nofinal-ragged.csv', 3, 'missing_columns']] });
   });
 
-  it('reads empty, blank, BOM-only and header-only files as no records, exit 0', async () => {
+  it('reads empty, blank, BOM-only and header-only files as no records, and never passes them silently: each named, exit 1', async () => {
     const dir = tempDir();
     const files: Record<string, string | Buffer> = {
       'empty.ndjson': '',
@@ -144,20 +145,22 @@ describe.concurrent('the end of a file', () => {
     };
     for (const [f, body] of Object.entries(files)) writeFileSync(join(dir, f), body);
     const c = await correlateIn(dir, Object.keys(files));
-    expectCase(c, { ...NO_REJECTS, records: counts(0) });
-    expect(c.summary.files.map((f) => [f.file, f.format, f.records])).toEqual([
-      ['empty.ndjson', 'empty', 0],
-      ['empty.csv', 'empty', 0],
-      ['blank.ndjson', 'empty', 0],
-      ['bom-only.json', 'empty', 0],
-      ['empty.ndjson.gz', 'empty', 0],
-      ['header-only.csv', 'csv (csv)', 0],
-      ['header-only-no-newline.csv', 'csv (csv)', 0],
-      ['header-only-blank-lines.csv', 'csv (csv)', 0],
-      ['empty-array.json', 'json (json)', 0],
+    const named = Object.keys(files).map((f) => `breach-impact: warning: ${f}: the file holds no record: nothing in it was read (run breach-impact inspect ${f} to see its fields, then choose the format with --vendor or map fields with --column FIELD=PATH)\n`);
+    expectCase(c, { code: 1, complete: true, rejected: [], records: counts(0) });
+    expect(c.r.stderr).toBe(named.join(''));
+    expect(c.summary.files.map((f) => [f.file, f.format, f.records, f.usable])).toEqual([
+      ['empty.ndjson', 'empty', 0, false],
+      ['empty.csv', 'empty', 0, false],
+      ['blank.ndjson', 'empty', 0, false],
+      ['bom-only.json', 'empty', 0, false],
+      ['empty.ndjson.gz', 'empty', 0, false],
+      ['header-only.csv', 'csv (csv)', 0, false],
+      ['header-only-no-newline.csv', 'csv (csv)', 0, false],
+      ['header-only-blank-lines.csv', 'csv (csv)', 0, false],
+      ['empty-array.json', 'mixpanel-events (json)', 0, false],
     ]);
     const stdin = await correlateIn(dir, ['-'], { input: '', out: 'stdin-case' });
-    expectCase(stdin, { ...NO_REJECTS, records: counts(0) });
+    expectCase(stdin, { code: 1, complete: true, rejected: [], records: counts(0), stderr: /<stdin>: the file holds no record/ });
   });
 });
 
@@ -278,19 +281,28 @@ describe.concurrent('CSV rows that cannot be used', () => {
 });
 
 describe.concurrent('CSV header names', () => {
-  const cases: [string, string, RegExp][] = [
-    ['dup.csv', 'distinct_id,email,email\n', /dup\.csv: CSV header has a duplicate column name: column 2 "email" and column 3 "email"/],
-    ['dup-case.csv', 'distinct_id,Email,$email,EMAIL\n', /dup-case\.csv: CSV header has a duplicate column name: column 2 "Email" and column 4 "EMAIL" both read as "email"/],
-    ['empty.csv', 'distinct_id,,email\n', /empty\.csv: CSV header has an empty column name \(column 2\)/],
-    ['blank.csv', 'distinct_id, \t ,email\n', /blank\.csv: CSV header has an empty column name \(column 2\)/],
-    ['trailing.csv', 'distinct_id,email,\r\n', /trailing\.csv: CSV header has an empty column name \(column 3\)/],
+  // the evidence is never edited to be read: a repeated name gets a suffix, an empty one a number, each with a warning
+  const cases: [string, string, string[], string[]][] = [
+    ['dup.csv', 'distinct_id,email,email\n', ['distinct_id', 'email', 'email_2'], ['CSV column 3 repeats the name "email": read as "email_2"']],
+    ['dup-case.csv', 'distinct_id,Email,$email,EMAIL\n', ['distinct_id', 'Email', '$email', 'EMAIL_2'], ['CSV column 4 repeats the name "EMAIL": read as "EMAIL_2"']],
+    ['empty.csv', 'distinct_id,,email\n', ['distinct_id', 'column_2', 'email'], ['CSV column 2 has no name: read as column_2']],
+    ['blank.csv', 'distinct_id, \t ,email\n', ['distinct_id', 'column_2', 'email'], ['CSV column 2 has no name: read as column_2']],
+    ['trailing.csv', 'distinct_id,email,\r\n', ['distinct_id', 'email', 'column_3'], ['CSV column 3 has no name: read as column_3']],
+    ['ga4-flat.csv', 'event_timestamp,user_pseudo_id,param_value,param_value,param_value\n', ['event_timestamp', 'user_pseudo_id', 'param_value', 'param_value_2', 'param_value_3'], ['CSV column 4 repeats the name "param_value": read as "param_value_2"', 'CSV column 5 repeats the name "param_value": read as "param_value_3"']],
   ];
-  for (const [name, header, message] of cases) {
-    it(`refuses ${name} as a usage error naming the column`, async () => {
+  for (const [name, header, keys, warnings] of cases) {
+    it(`reads ${name}, naming each renamed column in a warning, in correlate and inspect alike`, async () => {
       const dir = tempDir();
-      writeFileSync(join(dir, name), header + 'x,y,z\n');
+      const row = (name.startsWith('ga4') ? ['1762000000000000', 'p1', 'a', 'b', 'c'] : ['x', 'y@example.com', 'z', 'w']).slice(0, keys.length).join(',') + '\n';
+      writeFileSync(join(dir, name), header + row);
       const c = await correlateIn(dir, [name]);
-      expectRefused(c, 2, message);
+      expectCase(c, { code: 0, records: counts(1), rejected: [], stderr: /./ });
+      expect(c.r.stderr).toBe(warnings.map((w) => `breach-impact: warning: ${name}: ${w}\n`).join(''));
+      const i = await run(['inspect', name, '--json'], { cwd: dir });
+      expect(i.code).toBe(0);
+      expect(i.stderr).toBe(c.r.stderr);
+      const shown = (JSON.parse(i.stdout) as { files: { keys: { key: string }[] }[] }).files[0].keys.map((k) => k.key);
+      expect(shown.sort()).toEqual(keys.filter((k, j) => row.trim().split(',')[j] !== '').sort());
     });
   }
 
