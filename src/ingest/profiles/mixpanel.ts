@@ -122,9 +122,12 @@ export const mixpanelEtl: Profile = {
   detectJson: (rec) => {
     if (typeof rec.stream === 'string' && isObject(rec.data)) return 'records are {stream, data} envelopes (an Airbyte-style Mixpanel copy)';
     if (has(rec, 'event_name') && (has(rec, 'insert_id') || has(rec, 'distinct_id')) && !has(rec, 'event_params')) return 'records have event_name and insert_id (Mixpanel Data Pipelines JSON)';
+    // flattened and stripped: Mixpanel's keys, none of them with its `$`
     const props = isObject(rec.properties) ? rec.properties : rec;
-    const mark = ETL_MARKS.find((k) => Object.hasOwn(props, k) && !Object.hasOwn(props, `$${k}`));
-    return has(rec, 'distinct_id') || has(props, 'distinct_id') ? (mark !== undefined ? `Mixpanel keys without their $ (${mark})` : undefined) : undefined;
+    if (!has(rec, 'distinct_id') && !has(props, 'distinct_id')) return undefined;
+    if (Object.keys(props).some((k) => k.startsWith('$'))) return undefined;
+    const mark = ETL_MARKS.find((k) => Object.hasOwn(props, k));
+    return mark !== undefined ? `Mixpanel keys without their $ (${mark})` : undefined;
   },
   detectCsv: (keys) => {
     if (keys.has('properties') && keys.has('distinct_id')) return 'columns distinct_id and a properties JSON column (a Fivetran-style Mixpanel copy)';

@@ -42,6 +42,7 @@ export const posthog: Profile = {
     const props = isObject(rec.properties) ? rec.properties : undefined;
     if (has(rec, 'event', 'distinct_id') && props !== undefined && Object.keys(props).some((k) => k.startsWith('$geoip_') || k === '$lib')) return 'events with PostHog $geoip_/$lib properties';
     if (!has(rec, 'event') && Array.isArray(rec.distinct_ids) && props !== undefined) return 'records have distinct_ids and properties (PostHog persons)';
+    if (!has(rec, 'event') && has(rec, 'distinct_id', 'person_id') && props !== undefined) return 'records have distinct_id, person_id and properties (PostHog persons)';
     return undefined;
   },
   detectCsv: (keys) => {
