@@ -121,7 +121,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const inputs: (InputFile & { records: number; format: string; complete: boolean })[] = [];
     const t0 = Date.now();
     for (const [fileIndex, path] of opts.exports.entries()) {
-      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, records: 0, format: '', complete: true };
+      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, zip: false, records: 0, format: '', complete: true };
       inputs.push(file);
       const readBefore = tally.counts.read;
       const result = await readExport(
@@ -256,7 +256,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       started: started.toISOString(),
       finished: new Date().toISOString(),
       options: opts.given,
-      inputs: inputs.map((f) => ({ path: f.path, size: f.rawBytes, sha256: f.sha256, gzip: f.gzip, format: f.format, records: f.records, complete: f.complete })),
+      inputs: inputs.map((f) => ({ path: f.path, size: f.rawBytes, sha256: f.sha256, gzip: f.gzip, zip: f.zip ?? false, format: f.format, records: f.records, complete: f.complete })),
       internal: { path: internalSource.path, size: internalSource.bytes, sha256: internalSource.sha256, map: opts.map ?? null },
       outputs,
     };
