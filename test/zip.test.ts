@@ -136,6 +136,15 @@ describe('a ZIP archive as input', () => {
     expect(readdirSync(tmp)).toEqual([]);
   });
 
+  it('refuses a member in UTF-16 as it refuses a UTF-16 file (exit 2), wherever it comes', async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${ev('u1', 'bob')}\n`, 'utf16le')]);
+    const dir = tempDir();
+    writeFileSync(join(dir, 'mixed.zip'), await zipOf([{ name: 'b.ndjson', data: utf16 }, { name: 'a.ndjson', data: lines(ev('a1', 'alice'), '') }]));
+    const r = await runCli(['correlate', 'mixed.zip', '--internal', join(FIXTURES, 'internal.sql'), '--out', 'case'], { cwd: dir });
+    expect(r.code, explain(r)).toBe(2);
+    expect(r.stderr).toContain('mixed.zip: unsupported encoding UTF-16LE (BOM FF FE)');
+  });
+
   it('takes an empty archive as it takes an empty file', async () => {
     const zip = await zipOf([]);
     expect(zip.subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 0x05, 0x06]));

@@ -1,8 +1,8 @@
 /**
  * Opening one export: a file or `-` (stdin), gzip and ZIP recognised by their magic bytes, a
  * UTF-8 BOM stripped, UTF-16 refused. Yields decompressed chunks; the raw bytes are hashed on the
- * way in for the manifest. A read that fails part-way ends the stream with a Stop, never a throw, so the
- * records before it are kept.
+ * way in for the manifest. A read that fails part-way ends the stream with a Stop, never a throw,
+ * so the records before it are kept.
  */
 import { createReadStream, statSync } from 'node:fs';
 import { isAbsolute, basename, normalize } from 'node:path';
