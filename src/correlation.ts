@@ -143,7 +143,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const windowed = opts.window.since !== undefined || opts.window.until !== undefined;
     const t0 = Date.now();
     for (const [fileIndex, path] of opts.exports.entries()) {
-      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, file: labelOf(path), format: '', profile: '', profile_reason: '', records: 0, rejected: 0, untimed: 0, usable: true, complete: true };
+      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, zip: false, file: labelOf(path), format: '', profile: '', profile_reason: '', records: 0, rejected: 0, untimed: 0, usable: true, complete: true };
       inputs.push(file);
       const readBefore = tally.counts.read;
       const rejectedBefore = tally.counts.rejected;
@@ -296,7 +296,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       started: started.toISOString(),
       finished: new Date().toISOString(),
       options: opts.given,
-      inputs: inputs.map((f) => ({ path: f.path, size: f.rawBytes, sha256: f.sha256, gzip: f.gzip, format: f.format, profile: f.profile, records: f.records, complete: f.complete })),
+      inputs: inputs.map((f) => ({ path: f.path, size: f.rawBytes, sha256: f.sha256, gzip: f.gzip, zip: f.zip ?? false, format: f.format, profile: f.profile, records: f.records, complete: f.complete })),
       internal: { path: internalSource.path, size: internalSource.bytes, sha256: internalSource.sha256, map: opts.map ?? null },
       outputs,
     };

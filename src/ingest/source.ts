@@ -1,14 +1,15 @@
 /**
- * Opening one export: a file or `-` (stdin), gzip recognised by its magic bytes, a UTF-8 BOM
- * stripped, UTF-16 refused. Yields decompressed chunks; the raw bytes are hashed on the way in
- * for the manifest. A read that fails part-way ends the stream with a Stop, never a throw, so the
- * records before it are kept.
+ * Opening one export: a file or `-` (stdin), gzip and ZIP recognised by their magic bytes, a
+ * UTF-8 BOM stripped, UTF-16 refused. Yields decompressed chunks; the raw bytes are hashed on the
+ * way in for the manifest. A read that fails part-way ends the stream with a Stop, never a throw,
+ * so the records before it are kept.
  */
 import { createReadStream, statSync } from 'node:fs';
 import { isAbsolute, basename, normalize } from 'node:path';
 import { UsageError } from '../errors.js';
 import { gunzip, rereadFile } from './gzip.js';
 import { streamHash } from './hasher.js';
+import { isZip, unzip } from './zip.js';
 
 export interface InputFile {
   /** As given on the command line (`-` for stdin). */
@@ -19,11 +20,13 @@ export interface InputFile {
   rawBytes: number;
   sha256: string;
   gzip: boolean;
+  /** A ZIP archive (its members read as one stream); `gzip` then stays false. */
+  zip?: boolean;
 }
 
 /** Why a file could not be read to its end. */
 export interface Stop {
-  reason: 'truncated_gzip' | 'corrupt_gzip' | 'decompressed_size_cap' | 'read_error';
+  reason: 'truncated_gzip' | 'corrupt_gzip' | 'truncated_zip' | 'corrupt_zip' | 'unsupported_zip' | 'decompressed_size_cap' | 'read_error';
 }
 
 export const MAX_INFLATE_RATIO = Number(process.env.BREACH_IMPACT_MAX_INFLATE_RATIO ?? 1000);
@@ -36,7 +39,10 @@ export function stopMeaning(reason: string): string {
   const meanings: Record<string, string> = {
     truncated_gzip: 'The gzip stream ends early: the file is truncated.',
     corrupt_gzip: 'The gzip data is corrupt from here on.',
-    decompressed_size_cap: `The gzip stream inflates beyond max(${cap}, ${MAX_INFLATE_RATIO} × its compressed size): a possible decompression bomb. If the file is genuine, decompress it yourself and pass the plain file.`,
+    truncated_zip: 'The ZIP archive is cut short: its central directory (at the end) is missing, so no member can be read. Download or copy the export again.',
+    corrupt_zip: 'The ZIP archive is damaged from here on (a bad structure, a member that fails its CRC-32 or size check, or corrupt deflate data).',
+    unsupported_zip: 'A member of the ZIP archive is encrypted or uses a compression method other than deflate; extract the archive yourself and pass its files.',
+    decompressed_size_cap: `The gzip stream or ZIP archive inflates beyond max(${cap}, ${MAX_INFLATE_RATIO} × its compressed size): a possible decompression bomb. If the file is genuine, decompress it yourself and pass the plain file.`,
     read_error: 'The file could not be read further.',
     unclosed_quote: 'A quoted CSV field opened on this line is never closed.',
     truncated_json: 'The JSON document ends inside a value.',
@@ -84,17 +90,35 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
     }
   })();
 
-  // Peek the first bytes to recognise gzip.
-  const first = await tapped.next().catch(() => ({ done: true as const, value: undefined }));
-  if (first.done || !first.value) {
+  // Peek the first bytes (four, or all there are: a pipe may deliver fewer) to recognise gzip and ZIP.
+  const peeked: Buffer[] = [];
+  let readFailed = false;
+  for (let n = 0; n < 4; ) {
+    const r = await tapped.next().catch(() => ((readFailed = true), { done: true as const, value: undefined }));
+    if (r.done) break;
+    peeked.push(r.value);
+    n += r.value.length;
+  }
+  const head = Buffer.concat(peeked);
+  if (head.length === 0) {
     await tapped.return(undefined);
+    if (readFailed) onStop({ reason: 'read_error' });
     return;
   }
-  const head: Buffer = first.value;
   let decoded: AsyncIterable<Buffer>;
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
     file.gzip = true;
     decoded = gunzip(head, tapped, { cap: () => Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * file.rawBytes), reread: size !== undefined ? rereadFile(file.path) : undefined }, onStop);
+  } else if (isZip(head)) {
+    // Every member's start is checked (UTF-16 refused, BOM stripped) in zip.ts.
+    file.zip = true;
+    const label = file.label;
+    decoded = unzip(head, tapped, { path: size !== undefined ? file.path : undefined, cap: () => Math.max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO * (size ?? file.rawBytes)), memberStart: (c) => refuseUtf16(c, label) }, onStop);
+  } else if (readFailed) {
+    decoded = (async function* () {
+      yield head;
+      onStop({ reason: 'read_error' });
+    })();
   } else {
     decoded = (async function* () {
       yield head;
@@ -106,7 +130,7 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
     })();
   }
 
-  let firstChunk = true;
+  let firstChunk = !file.zip;
   for await (let chunk of decoded) {
     if (firstChunk) {
       if (chunk.length === 0) continue;
@@ -116,7 +140,8 @@ export async function* openInput(file: InputFile, onStop: (s: Stop) => void): As
     }
     yield chunk;
   }
-  // A gzip stream that stopped early leaves raw bytes unread: the manifest hashes the whole file.
+  // A gzip stream that stopped early, or a ZIP read in place, leaves raw bytes unread: the
+  // manifest hashes the whole file.
   try {
     while (!(await tapped.next()).done);
   } catch {
