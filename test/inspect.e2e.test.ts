@@ -52,9 +52,9 @@ describe('inspect', () => {
     expect(r.code, explain(r)).toBe(0);
     const f = JSON.parse(r.stdout).files[0];
     expect(f.keys).toEqual([
-      { key: 'column 1', filled: 1, fill_rate: 1, field: null, exposure: [] },
-      { key: 'column 2', filled: 1, fill_rate: 1, field: null, exposure: [] },
-      { key: 'column 3', filled: 1, fill_rate: 1, field: 'user_id', exposure: ['ids'] },
+      { key: 'column 1', filled: 1, fill_rate: 1, field: null, fields: [], exposure: [] },
+      { key: 'column 2', filled: 1, fill_rate: 1, field: null, fields: [], exposure: [] },
+      { key: 'column 3', filled: 1, fill_rate: 1, field: 'user_id', fields: ['user_id'], exposure: ['ids'] },
     ]);
     // mapped by a value, the reader does not warn; inspect says why the columns are numbered
     expect(r.stderr).toBe("breach-impact: warning: headerless.csv: columns are shown by number: no name in the CSV's first row is a column this tool knows by default, and a --column name may be a value copied from that row\n");

@@ -133,7 +133,7 @@ describe('report: lists', () => {
     const table = await report(['summary', '--format', 'table']);
     expect(table.code, explain(table)).toBe(0);
     golden('summary.txt', table.stdout);
-    expect(table.stdout).toContain('records      32 read: 22 accepted, 7 rejected, 1 filtered, 2 duplicates');
+    expect(table.stdout).toContain('records      32 read: 23 accepted, 7 rejected, 1 filtered, 1 duplicates');
   });
 
   it('reads case.sqlite only: the lists and exports may be gone', async () => {
