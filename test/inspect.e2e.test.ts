@@ -64,11 +64,11 @@ describe('inspect', () => {
     expect(plain.code, explain(plain)).toBe(0);
     expect(plain.stderr).toBe(`breach-impact: warning: ${HEADERLESS_WARNING('headerless.csv')}\n`);
     for (const value of ['alice', 'Alice Archer', 'u-77']) expect(plain.stdout + plain.stderr, value).not.toContain(value);
-    // a header with one known name is a header: its other names are shown (masked where personal)
+    // a header with one known name is a header: its other names are shown as paths (masked where personal)
     writeFileSync(join(dir, 'header.csv'), 'distinct_id,Plan Tier,carol@example.com\nd1,gold,x\n');
     const h = await runCli(['inspect', '--json', 'header.csv'], { cwd: dir });
     expect(h.code, explain(h)).toBe(0);
-    expect(JSON.parse(h.stdout).files[0].keys.map((k: { key: string }) => k.key)).toEqual(['Plan Tier', '[email]', 'distinct_id']);
+    expect(JSON.parse(h.stdout).files[0].keys.map((k: { key: string }) => k.key)).toEqual(['Plan Tier', '["[email]"]', 'distinct_id']);
     expect(h.stderr).toBe('');
   });
 

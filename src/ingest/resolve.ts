@@ -64,13 +64,16 @@ function unquote(quoted: string): string {
   return quoted.slice(1, -1);
 }
 
-const PLAIN_SEGMENT = /^[^.[\]"'\s]+$/;
+/** A key parsePath reads back as itself: no dot, no opening `["`/`['`, no white space at its ends. */
+function plain(seg: string): boolean {
+  return seg !== '' && seg === seg.trim() && !seg.includes('.') && !/\[["']/.test(seg);
+}
 
 /** A path as `inspect` shows it and `--column` takes it back. */
 export function formatPath(path: Path): string {
   let s = '';
   for (const seg of path) {
-    if (PLAIN_SEGMENT.test(seg)) s += (s === '' ? '' : '.') + seg;
+    if (plain(seg)) s += (s === '' ? '' : '.') + seg;
     else s += `[${JSON.stringify(seg)}]`;
   }
   return s;
