@@ -4,7 +4,7 @@
  * field it feeds and its exposure category. Never a value: only key names and counts.
  */
 import { CAT, categoriesOf, type Category } from './core/categories.js';
-import { CANONICAL_FIELDS, isPresent, type CanonicalField } from './core/canonical.js';
+import { CANONICAL_FIELDS, EMAIL_SHAPE, isPresent, type CanonicalField } from './core/canonical.js';
 import { looksLikeSecret } from './core/secrets.js';
 import { headerMayBeData, namesAKnownField } from './ingest/csv-plan.js';
 import { embeddedJson, entryValue, formatPath, isEntryList } from './ingest/resolve.js';
@@ -100,6 +100,8 @@ export async function inspectFile(path: string, opts: ReadOptions, warn: (m: str
     }
     k.n++;
     for (const f of fields ?? []) k.fields.add(f);
+    // correlate takes an email-shaped user id or distinct_id for an email too
+    if (typeof value === 'string' && (fields?.includes('user_id') || fields?.includes('distinct_id')) && EMAIL_SHAPE.test(value.trim())) k.fields.add('email');
     if (secretRecord && !k.secret) k.secret = looksLikeSecret(typeof value === 'string' ? value : JSON.stringify(value));
   };
   const result = await readExport(file, opts, {

@@ -108,7 +108,8 @@ export function canonicalizeUnlessNumeric<R>(plan: Plan<R>, rec: R, secret: bool
   return build(plan, rec, secret, false);
 }
 
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** An email address, roughly: what an id must look like to be taken for an email too. */
+export const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** Mixpanel's dedupe key (insert id, event, distinct_id, time in seconds), each part length-prefixed. */
 export function dedupeKey(insertId: string, event: string | undefined, distinctId: string | undefined, time: number | null): string {

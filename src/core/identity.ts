@@ -77,8 +77,13 @@ export function groupingKey(distinctId: string | undefined, userId: string | und
 export class IdentityGroups {
   readonly byKey = new Map<string, Identity>();
 
-  add(r: CanonicalRecord): void {
-    this.addTo(this.identity(groupingKey(r.distinctId, r.userId, r.email, r.deviceId)), r.distinctId, r.userId, r.email, r.deviceId, r.orgIds, r.linkedIds, r.time, r.exposure, placeOf(r));
+  /**
+   * A record into its identity. A duplicate (`counted` false) is not an event again, but what it
+   * holds was exported too: its ids, exposure and place are kept, so that which copy of a repeated
+   * record comes first changes nothing.
+   */
+  add(r: CanonicalRecord, counted = true): void {
+    this.addTo(this.identity(groupingKey(r.distinctId, r.userId, r.email, r.deviceId)), r.distinctId, r.userId, r.email, r.deviceId, r.orgIds, r.linkedIds, r.time, r.exposure, placeOf(r), counted);
   }
 
   /** The identity of a grouping key (see groupingKey), created empty if new. */
@@ -92,7 +97,7 @@ export class IdentityGroups {
   }
 
   /** A record, given by its parts (the place as placeOf gives it), into `id`, the identity of its grouping key. */
-  addTo(id: Identity, distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], linkedIds: readonly string[], time: number | null, exposure: number, place: string | undefined): void {
+  addTo(id: Identity, distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], linkedIds: readonly string[], time: number | null, exposure: number, place: string | undefined, counted = true): void {
     // set once, to the key: a record with a distinct_id is keyed by it, so every one holds that text
     // (storing each record's fresh copy into an old identity would keep a dead string per record)
     if (distinctId !== undefined && id.distinctId === undefined) id.distinctId = id.key;
@@ -101,7 +106,7 @@ export class IdentityGroups {
     id.deviceIds = withText(id.deviceIds, deviceId);
     for (const o of orgIds) id.orgIds = withText(id.orgIds, o);
     for (const l of linkedIds) if (l !== id.key) id.linkedIds = withText(id.linkedIds, l);
-    id.events++;
+    if (counted) id.events++;
     if (time !== null) {
       const secs = Math.floor(time / 1000);
       if (id.first === null || secs < id.first) id.first = secs;

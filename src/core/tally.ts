@@ -76,6 +76,7 @@ export class Tally {
     if (r.recordId !== undefined && !this.seen.add(r.recordId)) {
       this.counts.duplicates++;
       this.timed(r.time !== null, false);
+      this.groups.add(r, false);
       return 'duplicates';
     }
     this.counts.accepted++;
@@ -87,7 +88,8 @@ export class Tally {
   /**
    * The same decisions for a record grouped elsewhere (by a parsing worker, which applied the
    * window itself): `hash` is its record key's hashRecordId() words, absent without one. Returns
-   * whether it was accepted, so the caller groups it or drops it (and counts its time: timed()).
+   * whether it was accepted; the caller groups it either way, a duplicate as not counted (see
+   * IdentityGroups.add), unless filtered, and counts its time (timed()).
    */
   offerParsed(filtered: boolean, hash?: Uint32Array): boolean {
     this.counts.read++;

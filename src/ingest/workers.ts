@@ -534,11 +534,10 @@ export class ParallelLines {
           const place = nums[k + 2];
           k += 3;
           tally.timed(!Number.isNaN(time), accepted);
-          if (accepted) {
-            let id = known;
-            if (typeof id === 'string') slot.keys[keyNo] = id = tally.groups.identity(key);
-            tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, linkedIds, Number.isNaN(time) ? null : time, exposure, fieldText(place, key, strings));
-          }
+          // a duplicate is grouped too, as not counted (IdentityGroups.add)
+          let id = known;
+          if (typeof id === 'string') slot.keys[keyNo] = id = tally.groups.identity(key);
+          tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, linkedIds, Number.isNaN(time) ? null : time, exposure, fieldText(place, key, strings), accepted);
         } else if (op === FIL) {
           tally.offerParsed(true);
           tally.timed(true, false);
