@@ -2,12 +2,12 @@
  * JSONTestSuite through the real binary: every single-line `n_` file placed between valid NDJSON
  * lines is rejected at its exact line while every neighbour is accepted. Needs ../shared/corpus.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { CORPUS, explain, FIXTURES, HAS_CORPUS, runCli, tempDir } from './helpers.js';
+import { expect, it } from 'vitest';
+import { corpusList, describeCorpus, explain, FIXTURES, runCli, tempDir } from './helpers.js';
 
-const SUITE = join(CORPUS, 'JSONTestSuite', 'test_parsing');
+const SUITE = join('JSONTestSuite', 'test_parsing');
 
 /** The file's bytes as one NDJSON line, or undefined if it cannot be one (embedded CR/LF, or blank). */
 function asLine(bytes: Buffer): Buffer | undefined {
@@ -17,15 +17,15 @@ function asLine(bytes: Buffer): Buffer | undefined {
   return body;
 }
 
-describe.skipIf(!HAS_CORPUS)('JSONTestSuite n_ files as NDJSON lines', () => {
+describeCorpus('JSONTestSuite n_ files as NDJSON lines', (corpusFile) => {
   it('rejects exactly the n_ lines, at their line numbers, and accepts every neighbour', async () => {
-    const names = readdirSync(SUITE).filter((f) => f.startsWith('n_')).sort();
+    const names = corpusList(SUITE, (f) => f.startsWith('n_'));
     const parts: Buffer[] = [];
     const expected: { name: string; line: number }[] = [];
     let line = 0;
     const valid = (i: number) => Buffer.from(JSON.stringify({ event: 'ok', properties: { distinct_id: `ok-${i}`, $insert_id: `ok-${i}`, time: 1762000000 } }));
     for (const name of names) {
-      const body = asLine(readFileSync(join(SUITE, name)));
+      const body = asLine(readFileSync(corpusFile(SUITE, name)));
       if (body === undefined) continue;
       parts.push(valid(line), Buffer.from('\n'));
       line++;

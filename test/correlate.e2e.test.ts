@@ -1,14 +1,14 @@
 /**
  * End to end: the real binary on the bundled fixtures, every output compared whole with golden
- * files (UPDATE_GOLDEN=1 rewrites them), plus the case directory's contract: permissions,
+ * files (UPDATE_GOLDEN=1 rewrites them: see CONTRIBUTING.md), plus the case directory's contract: permissions,
  * manifest, determinism, refusal of foreign directories, exit codes and gates.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { explain, FIXTURES, readCase, ROOT, runCli, tempDir } from './helpers.js';
+import { expectGolden, explain, FIXTURES, readCase, ROOT, runCli, tempDir } from './helpers.js';
 
 const GOLDEN = join(ROOT, 'test', 'golden', 'correlate');
 const EXPORTS = ['events.ndjson', 'events-array.json.gz', 'people.json', 'ui-export.csv'].map((f) => join('fixtures', 'export', f));
@@ -27,13 +27,8 @@ describe('correlate on the bundled fixtures', () => {
     expect(r.code, explain(r)).toBe(0);
     const files = readCase(out);
     expect(Object.keys(files)).toEqual(LIST_FILES);
-    if (process.env.UPDATE_GOLDEN) {
-      mkdirSync(GOLDEN, { recursive: true });
-      for (const [f, text] of Object.entries(files)) writeFileSync(join(GOLDEN, f), text);
-      writeFileSync(join(GOLDEN, 'stdout.txt'), r.stdout.replace(out, '<out>'));
-    }
-    for (const [f, text] of Object.entries(files)) expect(text, f).toBe(readFileSync(join(GOLDEN, f), 'utf8'));
-    expect(r.stdout.replace(out, '<out>')).toBe(readFileSync(join(GOLDEN, 'stdout.txt'), 'utf8'));
+    for (const [f, text] of Object.entries(files)) expectGolden(GOLDEN, f, text);
+    expectGolden(GOLDEN, 'stdout.txt', r.stdout.replace(out, '<out>'));
     // stderr is for people, and names no personal data
     expect(r.stderr).toBe('');
   });

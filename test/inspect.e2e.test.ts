@@ -1,25 +1,17 @@
 /** inspect on the bundled fixtures: whole output against golden files, and never a value. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { explain, HEADERLESS_WARNING, ROOT, runCli, tempDir } from './helpers.js';
+import { expectGolden, explain, HEADERLESS_WARNING, ROOT, runCli, tempDir } from './helpers.js';
 
 const GOLDEN = join(ROOT, 'test', 'golden', 'inspect');
 const EXPORTS = ['events.ndjson', 'events-array.json.gz', 'people.json', 'ui-export.csv'].map((f) => join('fixtures', 'export', f));
-
-function golden(name: string, text: string): string {
-  if (process.env.UPDATE_GOLDEN) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(join(GOLDEN, name), text);
-  }
-  return readFileSync(join(GOLDEN, name), 'utf8');
-}
 
 describe('inspect', () => {
   it('profiles every fixture shape, as the golden text', async () => {
     const r = await runCli(['inspect', ...EXPORTS]);
     expect(r.code, explain(r)).toBe(0);
-    expect(r.stdout).toBe(golden('fixtures.txt', r.stdout));
+    expectGolden(GOLDEN, 'fixtures.txt', r.stdout);
     expect(r.stderr).toBe('');
   });
 
@@ -27,7 +19,7 @@ describe('inspect', () => {
     const r = await runCli(['inspect', '--json', ...EXPORTS]);
     expect(r.code, explain(r)).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(r.stdout).toBe(golden('fixtures.json', r.stdout));
+    expectGolden(GOLDEN, 'fixtures.json', r.stdout);
     expect(j.files.map((f: { records: number; usable: number; rejected: number }) => [f.records, f.usable, f.rejected])).toEqual([
       [19, 15, 4],
       [5, 4, 1],

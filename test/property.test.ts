@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse as csvParse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import stringWidth from 'string-width';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { OrgRow, Row } from '../src/core/rows.js';
 import { COLUMNS } from '../src/core/rows.js';
 import { formatTime } from '../src/core/normalize.js';
@@ -24,7 +24,7 @@ import { cellText } from '../src/output/cells.js';
 import { csvChunks } from '../src/output/csv.js';
 import { mboxEntry } from '../src/output/mail.js';
 import { tableLines } from '../src/output/table.js';
-import { explain, HAS_CORPUS, runCli, tempDir } from './helpers.js';
+import { describeCorpus, explain, runCli, tempDir } from './helpers.js';
 import { blnsStrings, buildCase, headerFields, NOTICE_HEADERS, parseMail, splitMbox } from './report-helpers.js';
 
 const FORMULA_START = /^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/;
@@ -133,8 +133,11 @@ describe('generated strings come out inert', () => {
 
 // ---------------------------------------------------------------- the Big List of Naughty Strings
 
-describe.skipIf(!HAS_CORPUS)('the Big List of Naughty Strings comes out inert', () => {
-  const blns = HAS_CORPUS ? blnsStrings() : [];
+describeCorpus('the Big List of Naughty Strings comes out inert', (corpusFile) => {
+  let blns: string[] = [];
+  beforeAll(() => {
+    blns = blnsStrings(corpusFile('blns', 'blns.txt'));
+  });
 
   it('seeds every property', async () => {
     expect(blns.length).toBeGreaterThan(500);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import PostalMime, { type Email } from 'postal-mime';
 import { expect } from 'vitest';
-import { CORPUS, explain, runCli } from './helpers.js';
+import { explain, runCli } from './helpers.js';
 
 export interface InternalUser {
   id: string;
@@ -84,9 +84,9 @@ export function headerFields(raw: string): { key: string; value: string }[] {
 /** The header fields every notice has, exactly once each, and no others. */
 export const NOTICE_HEADERS = ['content-transfer-encoding', 'content-type', 'date', 'from', 'message-id', 'mime-version', 'subject', 'to'];
 
-/** Every non-comment line of blns.txt, plus the three characters it cannot hold. */
-export function blnsStrings(): string[] {
-  const lines = readFileSync(join(CORPUS, 'blns', 'blns.txt'), 'utf8').split('\n');
+/** Every non-comment line of blns.txt (at `path`), plus the three characters it cannot hold. */
+export function blnsStrings(path: string): string[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
   const strings = lines.filter((l) => !l.startsWith('#') && l !== '');
   return [...new Set([...strings, 'nul\u0000byte', 'line\nfeed', 'carriage\rreturn', '\r\nBcc: injected@evil.example', '\u0000', '\n', '\r'])];
 }

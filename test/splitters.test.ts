@@ -4,13 +4,13 @@
  * csv-parse cross-checks our splitter on every well-formed corpus file.
  */
 import { parse as csvParse } from 'csv-parse/sync';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CsvSplitter } from '../src/ingest/csv.js';
 import { JsonStreamSplitter } from '../src/ingest/json-stream.js';
 import { LineSplitter } from '../src/ingest/lines.js';
-import { CORPUS, HAS_CORPUS } from './helpers.js';
+import { corpusList, describeCorpus } from './helpers.js';
 
 function lines(input: Buffer, chunk: number, max = 1 << 20): string[] {
   const out: string[] = [];
@@ -113,9 +113,8 @@ describe('CsvSplitter', () => {
   });
 });
 
-describe.skipIf(!HAS_CORPUS)('csv-spectrum and csvlint.rb corpora', () => {
-  const spectrum = join(CORPUS, 'csv-spectrum');
-  const files = HAS_CORPUS ? readdirSync(join(spectrum, 'csvs')).filter((f) => f !== 'location_coordinates.csv') : [];
+describeCorpus('csv-spectrum and csvlint.rb corpora', (corpusFile) => {
+  const files = corpusList(join('csv-spectrum', 'csvs'), (f) => f !== 'location_coordinates.csv');
 
   function records(text: string): string[][] {
     const out: string[][] = [];
@@ -126,22 +125,22 @@ describe.skipIf(!HAS_CORPUS)('csv-spectrum and csvlint.rb corpora', () => {
   }
 
   it.each(files)('%s parses to its expected JSON', (f) => {
-    const text = readFileSync(join(spectrum, 'csvs', f), 'utf8');
+    const text = readFileSync(corpusFile('csv-spectrum', 'csvs', f), 'utf8');
     const [header, ...rows] = records(text);
     const got = rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
-    const want = JSON.parse(readFileSync(join(spectrum, 'json', f.replace(/\.csv$/, '.json')), 'utf8'));
+    const want = JSON.parse(readFileSync(corpusFile('csv-spectrum', 'json', f.replace(/\.csv$/, '.json')), 'utf8'));
     expect(got).toEqual(want);
   });
 
   it.each(files)('%s: csv-parse agrees with our splitter', (f) => {
-    const text = readFileSync(join(spectrum, 'csvs', f), 'utf8');
+    const text = readFileSync(corpusFile('csv-spectrum', 'csvs', f), 'utf8');
     // every line ending counts, as in our splitter (empty_crlf.csv ends in a bare CR)
     expect(records(text)).toEqual(csvParse(text, { relax_column_count: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n', '\r'] }));
   });
 
-  const csvlint = HAS_CORPUS ? ['cr-line-endings.csv', 'crlf-line-endings.csv', 'lf-line-endings.csv', 'inconsistent-line-endings.csv', 'inconsistent-line-endings-unquoted.csv', 'windows-line-endings.csv', 'valid.csv'] : [];
+  const csvlint = ['cr-line-endings.csv', 'crlf-line-endings.csv', 'lf-line-endings.csv', 'inconsistent-line-endings.csv', 'inconsistent-line-endings-unquoted.csv', 'windows-line-endings.csv', 'valid.csv'];
   it.each(csvlint)('csvlint %s: every line ending gives the same records as csv-parse reading it line-normalised', (f) => {
-    const text = readFileSync(join(CORPUS, 'csvlint-rb', f), 'latin1');
+    const text = readFileSync(corpusFile('csvlint-rb', f), 'latin1');
     const normalised = text.replace(/\r\n?/g, '\n');
     expect(records(text)).toEqual(csvParse(normalised, { relax_column_count: true, skip_empty_lines: true }));
   });

@@ -4,10 +4,10 @@
  * whole with golden files (UPDATE_GOLDEN=1 rewrites them); detection, inspect's agreement with
  * correlate, and the rules that keep an unreadable delivery from passing silently.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { explain, readCase, ROOT, runCli, tempDir } from './helpers.js';
+import { expectGolden, explain, readCase, ROOT, runCli, tempDir } from './helpers.js';
 
 const VENDORS = join('fixtures', 'vendors');
 const INTERNAL = join(VENDORS, 'internal.sql');
@@ -48,12 +48,7 @@ interface Summary {
 }
 
 function golden(dir: string, name: string, actual: string): void {
-  const path = join(GOLDEN, dir, name);
-  if (process.env.UPDATE_GOLDEN) {
-    mkdirSync(join(GOLDEN, dir), { recursive: true });
-    writeFileSync(path, actual);
-  }
-  expect(actual, `${dir}/${name}`).toBe(readFileSync(path, 'utf8'));
+  expectGolden(join(GOLDEN, dir), name, actual);
 }
 
 async function correlate(file: string, extra: string[] = []) {

@@ -29,8 +29,9 @@ export interface Stop {
   reason: 'truncated_gzip' | 'corrupt_gzip' | 'truncated_zip' | 'corrupt_zip' | 'unsupported_zip' | 'decompressed_size_cap' | 'read_error';
 }
 
-export const MAX_INFLATE_RATIO = Number(process.env.BREACH_IMPACT_MAX_INFLATE_RATIO ?? 1000);
-export const MIN_INFLATE_CAP = Number(process.env.BREACH_IMPACT_MIN_INFLATE_CAP ?? 1024 ** 3);
+/** Decompression stops past max(MIN_INFLATE_CAP, MAX_INFLATE_RATIO × compressed bytes): fixed, no setting changes them. */
+export const MAX_INFLATE_RATIO = 1000;
+export const MIN_INFLATE_CAP = 1024 ** 3;
 
 /** What a way of stopping early means, for people (the reason codes are for machines). */
 export function stopMeaning(reason: string): string {

@@ -5,13 +5,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { CORPUS, correlateIn, expectCase, expectRefused, HAS_CORPUS, readList, tempDir } from './lib.js';
-import { HEADERLESS_WARNING } from '../helpers.js';
+import { expect, it } from 'vitest';
+import { correlateIn, expectCase, expectRefused, readList, tempDir } from './lib.js';
+import { describeCorpus, HEADERLESS_WARNING } from '../helpers.js';
 
-const SPECTRUM = join(CORPUS, 'csv-spectrum');
-const CSVLINT = join(CORPUS, 'csvlint-rb');
-const NODE_CSV = join(CORPUS, 'node-csv');
 const counts = (read: number, accepted = read, rejected = 0) => ({ read, accepted, rejected, filtered: 0, duplicates: 0 });
 
 /** Which column of each csv-spectrum file becomes distinct_id, and which email (if any). */
@@ -29,11 +26,11 @@ const SPECTRUM_COLUMNS: Record<string, [string, string?]> = {
   utf8: ['c', 'a'],
 };
 
-describe.skipIf(!HAS_CORPUS)('csv-spectrum', { concurrent: true }, () => {
+describeCorpus('csv-spectrum', (corpusFile) => {
   it('rejects location_coordinates.csv\'s row as stray_quote (a quote inside an unquoted field; upstream issue #20)', async () => {
     // 37…36'37.8"N — csv-parse refuses it too unless relax_quotes; its JSON does not match the CSV anyway
     const dir = tempDir();
-    const c = await correlateIn(dir, [join(SPECTRUM, 'csvs', 'location_coordinates.csv')], { extra: ['--vendor', 'csv'] });
+    const c = await correlateIn(dir, [corpusFile('csv-spectrum', 'csvs', 'location_coordinates.csv')], { extra: ['--vendor', 'csv'] });
     // and none of its header names is a column the tool knows: the headerless-file warning
     expectCase(c, { code: 0, records: counts(1, 0, 1), rejected: [['location_coordinates.csv', 2, 'stray_quote']], encodingErrors: 0, stderr: /first row/ });
     expect(c.r.stderr).toBe(`breach-impact: warning: ${HEADERLESS_WARNING('location_coordinates.csv')}\n`);
@@ -42,10 +39,10 @@ describe.skipIf(!HAS_CORPUS)('csv-spectrum', { concurrent: true }, () => {
   for (const [name, [idColumn, emailColumn]] of Object.entries(SPECTRUM_COLUMNS)) {
     it(`reads ${name}.csv field for field as its JSON says`, async () => {
       const dir = tempDir();
-      const rows = JSON.parse(readFileSync(join(SPECTRUM, 'json', `${name}.json`), 'utf8')) as Record<string, string>[];
+      const rows = JSON.parse(readFileSync(corpusFile('csv-spectrum', 'json', `${name}.json`), 'utf8')) as Record<string, string>[];
       const extra = ['--vendor', 'csv', '--column', `distinct_id=${idColumn}`];
       if (emailColumn) extra.push('--column', `email=${emailColumn}`);
-      const c = await correlateIn(dir, [join(SPECTRUM, 'csvs', `${name}.csv`)], { extra });
+      const c = await correlateIn(dir, [corpusFile('csv-spectrum', 'csvs', `${name}.csv`)], { extra });
       expectCase(c, { code: 0, records: counts(rows.length), rejected: [], encodingErrors: 0 });
       const expected = rows
         .map((r) => ({ vendor_id: r[idColumn].trim(), email: emailColumn ? r[emailColumn].trim().normalize('NFC').toLowerCase() : '' }))
@@ -54,13 +51,13 @@ describe.skipIf(!HAS_CORPUS)('csv-spectrum', { concurrent: true }, () => {
       expect(got).toEqual(expected);
     });
   }
-});
+}, { concurrent: true });
 
-describe.skipIf(!HAS_CORPUS)('csvlint.rb fixtures', { concurrent: true }, () => {
+describeCorpus('csvlint.rb fixtures', (corpusFile) => {
   const lineEndings = ['cr-line-endings.csv', 'crlf-line-endings.csv', 'lf-line-endings.csv', 'inconsistent-line-endings.csv', 'inconsistent-line-endings-unquoted.csv'];
   it('reads CR, CRLF, LF and inconsistent line endings alike', async () => {
     const dir = tempDir();
-    const c = await correlateIn(dir, lineEndings.map((f) => join(CSVLINT, f)), { extra: ['--column', 'distinct_id=Foo'] });
+    const c = await correlateIn(dir, lineEndings.map((f) => corpusFile('csvlint-rb', f)), { extra: ['--column', 'distinct_id=Foo'] });
     expectCase(c, { code: 0, records: counts(10), rejected: [], encodingErrors: 0 });
     const u = readList(c.out, 'unmatched.csv').map((r) => [r.vendor_id, r.events]);
     expect(u).toEqual([
@@ -72,7 +69,7 @@ describe.skipIf(!HAS_CORPUS)('csvlint.rb fixtures', { concurrent: true }, () => 
 
   it('reads valid.csv and windows-line-endings.csv', async () => {
     const dir = tempDir();
-    const c = await correlateIn(dir, [join(CSVLINT, 'valid.csv'), join(CSVLINT, 'windows-line-endings.csv')], {
+    const c = await correlateIn(dir, [corpusFile('csvlint-rb', 'valid.csv'), corpusFile('csvlint-rb', 'windows-line-endings.csv')], {
       // each file lacks the other's column: a warning each
       extra: ['--column', 'distinct_id=Foo', '--column', 'distinct_id=a'],
     });
@@ -87,13 +84,13 @@ describe.skipIf(!HAS_CORPUS)('csvlint.rb fixtures', { concurrent: true }, () => 
 
   it('refuses title-row.csv (its first row has empty column names), naming the column', async () => {
     const dir = tempDir();
-    expectRefused(await correlateIn(dir, [join(CSVLINT, 'title-row.csv')]), 2, /title-row\.csv: CSV header has an empty column name \(column 2\)/);
+    expectRefused(await correlateIn(dir, [corpusFile('csvlint-rb', 'title-row.csv')]), 2, /title-row\.csv: CSV header has an empty column name \(column 2\)/);
   });
 
   it('refuses invalid-byte-sequence.csv for its empty last header name; without it, counts the Latin-1 bytes', async () => {
     const dir = tempDir();
-    const original = readFileSync(join(CSVLINT, 'invalid-byte-sequence.csv'));
-    expectRefused(await correlateIn(dir, [join(CSVLINT, 'invalid-byte-sequence.csv')]), 2, /invalid-byte-sequence\.csv: CSV header has an empty column name \(column 7\)/);
+    const original = readFileSync(corpusFile('csvlint-rb', 'invalid-byte-sequence.csv'));
+    expectRefused(await correlateIn(dir, [corpusFile('csvlint-rb', 'invalid-byte-sequence.csv')]), 2, /invalid-byte-sequence\.csv: CSV header has an empty column name \(column 7\)/);
     // the same bytes with the trailing comma of every line dropped
     const fixed = Buffer.from(original.toString('latin1').replace(/,\r\n/g, '\r\n'), 'latin1');
     writeFileSync(join(dir, 'latin1.csv'), fixed);
@@ -103,18 +100,18 @@ describe.skipIf(!HAS_CORPUS)('csvlint.rb fixtures', { concurrent: true }, () => 
     const c = await correlateIn(dir, ['latin1.csv'], { extra: ['--column', 'distinct_id=Data'], out: 'latin1-case' });
     expectCase(c, { code: 0, records: counts(rows), rejected: [], encodingErrors: invalid });
   });
-});
+}, { concurrent: true });
 
-describe.skipIf(!HAS_CORPUS)('node-csv BOM files', { concurrent: true }, () => {
+describeCorpus('node-csv BOM files', (corpusFile) => {
   it('strips the UTF-8 BOM from the first header name', async () => {
     const dir = tempDir();
-    const c = await correlateIn(dir, [join(NODE_CSV, '365-utf8-bom-windows.csv')], { extra: ['--column', 'distinct_id=a'] });
+    const c = await correlateIn(dir, [corpusFile('node-csv', '365-utf8-bom-windows.csv')], { extra: ['--column', 'distinct_id=a'] });
     expectCase(c, { code: 0, records: counts(1), rejected: [] });
     expect(readList(c.out, 'unmatched.csv').map((r) => r.vendor_id)).toEqual(['1']);
   });
 
   it('refuses the UTF-16LE file with a clear message and what to do', async () => {
     const dir = tempDir();
-    expectRefused(await correlateIn(dir, [join(NODE_CSV, '365-utf16le-bom-windows.csv')]), 2, /365-utf16le-bom-windows\.csv: unsupported encoding UTF-16LE \(BOM FF FE\)/);
+    expectRefused(await correlateIn(dir, [corpusFile('node-csv', '365-utf16le-bom-windows.csv')]), 2, /365-utf16le-bom-windows\.csv: unsupported encoding UTF-16LE \(BOM FF FE\)/);
   });
-});
+}, { concurrent: true });

@@ -38,6 +38,7 @@ describe('Ctrl-C during a large run', () => {
   beforeAll(() => {
     dir = tempDir();
     largeExport(join(dir, 'large.ndjson'), 300_000);
+    writeFileSync(join(dir, 'internal.sql'), 'CREATE TABLE users (id, email, name); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -61,7 +62,6 @@ describe('Ctrl-C during a large run', () => {
   }
 
   it('exits 130, publishes nothing under a final name and leaves no temporary file', async () => {
-    writeFileSync(join(dir, 'internal.sql'), 'CREATE TABLE users (id, email, name); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
     const r = await interrupt('fresh');
     expect(r.code, explainCase({ r })).toBe(130);
     expect(r.stderr).toMatch(/interrupted; no partial output was published/);

@@ -3,11 +3,11 @@
  * final newlines, empty and header-only files, UTF-16, invalid UTF-8, ragged CSV, stray and
  * unclosed quotes, bad header names, and every way a gzip stream can be wrong.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli as run } from '../helpers.js';
 import { correlateIn, event, expectCase, expectRefused, readList, tempDir } from './lib.js';
 
@@ -449,20 +449,75 @@ describe.concurrent('gzip', () => {
       stderr: /flushed\.ndjson\.gz: reading stopped at line 2509 \(corrupt_gzip\)/,
     });
   });
+});
 
-  it('stops a gzip bomb at the decompressed-size cap with a clear message; exit 1, records before it kept', async () => {
-    const dir = tempDir();
-    // one record, then 64 MiB of spaces: ~64 KiB compressed, far beyond 100 × that
-    const bomb = gzipSync(Buffer.concat([Buffer.from(event({ distinct_id: 'before-bomb' }) + '\n'), Buffer.alloc(64 * 1024 * 1024, 0x20)]), { level: 9 });
-    expect(bomb.length).toBeLessThan(200 * 1024);
-    writeFileSync(join(dir, 'bomb.ndjson.gz'), bomb);
-    const c = await correlateIn(dir, ['bomb.ndjson.gz'], { env: { BREACH_IMPACT_MAX_INFLATE_RATIO: '100', BREACH_IMPACT_MIN_INFLATE_CAP: String(4 * 1024 * 1024) } });
+/**
+ * The shipped caps, tested as shipped: a gzip stream stops past max(1 GiB, 1000 × its compressed
+ * size). No setting changes them, so the files are real: deflate inflates at most about 1032 ×,
+ * so a bomb that beats both terms inflates past 1 GiB from a little over 1 MB. They are built
+ * from one 64 MiB member of spaces, compressed once and repeated.
+ */
+describe('a gzip bomb, against the shipped caps', () => {
+  const MiB = 1024 * 1024;
+  const GiB = 1024 * MiB;
+  let dir: string;
+  /** gzip members: `before-bomb`'s record, the spaces after it, `after-bomb`'s record */
+  let head: Buffer;
+  let spaces: Buffer;
+  let tail: Buffer;
+  const cap = (compressed: number) => Math.max(GiB, 1000 * compressed);
+
+  beforeAll(() => {
+    dir = tempDir();
+    head = gzipSync(event({ distinct_id: 'before-bomb' }) + '\n');
+    spaces = gzipSync(Buffer.alloc(64 * MiB, 0x20), { level: 9 });
+    tail = gzipSync('\n' + event({ distinct_id: 'after-bomb' }) + '\n');
+  });
+  // the inflated gigabytes are never written; the files are a few MB, removed with the directory
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** `before-bomb`, then `members` × 64 MiB of spaces (each member's header padded with `extra` bytes), then `after-bomb`. */
+  function bomb(name: string, members: number, extra = 0): { size: number; inflated: number } {
+    let member = spaces;
+    if (extra > 0) {
+      // FEXTRA: a header field of `extra` random (incompressible) bytes, skipped by readers
+      const field = Buffer.concat([Buffer.from([extra & 0xff, extra >> 8]), randomBytes(extra)]);
+      member = Buffer.concat([spaces.subarray(0, 3), Buffer.from([spaces[3] | 0x04]), spaces.subarray(4, 10), field, spaces.subarray(10)]);
+    }
+    const file = Buffer.concat([head, ...Array<Buffer>(members).fill(member), tail]);
+    writeFileSync(join(dir, name), file);
+    return { size: file.length, inflated: members * 64 * MiB };
+  }
+
+  it('stops a bomb that beats both terms at the cap with a clear message; exit 1, the record before it kept', async () => {
+    const b = bomb('bomb.ndjson.gz', 20);
+    expect(b.size).toBeLessThan(2 * MiB);
+    expect(b.inflated).toBeGreaterThan(cap(b.size));
+    const c = await correlateIn(dir, ['bomb.ndjson.gz'], { out: 'bomb-case' });
     expectCase(c, {
       code: 1,
       records: counts(2, 1, 1),
       rejected: [['bomb.ndjson.gz', 2, 'decompressed_size_cap']],
-      stderr: /bomb\.ndjson\.gz: reading stopped at line 2 \(decompressed_size_cap\)[^\n]*inflates beyond max\(4 MiB, 100 × its compressed size\): a possible decompression bomb/,
+      stderr: /^breach-impact: warning: bomb\.ndjson\.gz: reading stopped at line 2 \(decompressed_size_cap\); the records before it were kept\. The gzip stream inflates beyond max\(1 GiB, 1000 × its compressed size\): a possible decompression bomb\./,
     });
     expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['before-bomb']);
+  });
+
+  it('reads to its end a stream under 1 GiB however high its ratio', async () => {
+    const b = bomb('under-a-gib.ndjson.gz', 15);
+    expect(b.inflated / b.size).toBeGreaterThan(1000);
+    expect(b.inflated).toBeLessThan(GiB);
+    const c = await correlateIn(dir, ['under-a-gib.ndjson.gz'], { out: 'under-case' });
+    expectCase(c, { code: 0, records: counts(3, 2, 1), rejected: [['under-a-gib.ndjson.gz', 2, 'record_too_large']] });
+    expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['after-bomb', 'before-bomb']);
+  });
+
+  it('reads to its end a stream over 1 GiB that stays under 1000 × its compressed size', async () => {
+    const b = bomb('large.ndjson.gz', 20, 65_535);
+    expect(b.inflated).toBeGreaterThan(GiB);
+    expect(b.inflated).toBeLessThan(cap(b.size));
+    const c = await correlateIn(dir, ['large.ndjson.gz'], { out: 'large-case' });
+    expectCase(c, { code: 0, records: counts(3, 2, 1), rejected: [['large.ndjson.gz', 2, 'record_too_large']] });
+    expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['after-bomb', 'before-bomb']);
   });
 });

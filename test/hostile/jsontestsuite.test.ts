@@ -9,13 +9,14 @@
  * numbers keep their literal text, invalid UTF-8 bytes and lone surrogates become U+FFFD (counted
  * in encoding_errors), 500-deep nesting is max_depth, UTF-16 is refused as a file.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { CORPUS, correlateIn, event, expectCase, expectRefused, HAS_CORPUS, readList, tempDir } from './lib.js';
+import { expect, it } from 'vitest';
+import { correlateIn, event, expectCase, expectRefused, readList, tempDir } from './lib.js';
+import { corpusList, describeCorpus } from '../helpers.js';
 
-const SUITE = join(CORPUS, 'JSONTestSuite', 'test_parsing');
-const names = (prefix: string) => (HAS_CORPUS ? readdirSync(SUITE).filter((f) => f.startsWith(prefix)).sort() : []);
+const SUITE = join('JSONTestSuite', 'test_parsing');
+const names = (prefix: string) => corpusList(SUITE, (f) => f.startsWith(prefix));
 
 /** The file's bytes as one NDJSON line (one trailing LF removed), or undefined when it holds CR/LF. */
 function asLine(bytes: Buffer): Buffer | undefined {
@@ -73,7 +74,7 @@ const I_AS_DISTINCT_ID: Record<string, { vendorId: string } | { reason: string }
 /** Reasons that say the JSON itself is malformed (as opposed to a well-formed non-record). */
 const SYNTAX = new Set(['invalid_json', 'truncated_json', 'trailing_garbage', 'max_depth']);
 
-describe.skipIf(!HAS_CORPUS)('JSONTestSuite', () => {
+describeCorpus('JSONTestSuite', (corpusFile) => {
   it('rejects exactly each n_ / i_ / y_ line placed between valid NDJSON lines, at its line', async () => {
     const parts: Buffer[] = [];
     const expected: [string, number, string][] = [];
@@ -86,7 +87,7 @@ describe.skipIf(!HAS_CORPUS)('JSONTestSuite', () => {
       valid++;
     };
     for (const name of [...names('n_'), ...names('i_'), ...names('y_')]) {
-      const body = asLine(readFileSync(join(SUITE, name)));
+      const body = asLine(readFileSync(corpusFile(SUITE, name)));
       if (body === undefined) continue;
       ok();
       parts.push(body, Buffer.from('\n'));
@@ -124,13 +125,13 @@ describe.skipIf(!HAS_CORPUS)('JSONTestSuite', () => {
     const dir = tempDir();
     const lines: Buffer[] = [];
     const shaped = names('i_').filter((n) => {
-      const b = readFileSync(join(SUITE, n));
+      const b = readFileSync(corpusFile(SUITE, n));
       const body = b.at(-1) === 0x0a ? b.subarray(0, -1) : b;
       return body[0] === 0x5b && body.at(-1) === 0x5d;
     });
     expect(shaped.sort()).toEqual(Object.keys(I_AS_DISTINCT_ID).sort());
     for (const [i, name] of shaped.entries()) {
-      const b = readFileSync(join(SUITE, name));
+      const b = readFileSync(corpusFile(SUITE, name));
       const inner = (b.at(-1) === 0x0a ? b.subarray(0, -1) : b).subarray(1, -1);
       lines.push(Buffer.from(`{"event":"i","properties":{"time":1762000000,"$insert_id":"i-${i}","distinct_id":`), inner, Buffer.from('}}\n'));
     }
@@ -159,7 +160,7 @@ describe.skipIf(!HAS_CORPUS)('JSONTestSuite', () => {
     // the two upstream files left out of the corpus for size, regenerated
     writeFileSync(join(dir, 'n_structure_100000_opening_arrays.json'), '['.repeat(100_000));
     writeFileSync(join(dir, 'n_structure_open_array_object.json'), '[{"":'.repeat(50_000) + '\n');
-    const nFiles = [...names('n_').map((n) => join(SUITE, n)), join(dir, 'n_structure_100000_opening_arrays.json'), join(dir, 'n_structure_open_array_object.json')];
+    const nFiles = [...names('n_').map((n) => corpusFile(SUITE, n)), join(dir, 'n_structure_100000_opening_arrays.json'), join(dir, 'n_structure_open_array_object.json')];
     const n = await correlateIn(dir, nFiles, { extra: ['--vendor', 'mixpanel-events'], out: 'n-case' });
     expect(n.r.code).toBe(1);
     expect(n.summary.complete).toBe(false);
@@ -176,7 +177,7 @@ describe.skipIf(!HAS_CORPUS)('JSONTestSuite', () => {
     expect(counts.read).toBe(counts.accepted + counts.rejected + counts.filtered + counts.duplicates);
     expect(counts.accepted).toBe(0);
 
-    const y = await correlateIn(dir, names('y_').map((f) => join(SUITE, f)), { extra: ['--vendor', 'mixpanel-events'], out: 'y-case' });
+    const y = await correlateIn(dir, names('y_').map((f) => corpusFile(SUITE, f)), { extra: ['--vendor', 'mixpanel-events'], out: 'y-case' });
     expect(y.r.code).toBe(0);
     expect(y.rejected.filter((r) => !['not_an_object', 'no_identity'].includes(r.reason))).toEqual([]);
     expect(y.summary.complete).toBe(true);
@@ -186,7 +187,7 @@ describe.skipIf(!HAS_CORPUS)('JSONTestSuite', () => {
     const dir = tempDir();
     const utf16 = ['i_string_UTF-16LE_with_BOM.json', 'i_string_utf16BE_no_BOM.json', 'i_string_utf16LE_no_BOM.json'];
     const files = names('i_').filter((f) => !utf16.includes(f));
-    const c = await correlateIn(dir, files.map((f) => join(SUITE, f)), { extra: ['--vendor', 'mixpanel-events'] });
+    const c = await correlateIn(dir, files.map((f) => corpusFile(SUITE, f)), { extra: ['--vendor', 'mixpanel-events'] });
     const rejected = files.map((f): [string, number, string] => [
       f,
       1,
@@ -206,7 +207,7 @@ describe.skipIf(!HAS_CORPUS)('JSONTestSuite', () => {
       'i_string_utf16LE_no_BOM.json': /i_string_utf16LE_no_BOM\.json: unsupported encoding UTF-16LE/,
     };
     for (const f of utf16) {
-      const u = await correlateIn(dir, [join(SUITE, f)], { out: `case-${f}` });
+      const u = await correlateIn(dir, [corpusFile(SUITE, f)], { out: `case-${f}` });
       expectRefused(u, 2, expectedEncoding[f]);
     }
   });

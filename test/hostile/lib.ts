@@ -4,65 +4,26 @@
  * the rejected rows (file, line, reason), the summary counts and their invariant, completeness,
  * encoding errors, and exactly which files were published.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as csvParse } from 'csv-parse/sync';
 import { expect } from 'vitest';
-import { BIN, ROOT, tempDir as tempDirRaw, type RunResult } from '../helpers.js';
+import type { Counts } from '../../src/core/tally.js';
+import type { Summary } from '../../src/correlation.js';
+import { runCli, tempDir as tempDirRaw, type RunOptions, type RunResult } from '../helpers.js';
 
-export { CORPUS, HAS_CORPUS, explain, tempDir } from '../helpers.js';
+export { explain, tempDir } from '../helpers.js';
+export type { Counts, Summary };
 
 /** Every file a finished case directory holds, in readdir order. */
 export const CASE_FILES = ['case.sqlite', 'jurisdictions.csv', 'manifest.json', 'orgs.csv', 'rejected.csv', 'roster.csv', 'summary.json', 'unmatched.csv', 'users.csv'];
 
-export interface HostileRunOptions {
-  cwd?: string;
-  input?: string | Buffer;
-  env?: Record<string, string | undefined>;
-  timeoutMs?: number;
-  /** Command words placed before `node bin/breach-impact.js` (e.g. ['unshare', '-rn']). */
-  wrap?: string[];
-  /** Extra node options (e.g. ['--require', hook]). */
-  nodeArgs?: string[];
-  /** Called with the child once spawned (to signal it, or close its stdout). */
-  onSpawn?: (child: ReturnType<typeof spawn>) => void;
-}
-
-/** Like helpers.runCli, with wrappers and node options; never throws on a non-zero exit. */
-export function run(args: string[], opts: HostileRunOptions = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const argv = [...(opts.wrap ?? []), process.execPath, ...(opts.nodeArgs ?? []), BIN, ...args];
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, CI: 'true', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdout.on('error', () => undefined);
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        command: `${(opts.wrap ?? []).join(' ')} breach-impact ${args.join(' ')} (cwd ${opts.cwd ?? ROOT})`.trim(),
-      });
-    });
-    child.stdin.on('error', () => undefined);
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    else child.stdin.end();
-    opts.onSpawn?.(child);
-  });
-}
+/** The suite runs the binary through helpers.runCli (wrappers and node options included). */
+export type HostileRunOptions = RunOptions;
+export const run = runCli;
 
 /** Does this command work here? (unshare, strace, … may be missing or forbidden in CI.) */
 export function works(cmd: string[]): boolean {
@@ -71,14 +32,6 @@ export function works(cmd: string[]): boolean {
   } catch {
     return false;
   }
-}
-
-export interface Counts {
-  read: number;
-  accepted: number;
-  rejected: number;
-  filtered: number;
-  duplicates: number;
 }
 
 export interface RejectedRow {
@@ -96,19 +49,6 @@ export interface CaseRun {
   out: string;
   summary: Summary;
   rejected: RejectedRow[];
-}
-
-export interface Summary {
-  records: Counts;
-  identities: { vendor: number; matched: number; unmatched: number };
-  users: number;
-  orgs: number;
-  roster: number;
-  matched_by: Record<string, number>;
-  complete: boolean;
-  encoding_errors: number;
-  files: { file: string; format: string; records: number; complete: boolean }[];
-  [k: string]: unknown;
 }
 
 export function parseCsv(text: string | Buffer): string[][] {
@@ -251,9 +191,11 @@ export const RAW_TERMINAL_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2
 export const FORMULA_START = /^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/u;
 
 const HOOK = `
-// Preloaded into the tool by the hostile suite (node --require). Two jobs:
+// Preloaded into the tool by the hostile suite (node --require; worker threads inherit it). Jobs:
 //  - BI_NET_LOG: every attempt to open a network connection or resolve a name is appended to that
 //    file and fails; the suite asserts the file never appears.
+//  - BI_NET_ARMED: once the guard is in place, "armed PID THREAD" is appended to that file, so a
+//    test can show the guard was loaded into the very process it ran.
 //  - BI_RSS_OUT: at exit, the process's peak resident set size (KiB) is written to that file.
 'use strict';
 const fs = require('node:fs');
@@ -280,6 +222,8 @@ if (netLog) {
   if (typeof globalThis.fetch === 'function') globalThis.fetch = deny('fetch');
   if (typeof globalThis.WebSocket === 'function') globalThis.WebSocket = deny('WebSocket');
   require('node:module').syncBuiltinESMExports();
+  const armed = process.env.BI_NET_ARMED;
+  if (armed) fs.appendFileSync(armed, 'armed ' + process.pid + ' ' + require('node:worker_threads').threadId + '\\n');
 }
 const rssOut = process.env.BI_RSS_OUT;
 if (rssOut) process.on('exit', () => fs.writeFileSync(rssOut, String(process.resourceUsage().maxRSS)));

@@ -10,7 +10,8 @@ import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import PostalMime from 'postal-mime';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CASE_FILES, CORPUS, correlateIn, event, expectCase, explainCase, FORMULA_START, HAS_CORPUS, parseCsv, RAW_TERMINAL_CONTROL, readList, run, tempDir, writeInternalDb, type CaseRun } from './lib.js';
+import { CASE_FILES, correlateIn, event, expectCase, explainCase, FORMULA_START, parseCsv, RAW_TERMINAL_CONTROL, readList, run, tempDir, writeInternalDb, type CaseRun } from './lib.js';
+import { describeCorpus } from '../helpers.js';
 
 const EXTRA = [
   '\u0000nul',
@@ -36,11 +37,11 @@ const EXTRA = [
 ];
 
 /**
- * blns.txt's strings (comments left out) and EXTRA, each once after trimming: two equal ids would
+ * blns.txt's strings (at `path`, comments left out) and EXTRA, each once after trimming: two equal ids would
  * be one vendor identity (and two users' ids in one identity an ambiguous match).
  */
-function naughtyStrings(): string[] {
-  const blns = readFileSync(join(CORPUS, 'blns', 'blns.txt'), 'utf8')
+function naughtyStrings(path: string): string[] {
+  const blns = readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l !== '' && !l.startsWith('#'));
   const seen = new Set<string>();
@@ -87,14 +88,14 @@ function headerNames(message: string): string[] {
 }
 const ALLOWED_HEADERS = new Set(['from', 'to', 'subject', 'date', 'message-id', 'mime-version', 'content-type', 'content-transfer-encoding']);
 
-describe.skipIf(!HAS_CORPUS)('every naughty string through every output', () => {
+describeCorpus('every naughty string through every output', (corpusFile) => {
   let strings: string[];
   let c: CaseRun;
   let dir: string;
   let noIdentity: number;
 
   beforeAll(async () => {
-    strings = naughtyStrings();
+    strings = naughtyStrings(corpusFile('blns', 'blns.txt'));
     dir = tempDir();
     const lines: string[] = [];
     const users: [string, string, string][] = [];

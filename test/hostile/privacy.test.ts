@@ -2,16 +2,21 @@
  * Privacy: a canary email planted all over an export (valid records, malformed lines, an
  * oversize line, a JSON key, CSV rows and headers, a broken gzip, a UTF-16 file) never appears on
  * stdout or stderr of any command, nor in any file of the case, since no list has a column for
- * where it was planted. And the tool opens no network connection: every command runs with a
- * preload hook that fails and records any attempt; correlate also runs in an empty network
- * namespace (unshare -n) and under strace when those are available.
+ * where it was planted. And the tool opens no network connection: every command line (a table,
+ * one row per command, format and input kind) runs the real binary with a preload hook that
+ * fails and records any attempt and shows it was loaded; a positive control shows the same hook
+ * catches a deliberate attempt. correlate also runs in an empty network namespace (unshare -n)
+ * and under strace when those are available.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CASE_FILES, correlateIn, event, expectCase, explainCase, preloadHook, run, tempDir, writeInternalDb, works, type CaseRun, type HostileRunOptions } from './lib.js';
-import type { RunResult } from '../helpers.js';
+import { FIXTURES, type RunResult } from '../helpers.js';
 
 const CANARY = 'Canary.Q7x3@Leak-Check.example';
 /** Any trace of the canary: its local part in any case, also JSON-escaped or percent-encoded around it. */
@@ -19,21 +24,18 @@ const TRACE = /canary\.q7x3|leak-check\.example/i;
 
 describe('a canary email planted in the export', () => {
   let dir: string;
-  let netLog: string;
-  let guarded: HostileRunOptions;
   let c: CaseRun;
+  /** the commands run so far in this describe (the beforeAll's correlate first) */
   const results: { what: string; r: RunResult }[] = [];
 
   const exec = async (what: string, args: string[], opts: HostileRunOptions = {}) => {
-    const r = await run(args, { cwd: dir, ...guarded, ...opts, env: { ...guarded.env, ...opts.env } });
+    const r = await run(args, { cwd: dir, ...opts });
     results.push({ what, r });
     return r;
   };
 
   beforeAll(async () => {
     dir = tempDir();
-    netLog = join(dir, 'network-attempts.log');
-    guarded = { nodeArgs: ['--require', preloadHook()], env: { BI_NET_LOG: netLog } };
     const escaped = CANARY.replace('@', '\\u0040');
     const ndjson = [
       // 1: a usable record; the canary only where no list has a column
@@ -66,7 +68,7 @@ describe('a canary email planted in the export', () => {
       orgs: [['org-1', 'Org One']],
       memberships: [['known-1', 'org-1', 'owner']],
     });
-    c = await correlateIn(dir, ['canary.ndjson', 'canary.csv', 'canary.json', 'canary.ndjson.gz'], { internal: 'internal.sqlite', ...guarded });
+    c = await correlateIn(dir, ['canary.ndjson', 'canary.csv', 'canary.json', 'canary.ndjson.gz'], { internal: 'internal.sqlite' });
     results.push({ what: 'correlate --json', r: c.r });
   });
 
@@ -99,7 +101,8 @@ describe('a canary email planted in the export', () => {
     expect(rows.map((r) => r.excerpt).join('\n')).not.toMatch(TRACE);
   });
 
-  it('never reaches stdout or stderr of correlate, inspect or report, in any format', async () => {
+  // some forty runs of the binary, one after another
+  it('never reaches stdout or stderr of correlate, inspect or report, in any format', { timeout: 240_000 }, async () => {
     await exec('correlate (human)', ['correlate', 'canary.ndjson', 'canary.csv', 'canary.json', 'canary.ndjson.gz', '--internal', 'internal.sqlite', '--out', 'human']);
     await exec('correlate --quiet over the gate', ['correlate', 'canary.ndjson', '--internal', 'internal.sqlite', '--out', 'gated', '--max-rejected', '0', '--quiet']);
     await exec('inspect', ['inspect', 'canary.ndjson', 'canary.csv', 'canary.json', 'canary.ndjson.gz']);
@@ -136,17 +139,6 @@ describe('a canary email planted in the export', () => {
       expect(r.stderr + r.stdout).not.toMatch(TRACE);
     }
   });
-
-  it('and no command tried to open a network connection', () => {
-    expect(results.length).toBeGreaterThan(35);
-    let log = '';
-    try {
-      log = readFileSync(netLog, 'utf8');
-    } catch {
-      /* never created: nothing was attempted */
-    }
-    expect(log).toBe('');
-  });
 });
 
 describe('a credential in any field that a list keeps', () => {
@@ -177,7 +169,141 @@ describe('a credential in any field that a list keeps', () => {
   });
 });
 
+// ---------------------------------------------------------------- no network connection
+
+/**
+ * Every command line of the tool, run for real under the network guard (the preload hook in
+ * lib.ts). Placeholders: {case} and {case_b} are case directories made before the rows run
+ * ({case} from every fixture export, {case_b} from events.ndjson alone), {dir} is the row's own
+ * directory (its cwd, where `fixtures` is the repo's fixtures/ and `urls.ndjson` an export whose
+ * every URL-like field points at a host). A new command is one more row.
+ */
+interface CommandRow {
+  args: string;
+  code: number;
+  /** a file of the row's directory fed to standard input */
+  stdin?: string;
+}
+const FROM = '--from security@example.com';
+const LISTS = ['users', 'orgs', 'roster', 'unmatched', 'rejected', 'jurisdictions', 'summary'];
+const COMMANDS: CommandRow[] = [
+  { args: 'correlate fixtures/export/events.ndjson fixtures/export/events-array.json.gz fixtures/export/people.json fixtures/export/ui-export.csv --internal fixtures/internal.sql --out case', code: 0 },
+  { args: 'correlate fixtures/export/events.ndjson fixtures/export/ui-export.csv --internal fixtures/internal.sql --out case --json --since 2025-11-01 --until 2025-12-01', code: 0 },
+  { args: 'correlate urls.ndjson --internal fixtures/internal.sql --out case --quiet', code: 0 },
+  { args: 'correlate - --internal fixtures/internal.sql --out case --json', code: 0, stdin: 'urls.ndjson' },
+  { args: 'correlate fixtures/export/events.ndjson --internal fixtures/internal.sql --out case --max-rejected 0', code: 3 },
+  { args: 'inspect fixtures/export/events.ndjson fixtures/export/events-array.json.gz fixtures/export/people.json fixtures/export/ui-export.csv urls.ndjson', code: 0 },
+  { args: 'inspect --json fixtures/export/events.ndjson urls.ndjson', code: 0 },
+  { args: 'inspect -', code: 0, stdin: 'urls.ndjson' },
+  // every list in one format, and every format of the two lists that render notices
+  ...LISTS.map((list) => ({ args: `report ${list} --case {case} --format csv`, code: 0 })),
+  ...['users', 'roster'].flatMap((list) => ['jsonl', 'json', 'table'].map((format) => ({ args: `report ${list} --case {case} --format ${format}`, code: 0 }))),
+  { args: 'report summary --case {case} --format table', code: 0 },
+  { args: `report users --case {case} --format mbox ${FROM}`, code: 0 },
+  { args: `report roster --case {case} --format mbox ${FROM}`, code: 0 },
+  { args: `report users --case {case} --format eml ${FROM} --out notices`, code: 0 },
+  { args: `report roster --case {case_b} --format eml ${FROM} --out notices`, code: 0 },
+  { args: 'fixtures --out generated --users 50 --orgs 10 --events 500', code: 0 },
+  { args: 'fixtures --out generated --users 50 --orgs 10 --events 500 --gzip --json', code: 0 },
+  { args: '--help', code: 0 },
+  { args: '--version', code: 0 },
+  // later: { args: 'diff {case_b} {case}', code: 0 }, { args: 'ledger add --ledger {dir}/ledger INDEX', code: 0 }, { args: 'ledger show --ledger {dir}/ledger', code: 0 }
+];
+
 describe('no network connection', () => {
+  let cases: string;
+  /** A fresh directory for one command: `fixtures` (the repo's, linked) and urls.ndjson. */
+  function workspace(): string {
+    const dir = tempDir();
+    symlinkSync(FIXTURES, join(dir, 'fixtures'));
+    writeFileSync(
+      join(dir, 'urls.ndjson'),
+      [
+        event({ distinct_id: 'u1', $user_id: '1', $email: 'someone@mail.example', $current_url: 'https://app.example/welcome', $referrer: 'https://evil.example/ping', $initial_referrer: 'http://198.51.100.7:8080/x', $referring_domain: 'evil.example' }),
+        event({ distinct_id: 'u2', $avatar: 'https://cdn.example/a.png', $website: 'ftp://files.example/', mp_lib: 'web', $browser: 'Chrome' }),
+      ].join('\n') + '\n',
+    );
+    return dir;
+  }
+  /** Run a command under the guard, with its own log files; the guard's evidence comes back with the result. */
+  async function guarded(args: string[], dir: string, opts: HostileRunOptions = {}): Promise<{ r: RunResult; pid: number; armed: string; attempts: string }> {
+    const log = join(dir, 'network-attempts.log');
+    const armedLog = join(dir, 'guard-armed.log');
+    let pid = 0;
+    const r = await run(args, { cwd: dir, nodeArgs: ['--require', preloadHook()], env: { BI_NET_LOG: log, BI_NET_ARMED: armedLog }, onSpawn: (child) => (pid = child.pid ?? 0), ...opts });
+    const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+    return { r, pid, armed: read(armedLog), attempts: read(log) };
+  }
+
+  beforeAll(async () => {
+    cases = workspace();
+    for (const [out, exports] of [['case', ['events.ndjson', 'events-array.json.gz', 'people.json', 'ui-export.csv']], ['case-b', ['events.ndjson']]] as const) {
+      const r = await run(['correlate', ...exports.map((f) => join('fixtures', 'export', f)), '--internal', join('fixtures', 'internal.sql'), '--out', out, '--quiet'], { cwd: cases });
+      expect(r.code, explainCase({ r })).toBe(0);
+    }
+  });
+
+  it('the guard catches a deliberate connection, name lookup and fetch in a child process, which connects without it', async () => {
+    const server = createServer((_req, res) => res.end());
+    await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
+    let connections = 0;
+    server.on('connection', () => connections++);
+    const port = (server.address() as AddressInfo).port;
+    // named ESM imports, as the tool's own modules use them, and the CommonJS require
+    const script = [
+      "import { connect } from 'node:net';",
+      "import { lookup } from 'node:dns';",
+      "import { createRequire } from 'node:module';",
+      'const tries = [',
+      `  () => new Promise((ok, no) => { const s = connect(${port}, '127.0.0.1', () => { s.end(); ok(); }); s.on('error', no); }),`,
+      `  () => new Promise((ok, no) => { const s = createRequire(import.meta.url)('node:net').createConnection(${port}, '127.0.0.1', () => { s.end(); ok(); }); s.on('error', no); }),`,
+      "  () => new Promise((ok, no) => lookup('localhost', (e) => (e ? no(e) : ok()))),",
+      `  () => fetch('http://127.0.0.1:${port}/').then((r) => r.text()),`,
+      '];',
+      'let made = 0;',
+      'for (const t of tries) { try { await t(); made++; } catch {} }',
+      'process.stdout.write(String(made));',
+    ].join('\n');
+    const dir = tempDir();
+    const probe = (nodeArgs: string[], env: Record<string, string>) =>
+      new Promise<{ made: string; code: number | null }>((resolvePromise, reject) => {
+        const child = spawn(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+        let made = '';
+        child.stdout.on('data', (b: Buffer) => (made += b.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolvePromise({ made, code }));
+      });
+    try {
+      // unguarded, all four get through, and three connections reach the server
+      const open = await probe([], {});
+      expect(open.made).toBe('4');
+      expect(connections).toBe(3);
+      const seen = connections;
+      const log = join(dir, 'network-attempts.log');
+      const armedLog = join(dir, 'guard-armed.log');
+      const shut = await probe(['--require', preloadHook()], { BI_NET_LOG: log, BI_NET_ARMED: armedLog });
+      expect(shut.code).toBe(0);
+      expect(shut.made).toBe('0');
+      expect(connections, 'a connection reached the server through the guard').toBe(seen);
+      expect(readFileSync(log, 'utf8').split('\n').filter((l) => l !== '')).toEqual(['node:net.connect', 'node:net.createConnection', 'node:dns.lookup', 'fetch']);
+      expect(readFileSync(armedLog, 'utf8')).toMatch(/^armed \d+ 0\n$/);
+    } finally {
+      server.close();
+    }
+  });
+
+  for (const { args, code, stdin } of COMMANDS) it.concurrent(`breach-impact ${args}${stdin ? ` < ${stdin}` : ''}: exit ${code}, the guard loaded, no connection attempted`, async () => {
+    const dir = workspace();
+    const argv = args
+      .split(' ')
+      .map((a) => a.replace('{case_b}', join(cases, 'case-b')).replace('{case}', join(cases, 'case')).replace('{dir}', dir));
+    const { r, pid, armed, attempts } = await guarded(argv, dir, stdin ? { input: readFileSync(join(dir, stdin)) } : {});
+    expect(r.code, explainCase({ r })).toBe(code);
+    expect(r.signal, explainCase({ r })).toBeNull();
+    expect(armed.split('\n'), `the guard was not loaded into the command's process\n${explainCase({ r })}`).toContain(`armed ${pid} 0`);
+    expect(attempts, explainCase({ r })).toBe('');
+  });
+
   function setup() {
     const dir = tempDir();
     writeFileSync(join(dir, 'e.ndjson'), [event({ distinct_id: 'a', $user_id: '1', $email: 'a@example.com' }), event({ distinct_id: 'b', $referrer: 'https://evil.example/ping' })].join('\n') + '\n');
