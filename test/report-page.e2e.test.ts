@@ -6,7 +6,7 @@
  * fixtures' page is saved as docs/report-page.png, the README's picture of it.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as csvParse } from 'csv-parse/sync';
@@ -230,5 +230,32 @@ describe('the case report page on hostile names', () => {
     expect(dom.text).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
     for (const p of ['victim@example.com', 'other@example.com', 'Victim One', '<b>Bold</b>']) expect(dom.text.includes(p), p).toBe(false);
     await page.close();
+  });
+});
+
+describe('report --format html: usage', () => {
+  let caseDir: string;
+  beforeAll(async () => {
+    caseDir = await buildCase(tempDir('bi-page-usage-'), { users: [{ id: '1', email: 'a@example.com', name: 'A' }], orgs: [], memberships: [], events: [{ distinct_id: '1', $user_id: '1' }] });
+  });
+
+  it.each([
+    [['orgs', '--format', 'html'], '--format html is the case report page, made from the summary, not from orgs'],
+    [['summary', '--format', 'html', '--out', 'x'], '--out is only for --format eml'],
+    [['summary', '--format', 'html', '--from', 'security@example.com'], '--from is only for --format mbox or eml'],
+  ])('%j is a usage error (exit 2), nothing on stdout', async (args, message) => {
+    const r = await runCli(['report', ...args, '--case', caseDir]);
+    expect(r.code, explain(r)).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe('');
+  });
+
+  it('renders a case whose manifest.json is gone, saying the hashes cannot be shown', async () => {
+    rmSync(join(caseDir, 'manifest.json'));
+    const r = await runCli(['report', 'summary', '--case', caseDir, '--format', 'html']);
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.stdout).toContain('data-alert="manifest"');
+    expect(r.stdout).toContain('data-summary="users" data-value="1"');
+    expect(r.stdout).not.toContain('a@example.com');
   });
 });
