@@ -20,7 +20,6 @@ import { writeText } from '../output/sink.js';
 import { describeCase, flatten } from '../output/summary.js';
 import { writeTable } from '../output/table.js';
 import { colorLevel, makeUi, type Ui } from '../ui.js';
-import { writeCasePage } from './case-page.js';
 import { collect } from './options.js';
 import type { Io } from '../cli.js';
 
@@ -93,7 +92,8 @@ async function report(io: Io, list: Report, o: ReportOptions, ui: Ui): Promise<v
 
   const reader = new CaseReader(join(o.case, 'case.sqlite'));
   try {
-    if (list === 'summary' && o.format === 'html') return await writeCasePage(io.stdout, o.case, reader);
+    // loaded only for the page, so the other formats do not pay for it at start-up
+    if (list === 'summary' && o.format === 'html') return await (await import('./case-page.js')).writeCasePage(io.stdout, o.case, reader);
     if (list === 'summary') return await writeSummary(io.stdout, reader.meta<Summary>('summary'), o.format);
     if (mail) return await writeNotices(io, reader, list as NoticeList, o, ui);
     const columns = COLUMNS[list];

@@ -66,11 +66,17 @@ export interface PageData {
 /** Rows shown of the orgs and of the jurisdictions; the rest are counted, and are in the CSV files. */
 export const PAGE_ROWS = 100;
 
-const NUMBER = new Intl.NumberFormat('en-US');
-const PERCENT = new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 1 });
-const DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
-const HOUR = new Intl.DateTimeFormat('en-GB', { timeStyle: 'short', timeZone: 'UTC' });
-const REGION_NAMES = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
+/** Made on first use: Intl objects cost a few milliseconds each, and this module loads with every `report`. */
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+const NUMBER = lazy(() => new Intl.NumberFormat('en-US'));
+const PERCENT = lazy(() => new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 1 }));
+const DECIMAL = lazy(() => new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 }));
+const DAY = lazy(() => new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' }));
+const HOUR = lazy(() => new Intl.DateTimeFormat('en-GB', { timeStyle: 'short', timeZone: 'UTC' }));
+const REGION_NAMES = lazy(() => new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' }));
 const BYTES = [
   [1024 ** 3, 'GiB'],
   [1024 ** 2, 'MiB'],
@@ -139,7 +145,7 @@ function iso(s: string, empty = '—'): string {
 }
 
 function num(n: number): string {
-  return NUMBER.format(n);
+  return NUMBER().format(n);
 }
 
 /** A figure of summary.json: the formatted number, its key and exact value in data- attributes. */
@@ -148,12 +154,12 @@ function fig(key: string, n: number, tag = 'span', cls = ''): string {
 }
 
 function pct(part: number, whole: number): string {
-  return whole > 0 ? PERCENT.format(part / whole) : '—';
+  return whole > 0 ? PERCENT().format(part / whole) : '—';
 }
 
 function bytes(n: number | null): string {
   if (n === null) return '—';
-  for (const [unit, name] of BYTES) if (n >= unit) return `${new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 }).format(n / unit)} ${name}`;
+  for (const [unit, name] of BYTES) if (n >= unit) return `${DECIMAL().format(n / unit)} ${name}`;
   return `${num(n)} bytes`;
 }
 
@@ -164,7 +170,7 @@ function when(t: string | null | undefined): string {
   if (t === null || t === undefined || t === '') return '<span class="none">—</span>';
   const ms = Date.parse(t);
   if (!ISO_SECOND.test(t) || !Number.isFinite(ms)) return iso(t);
-  return `<time datetime="${attr(t)}"><span class="nw">${escapeHtml(DAY.format(ms))},</span> <span class="nw">${escapeHtml(HOUR.format(ms))} UTC</span></time>`;
+  return `<time datetime="${attr(t)}"><span class="nw">${escapeHtml(DAY().format(ms))},</span> <span class="nw">${escapeHtml(HOUR().format(ms))} UTC</span></time>`;
 }
 
 /** A country code with its English name when it is one (`US — United States`). */
@@ -172,7 +178,7 @@ function country(code: string): string {
   if (!/^[A-Z]{2}$/.test(code)) return iso(code);
   let name: string | undefined;
   try {
-    name = REGION_NAMES.of(code);
+    name = REGION_NAMES().of(code);
   } catch {
     name = undefined;
   }
