@@ -289,7 +289,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
 
     const outputs = staged.map(({ file, rows }) => {
       file.close();
-      return { name: file.name, rows, sha256: hashFile(file.tmp).sha256 };
+      const { sha256, bytes } = hashFile(file.tmp);
+      return { name: file.name, rows, size: bytes, sha256 };
     });
     const manifest = {
       tool: { name: TOOL, version: VERSION, node: process.version },

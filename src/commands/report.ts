@@ -25,7 +25,7 @@ import type { Io } from '../cli.js';
 
 const REPORTS = ['users', 'orgs', 'roster', 'unmatched', 'rejected', 'jurisdictions', 'summary'] as const;
 type Report = (typeof REPORTS)[number];
-const FORMATS = ['csv', 'jsonl', 'json', 'table', 'mbox', 'eml'] as const;
+const FORMATS = ['csv', 'jsonl', 'json', 'table', 'mbox', 'eml', 'html'] as const;
 type Format = (typeof FORMATS)[number];
 
 /** The sender of notices rendered without --from (RFC 2606 reserves .invalid). */
@@ -44,7 +44,7 @@ interface ReportOptions {
 
 export function reportCommand(io: Io): Command {
   return new Command('report')
-    .summary('print one list of a case (csv, jsonl, json, table), or render notices (mbox, eml)')
+    .summary('print one list of a case (csv, jsonl, json, table), render notices (mbox, eml), or the case report page (summary, html)')
     .description(
       'Re-emit one list of a case directory to standard output, read from its case.sqlite (the export is not read again). ' +
         'mbox and eml render one notice per affected user (users) or per affected org and admin (roster) from a plain-text ' +
@@ -64,7 +64,8 @@ export function reportCommand(io: Io): Command {
       '\nExample:\n  breach-impact report roster --case case --format table\n' +
         '  breach-impact report users --case case --format jsonl | jq -r .email\n' +
         '  breach-impact report roster --case case --format mbox --from "Security <security@example.com>" > notices.mbox\n' +
-        '  breach-impact report users --case case --format eml --from security@example.com --set vendor=Mixpanel --out notices/',
+        '  breach-impact report users --case case --format eml --from security@example.com --set vendor=Mixpanel --out notices/\n' +
+        '  breach-impact report summary --case case --format html > report.html',
     )
     .action(async (list: Report, o: ReportOptions) => {
       await report(io, list, { ...o, set: o.set ?? [] }, makeUi());
@@ -76,6 +77,7 @@ async function report(io: Io, list: Report, o: ReportOptions, ui: Ui): Promise<v
   if (mail && list !== 'users' && list !== 'roster') {
     throw new UsageError(`--format ${o.format} renders notices, and ${list} is not a list of recipients`, 'use report users (one notice per affected user) or report roster (one per affected org and admin)');
   }
+  if (o.format === 'html' && list !== 'summary') throw new UsageError(`--format html is the case report page, made from the summary, not from ${list}`, 'use report summary --case DIR --format html > report.html');
   if (o.format === 'eml' && o.out === undefined) throw new UsageError('--format eml needs --out DIR for the .eml files', 'e.g. --format eml --out notices/ (or --format mbox to write to standard output)');
   if (o.format !== 'eml' && o.out !== undefined) throw new UsageError('--out is only for --format eml', 'the other formats write to standard output: redirect it, e.g. > users.csv');
   if (!mail) {
@@ -92,6 +94,8 @@ async function report(io: Io, list: Report, o: ReportOptions, ui: Ui): Promise<v
 
   const reader = new CaseReader(join(o.case, 'case.sqlite'));
   try {
+    // loaded only for the page, so the other formats do not pay for it at start-up
+    if (list === 'summary' && o.format === 'html') return await (await import('./case-page.js')).writeCasePage(io.stdout, o.case, reader);
     if (list === 'summary') return await writeSummary(io.stdout, reader.meta<Summary>('summary'), o.format);
     if (mail) return await writeNotices(io, reader, list as NoticeList, o, ui);
     const columns = COLUMNS[list];

@@ -110,6 +110,7 @@ describe('a canary email planted in the export', () => {
     await exec('inspect from stdin', ['inspect', '-'], { input: readFileSync(join(dir, 'canary.ndjson')) });
     const lists = ['users', 'orgs', 'roster', 'unmatched', 'rejected', 'jurisdictions', 'summary'];
     await Promise.all(lists.flatMap((l) => ['csv', 'jsonl', 'json', 'table'].map((f) => exec(`report ${l} --format ${f}`, ['report', l, '--case', c.out, '--format', f]))));
+    await exec('report summary --format html', ['report', 'summary', '--case', c.out, '--format', 'html']);
     for (const l of ['users', 'roster']) await exec(`report ${l} --format mbox`, ['report', l, '--case', c.out, '--format', 'mbox', '--from', 'security@example.com']);
     await exec('report --format eml', ['report', 'roster', '--case', c.out, '--format', 'eml', '--from', 'security@example.com', '--out', 'notices']);
     for (const f of readdirSync(join(dir, 'notices'))) expect(readFileSync(join(dir, 'notices', f), 'utf8'), f).not.toMatch(TRACE);
