@@ -99,7 +99,7 @@ function describePlanted(p: Planted, dir: string): string {
   const events = escapeTerminal(join(dir, p.files.events));
   const internal = escapeTerminal(join(dir, p.files.internal));
   const recordId = TRAITS[p.vendor].recordId;
-  const repeated = recordId === undefined ? 'no record id (repeats are events)' : `${n(p.duplicates)} repeated ${recordId}`;
+  const repeated = recordId === undefined ? 'no record id' : `${n(p.duplicates)} repeated ${recordId}`;
   const m = p.matched_by;
   return [
     `fixtures written to ${escapeTerminal(dir)}`,
