@@ -16,7 +16,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -74,7 +74,8 @@ function events(size) {
 /** The generator's own code, so a changed generator never reuses a stale workload. */
 function generatorVersion() {
   const h = createHash('sha256');
-  for (const f of ['generate.js', 'random.js']) h.update(readFileSync(join(ROOT, 'dist', 'fixtures', f)));
+  const dir = join(ROOT, 'dist', 'fixtures');
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.js')).sort()) h.update(readFileSync(join(dir, f)));
   return h.digest('hex').slice(0, 10);
 }
 
