@@ -131,7 +131,8 @@ export const mixpanelEtl: Profile = {
   },
   detectCsv: (keys) => {
     if (keys.has('properties') && keys.has('distinct_id')) return 'columns distinct_id and a properties JSON column (a Fivetran-style Mixpanel copy)';
-    if (keys.has('distinct_id') && ETL_MARKS.some((k) => keys.has(k))) return 'Mixpanel columns without their $ (an ETL copy)';
+    const mark = ETL_MARKS.find((k) => k.startsWith('mp_') && keys.has(k));
+    if (keys.has('distinct_id') && mark !== undefined) return `Mixpanel columns without their $ (${mark}: an ETL copy)`;
     return undefined;
   },
 };
