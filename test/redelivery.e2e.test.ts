@@ -123,7 +123,7 @@ describe('re-delivery: diff, notices, ledger, follow-ups', () => {
     // only those who need it: Ivan (new) a first notice, Bob (his IP is new) a follow-up
     const unsentCsv = await ok(['report', 'users', '--case', case2, '--ledger', ledger, '--unsent']);
     golden('unsent-users.csv', unsentCsv.stdout);
-    expect(unsentCsv.stderr).toBe('--unsent: 2 of 9 users rows need a notice (1 first, 1 follow-up: exposure grew); 7 already told everything now exposed\n');
+    expect(unsentCsv.stderr).toBe('--unsent: 2 of the 9 users rows need a notice: 1 first notice, 1 follow-up (exposure grew); 7 were already told of everything now exposed\n');
     const n2 = join(work, 'notices-2');
     const r2 = join(work, 'roster-2');
     const ledgerBefore = sha256(ledger);

@@ -169,9 +169,10 @@ export class Unsent {
 
   tell(ui: Ui): void {
     const need = this.first + this.followUps;
+    const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
     ui.info(
-      `--unsent: ${need} of ${need + this.covered} ${this.list} rows need a notice (${this.first} first, ${this.followUps} follow-up: exposure grew); ` +
-        `${this.covered} already told everything now exposed`,
+      `--unsent: ${need} of the ${need + this.covered} ${this.list} rows need a notice: ${n(this.first, 'first notice', 'first notices')}, ` +
+        `${n(this.followUps, 'follow-up', 'follow-ups')} (exposure grew); ${n(this.covered, 'was', 'were')} already told of everything now exposed`,
     );
   }
 }
@@ -315,7 +316,7 @@ async function writeNotices(io: Io, reader: CaseReader, list: NoticeList, o: Rep
     await writeMbox(io.stdout, items(), from.address, date);
   } else {
     const n = await writeEmlDir(o.out!, items(), INDEX_COLUMNS);
-    ui.info(`wrote ${n} notice${n === 1 ? '' : 's'} to ${o.out} (index.csv says who each one is for; record them once sent with \`breach-impact ledger add --ledger FILE ${join(o.out!, 'index.csv')}\`)`);
+    ui.info(`wrote ${n} notice${n === 1 ? '' : 's'} to ${o.out} (index.csv says who each one is for)`);
   }
   if (skipped > 0) ui.warn(`${skipped} ${list} row${skipped === 1 ? '' : 's'} got no notice (see the warnings above)`);
   if (unsent !== undefined) {
