@@ -48,9 +48,11 @@ export function openCaseDir(dir: string, role: string): CaseDir {
   return { dir, manifest, reader: new CaseReader(join(dir, 'case.sqlite')) };
 }
 
-/** Whether two cases were made from different internal databases (their manifests' hashes differ). */
-export function sameInternalDb(a: CaseDir, b: CaseDir): boolean {
-  return a.manifest.internal?.sha256 !== undefined && a.manifest.internal.sha256 === b.manifest.internal?.sha256;
+/** Whether two cases were made from the same internal database (by their manifests' hashes); undefined when a manifest names none. */
+export function sameInternalDb(a: CaseDir, b: CaseDir): boolean | undefined {
+  const x = a.manifest.internal?.sha256;
+  const y = b.manifest.internal?.sha256;
+  return x === undefined || y === undefined ? undefined : x === y;
 }
 
 function compareKeyed(a: KeyedRow, b: KeyedRow): number {

@@ -47,7 +47,9 @@ export function diffCommand(io: Io): Command {
       let newer: CaseDir | undefined;
       try {
         newer = openCaseDir(newDir, 'NEW_CASE');
-        if (!sameInternalDb(older, newer)) {
+        const same = sameInternalDb(older, newer);
+        if (same === undefined) ui.warn(`cannot tell whether ${oldDir} and ${newDir} were made from the same internal database: a manifest names no internal.sha256`);
+        else if (!same) {
           ui.warn(`${oldDir} and ${newDir} were made from different internal databases (their manifests' internal.sha256 differ): a change may come from your own data (a new admin, a renamed org, a changed address), not only from the vendor's delivery`);
         }
         let differences = 0;

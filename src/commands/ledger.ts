@@ -27,6 +27,7 @@ export function ledgerCommand(io: Io): Command {
 
   ledger.addCommand(
     new Command('add')
+      .summary('record the messages of an index.csv as sent (one transaction; the same index twice changes nothing)')
       .description(
         'Record every message of an index.csv as sent, in one transaction (all of it or, on any error, none). ' +
           'Messages already recorded (by Message-ID) are left as they are, so adding the same index twice changes nothing. ' +
@@ -51,6 +52,7 @@ export function ledgerCommand(io: Io): Command {
 
   ledger.addCommand(
     new Command('show')
+      .summary('list what the ledger records as sent, oldest first')
       .description('List what the ledger records as sent: sent_at, list, key, email, exposed, message_id, case (the SHA-256 of the manifest.json of the case the notice came from), oldest first.')
       .requiredOption('--ledger <file>', 'the ledger file')
       .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('csv'))
