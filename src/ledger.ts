@@ -297,7 +297,21 @@ export async function addToLedger(o: AddOptions): Promise<AddResult> {
   }
 }
 
+/**
+ * Remove a ledger this add created and recorded nothing in, unless another `ledger add` has
+ * recorded something in it meanwhile (it was theirs to keep from then on).
+ */
 function removeLedger(path: string): void {
+  try {
+    const db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    try {
+      if (checkIdentity(db, path) === 'ledger' && (db.prepare('SELECT count(*) FROM adds').pluck().get() as number) > 0) return;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return; // cannot tell: keep it
+  }
   for (const f of [path, `${path}-wal`, `${path}-shm`]) {
     try {
       unlinkSync(f);
