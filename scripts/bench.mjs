@@ -10,6 +10,8 @@
  *   BENCH_DUCKDB  1: also time DuckDB (installs @duckdb/node-api into the cache, not the repo);
  *                 0: never; unset: only if already installed there
  *   BENCH_THREADS passed to correlate as BREACH_IMPACT_THREADS (e.g. 1 for the single-threaded path)
+ *   BENCH_DIFF    0: skip timing `diff` of two cases of each workload (the whole window, and the
+ *                 window from its second day: most rows change, some go)        default 1
  *
  * Children are timed from the outside (wall) and report their own getrusage at exit (CPU time,
  * peak RSS, all threads included) through a tiny --import hook.
@@ -23,6 +25,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The first day of the generator's events (src/fixtures/generate.ts START: 2025-11-01T00:00:00Z). */
+const GENERATOR_START = 1761955200;
 const BIN = join(ROOT, 'bin', 'breach-impact.js');
 const SELF = fileURLToPath(import.meta.url);
 
@@ -256,7 +260,33 @@ async function main() {
       const rss = median(results[k].map((r) => r.rss));
       console.log(`| ${c.name} | ${wall.toFixed(2)} | ${cpu.toFixed(2)} | ${rss.toFixed(0)} | ${Math.round(w.events / wall).toLocaleString('en-US')} | ${(bytes / 1e6 / wall).toFixed(0)} | ${(wall / floor).toFixed(2)} |`);
     }
+    if (process.env.BENCH_DIFF !== '0') await benchDiff(w, caseDir);
   }
+}
+
+/**
+ * `diff` of two cases of the workload: the one correlate just wrote (every event) and one from
+ * the second day of the generator's window on, where most users' counts and times change and
+ * some users, orgs and roster rows are gone.
+ */
+async function benchDiff(w, caseA) {
+  const caseB = join(cacheRoot, 'case-b');
+  const since = new Date((GENERATOR_START + 86400) * 1000).toISOString().slice(0, 10);
+  await run([BIN, 'correlate', w.export, '--internal', w.internal, '--out', caseB, '--force', '--quiet', '--json', '--since', since]);
+  const runs = [];
+  let differences = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const r = await run([BIN, 'diff', caseA, caseB]);
+    differences = r.stdout.split('\n').length - 2;
+    runs.push(r);
+    process.stderr.write(`  ${w.size} run ${i + 1}/${RUNS} diff: ${r.wall.toFixed(2)} s, ${r.rss.toFixed(0)} MB\n`);
+  }
+  if (differences <= 0) throw new Error('diff found no difference between the whole window and the window from its second day');
+  const m = (f) => median(runs.map(f));
+  console.log(`\n${w.size}: diff of two cases (every event, and from ${since} on): ${differences.toLocaleString('en-US')} rows differ`);
+  console.log(`| contender | wall s | CPU s | peak RSS MB |`);
+  console.log(`|---|---:|---:|---:|`);
+  console.log(`| diff | ${m((r) => r.wall).toFixed(2)} | ${m((r) => r.cpu).toFixed(2)} | ${m((r) => r.rss).toFixed(0)} |`);
 }
 
 await main();

@@ -8,8 +8,10 @@ import type { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { removeTemporaries } from './case/files.js';
 import { correlateCommand } from './commands/correlate.js';
+import { diffCommand } from './commands/diff.js';
 import { fixturesCommand } from './commands/fixtures.js';
 import { inspectCommand } from './commands/inspect.js';
+import { ledgerCommand } from './commands/ledger.js';
 import { reportCommand } from './commands/report.js';
 import { InputError, UsageError } from './errors.js';
 import { makeUi } from './ui.js';
@@ -28,10 +30,15 @@ export function buildProgram(io: Io): Command {
     .addHelpText('after', '\nExample:\n  breach-impact correlate fixtures/export/* --internal fixtures/internal.sql --out case\n  breach-impact report roster --case case --format csv | head');
   program.exitOverride();
   program.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void process.stderr.write(s) });
-  const commands = [correlateCommand(io), reportCommand(io), inspectCommand(io), fixturesCommand(io)];
-  for (const c of commands) {
+  const commands = [correlateCommand(io), reportCommand(io), diffCommand(io), ledgerCommand(io), inspectCommand(io), fixturesCommand(io)];
+  const configure = (c: Command) => {
     c.exitOverride();
     c.showHelpAfterError('(run with --help for usage and an example)');
+    c.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void process.stderr.write(s) });
+    for (const sub of c.commands) configure(sub); // `ledger add`, `ledger show`
+  };
+  for (const c of commands) {
+    configure(c);
     program.addCommand(c);
   }
   return program;

@@ -134,6 +134,35 @@ export function storedCell(column: string, v: unknown): Stored {
   return v as Stored;
 }
 
+/** The lists `diff` compares, in its order, and the SQL of each one's key. */
+export const DIFF_LISTS = ['users', 'orgs', 'roster', 'unmatched'] as const;
+export type DiffList = (typeof DIFF_LISTS)[number];
+const KEY_SQL: Record<DiffList, string> = {
+  users: `coalesce(CAST(user_id AS TEXT), '')`,
+  orgs: `coalesce(CAST(org_id AS TEXT), '')`,
+  roster: `coalesce(CAST(org_id AS TEXT), '') || ':' || coalesce(CAST(email AS TEXT), '')`,
+  unmatched: `coalesce(CAST(vendor_id AS TEXT), '')`,
+};
+
+/** A stored row with its diff key and tie-breaker. */
+export interface KeyedRow {
+  key: string;
+  tie: string;
+  raw: Record<string, unknown>;
+}
+
+/** A stored row as a list row: list cells parsed from JSON, the list's STORED_EXTRA kept. */
+export function rowOf(list: ListName, raw: Record<string, unknown>): Row {
+  const row: Row = {};
+  for (const c of COLUMNS[list]) {
+    const v = raw[c];
+    row[c] = LIST_COLUMNS.has(c) ? (JSON.parse(String(v ?? '[]')) as string[]) : (v as Row[string]);
+  }
+  // a case written by an earlier version has none of these
+  for (const c of STORED_EXTRA[list] ?? []) if (raw[c] !== undefined) row[c] = raw[c] as Row[string];
+  return row;
+}
+
 /** A finished case, opened read-only for `report`. */
 export class CaseReader {
   private readonly db: DB;
@@ -154,16 +183,30 @@ export class CaseReader {
     } catch {
       throw new InputError(`the case has no ${list} list`, 'run correlate again with this version of breach-impact');
     }
-    for (const raw of stmt.iterate() as IterableIterator<Record<string, unknown>>) {
-      const row: Row = {};
-      for (const c of COLUMNS[list]) {
-        const v = raw[c];
-        row[c] = LIST_COLUMNS.has(c) ? (JSON.parse(String(v ?? '[]')) as string[]) : (v as Row[string]);
-      }
-      // a case written by an earlier version has none of these
-      for (const c of STORED_EXTRA[list] ?? []) if (raw[c] !== undefined) row[c] = raw[c] as Row[string];
-      yield row;
+    for (const raw of stmt.iterate() as IterableIterator<Record<string, unknown>>) yield rowOf(list, raw);
+  }
+
+  /**
+   * A list's rows as stored (lists still JSON text), each with its diff key (KEY_SQL), in the
+   * order of that key by Unicode code point (SQLite's BINARY collation compares UTF-8 bytes,
+   * which is that order), ties by `tie` (a roster row's admin) then list order. SQLite sorts on
+   * disk past its cache, so a list of any length streams in bounded memory.
+   */
+  *keyedRows(list: DiffList): IterableIterator<KeyedRow> {
+    const tie = list === 'roster' && this.hasColumn(list, 'admin_user_id') ? `coalesce(CAST(admin_user_id AS TEXT), '')` : `''`;
+    let stmt: Database.Statement;
+    try {
+      stmt = this.db.prepare(`SELECT ${KEY_SQL[list]} AS "key()", ${tie} AS "tie()", * FROM "${list}" ORDER BY 1, 2, rowid`);
+    } catch {
+      throw new InputError(`the case has no ${list} list`, 'run correlate again with this version of breach-impact');
     }
+    for (const raw of stmt.iterate() as IterableIterator<Record<string, unknown>>) {
+      yield { key: String(raw['key()']), tie: String(raw['tie()']), raw };
+    }
+  }
+
+  private hasColumn(list: ListName, column: string): boolean {
+    return (this.db.prepare(`SELECT 1 FROM pragma_table_info(?) WHERE name = ?`).get(list, column) ?? undefined) !== undefined;
   }
 
   meta<T>(key: string): T | undefined {

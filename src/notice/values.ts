@@ -26,13 +26,13 @@ export const MEMBER_WORDS: Record<Category, string> = {
 /** Placeholders every notice has, then those of each kind; the list (one line per item) ones apart. */
 export const COMMON_PLACEHOLDERS = [
   'vendor', 'from_name', 'from_address', 'contact', 'date',
-  'recipient_name', 'recipient_email', 'name', 'email', 'exposed', 'not_exposed', 'first_seen', 'last_seen',
+  'recipient_name', 'recipient_email', 'name', 'email', 'exposed', 'not_exposed', 'newly_exposed', 'first_seen', 'last_seen',
 ] as const;
 export const PLACEHOLDERS: Record<NoticeList, readonly string[]> = {
   users: [...COMMON_PLACEHOLDERS, 'user_id', 'org_ids', 'org_names', 'events', 'countries', 'regions'],
   roster: [...COMMON_PLACEHOLDERS, 'org_id', 'org_name', 'role', 'affected_users', 'affected_users_text', 'unattributed', 'unattributed_sentence'],
 };
-export const LIST_PLACEHOLDERS = ['exposed_item', 'not_exposed_item'] as const;
+export const LIST_PLACEHOLDERS = ['exposed_item', 'not_exposed_item', 'newly_exposed_item'] as const;
 /** Placeholders `--set` may override; the rest describe the recipient and come from the case. */
 export const SETTABLE = ['vendor', 'from_name', 'contact', 'date'];
 
@@ -83,9 +83,14 @@ export function vendorName(summary: { vendor_name?: string; files?: { format: st
   return vendorOfProfiles(profiles) || 'our analytics provider';
 }
 
-export function noticeValues(list: NoticeList, row: Row, ctx: NoticeContext): { values: Values; lists: ListValues } {
+/**
+ * `newly`: the categories of `exposed` no earlier notice to this recipient named (a follow-up
+ * notice, see `report --unsent`); undefined for a first notice, where they are all of them.
+ */
+export function noticeValues(list: NoticeList, row: Row, ctx: NoticeContext, newly?: readonly Category[]): { values: Values; lists: ListValues } {
   const words = list === 'users' ? CATEGORY_WORDS : MEMBER_WORDS;
   const exposed = categories(row.exposed);
+  const newlyWords = (newly === undefined ? exposed : CATEGORIES.filter((c) => newly.includes(c))).map((c) => words[c]);
   const notExposed = CATEGORIES.filter((c) => !exposed.includes(c));
   const exposedWords = exposed.map((c) => words[c]);
   const notExposedWords = notExposed.map((c) => words[c]);
@@ -103,6 +108,7 @@ export function noticeValues(list: NoticeList, row: Row, ctx: NoticeContext): { 
     email,
     exposed: exposedWords.length > 0 ? listFormat.format(exposedWords) : 'no personal details beyond a pseudonymous identifier and activity times',
     not_exposed: notExposedWords.length > 0 ? listFormat.format(notExposedWords) : 'nothing: every kind of data we check for was present',
+    newly_exposed: newlyWords.length > 0 ? listFormat.format(newlyWords) : 'no personal details beyond a pseudonymous identifier and activity times',
   };
   if (list === 'users') {
     const orgIds = Array.isArray(row.org_ids) ? row.org_ids : [];
@@ -139,6 +145,7 @@ export function noticeValues(list: NoticeList, row: Row, ctx: NoticeContext): { 
     lists: {
       exposed_item: exposedWords.length > 0 ? exposedWords : ['no personal details beyond a pseudonymous identifier and activity times'],
       not_exposed_item: notExposedWords.length > 0 ? notExposedWords : ['nothing: every kind of data we check for was present'],
+      newly_exposed_item: newlyWords.length > 0 ? newlyWords : ['no personal details beyond a pseudonymous identifier and activity times'],
     },
   };
 }

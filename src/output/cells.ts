@@ -8,6 +8,20 @@ export function neutralizeFormula(s: string): string {
   return s.length > 0 && FORMULA_START.has(s[0]) ? `'${s}` : s;
 }
 
+/**
+ * A cell read back from a CSV this tool wrote: the `'` neutralizeFormula put before = + - @ …
+ * taken off again. A value that itself began with `'` and one of those reads back without it;
+ * compare values in this form on both sides (`asReadBack`) and the two never part.
+ */
+export function unneutralizeFormula(s: string): string {
+  return s.length > 1 && s[0] === "'" && FORMULA_START.has(s[1]) ? s.slice(1) : s;
+}
+
+/** A value as it reads back from one of our CSV cells (see unneutralizeFormula). */
+export function asReadBack(s: string): string {
+  return unneutralizeFormula(neutralizeFormula(s));
+}
+
 /** The text form of a value: lists `;`-joined, missing as empty. */
 export function cellText(v: Cell): string {
   if (v === null || v === undefined) return '';

@@ -82,7 +82,7 @@ export function* tableLines(columns: readonly string[], rows: Iterable<Row>, opt
     for (let r = it.next(); !r.done; r = it.next()) yield columns.map((c) => tableCell(r.value[c]));
   })();
   const natural = columns.map((c, i) => Math.max(stringWidth(c), ...head.map((cells) => stringWidth(cells[i]))));
-  const floor = columns.map((c, i) => (c.endsWith('_seen') ? natural[i] : Math.min(natural[i], Math.max(FLOOR, stringWidth(c)))));
+  const floor = columns.map((c, i) => (c.endsWith('_seen') || c.endsWith('_at') ? natural[i] : Math.min(natural[i], Math.max(FLOOR, stringWidth(c)))));
   const widths = fitWidths(natural, floor, opts.width);
   if (widths === undefined) {
     yield* expandedLines(columns, head, rest, opts.width, chalk);
