@@ -169,3 +169,7 @@ export function describeCorpus(name: string, fn: (corpusFile: CorpusFile) => voi
     });
   });
 }
+
+/** The warning about a file that gave no usable record: `why` is its rejections and the profile it was read with, as correlate words them. */
+export const UNUSABLE_WARNING = (file: string, records: number, why: string) =>
+  `${file}: none of its ${records} records could be used (${why}): run breach-impact inspect ${file} to see its fields, then choose the format with --vendor or map fields with --column FIELD=PATH`;

@@ -129,8 +129,12 @@ describe('notice values', () => {
   });
 
   it('names the vendor from the export formats', () => {
-    expect(vendorName(['mixpanel-events (ndjson)', 'csv (csv)'])).toBe('Mixpanel');
-    expect(vendorName(['csv (csv)'])).toBe('our analytics provider');
+    // the vendor of the profiles the files were read with, when they agree; a CSV names none
+    expect(vendorName({ files: [{ format: 'mixpanel-events (ndjson)' }, { format: 'csv (csv)' }] })).toBe('Mixpanel');
+    expect(vendorName({ files: [{ format: 'segment (ndjson)', profile: 'segment' }, { format: 'mixpanel-etl (csv)', profile: 'mixpanel-etl' }] })).toBe('our analytics provider');
+    expect(vendorName({ files: [{ format: 'ga4 (ndjson)', profile: 'ga4' }] })).toBe('Google Analytics');
+    expect(vendorName({ vendor_name: 'Acme Analytics', files: [{ format: 'ga4 (ndjson)', profile: 'ga4' }] })).toBe('Acme Analytics');
+    expect(vendorName({ files: [{ format: 'csv (csv)' }] })).toBe('our analytics provider');
     expect(humanTime('nonsense')).toBe('unknown');
   });
 });

@@ -182,7 +182,16 @@ class BatchResults {
   }
 }
 
-const NO_ORGS: readonly string[] = Object.freeze([]);
+const NO_TEXTS: readonly string[] = Object.freeze([]);
+
+/** A list of texts as BatchResults.record writes it (its length, then each text's index), and where the next field starts. */
+function textList(nums: Float64Array, k: number, strings: readonly string[]): [readonly string[], number] {
+  const n = nums[k];
+  if (n === 0) return [NO_TEXTS, k + 1];
+  const list: string[] = [];
+  for (let j = 1; j <= n; j++) list.push(strings[nums[k + j]]);
+  return [list, k + 1 + n];
+}
 
 /** A record's text back from BatchResults (field, text, sharedText): absent, the grouping key, or a text. */
 function fieldText(i: number, key: string, strings: readonly string[]): string | undefined {
@@ -512,23 +521,9 @@ export class ParallelLines {
           const userId = fieldText(nums[k + 3], key, strings);
           const email = fieldText(nums[k + 4], key, strings);
           const deviceId = fieldText(nums[k + 5], key, strings);
-          const orgCount = nums[k + 6];
-          k += 7;
-          let orgIds = NO_ORGS;
-          if (orgCount > 0) {
-            const list: string[] = [];
-            for (let j = 0; j < orgCount; j++) list.push(strings[nums[k + j]]);
-            orgIds = list;
-            k += orgCount;
-          }
-          const linkedCount = nums[k++];
-          let linkedIds = NO_ORGS;
-          if (linkedCount > 0) {
-            const list: string[] = [];
-            for (let j = 0; j < linkedCount; j++) list.push(strings[nums[k + j]]);
-            linkedIds = list;
-            k += linkedCount;
-          }
+          const [orgIds, afterOrgs] = textList(nums, k + 6, strings);
+          const [linkedIds, afterLinked] = textList(nums, afterOrgs, strings);
+          k = afterLinked;
           const time = nums[k];
           const exposure = nums[k + 1];
           const place = nums[k + 2];

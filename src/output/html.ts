@@ -300,7 +300,8 @@ export function renderCasePage(d: PageData): string {
     { key: 'duplicates', value: r.duplicates, cls: 'duplicates' },
   ];
   const fileRows = (s.files ?? []).map(
-    (f) => `<tr><td class="path">${iso(f.file)}</td><td>${iso(f.format)}</td><td class="r">${num(f.records)}</td><td>${f.complete ? 'yes' : '<strong class="bad">no: reading stopped early</strong>'}</td></tr>`,
+    (f) =>
+      `<tr><td class="path">${iso(f.file)}</td><td>${iso(f.format)}</td><td class="r">${num(f.records)}</td><td>${f.complete ? 'yes' : '<strong class="bad">no: reading stopped early</strong>'}${f.usable === false ? ' <strong class="bad">nothing in it was usable</strong>' : ''}</td></tr>`,
   );
   const records = section(
     'records',
@@ -310,7 +311,7 @@ export function renderCasePage(d: PageData): string {
       .join(' <span class="op">+</span> ')} <span class="verdict">${holds ? '✓ adds up' : `✗ does not add up (${num(accounted)})`}</span></p>
 ${stackedBar(parts, r.read)}
 <p class="legend">${parts.map((p) => `<span class="key ${p.cls}"></span>${p.key} ${pct(p.value, r.read)}`).join(' ')}</p>
-<p class="note">Accepted records (events and profiles) are what the impact is built from. Rejected records could not be read (one row each in rejected.csv); filtered ones fell outside the time window; duplicates repeat an earlier record’s id. ${fig('encoding_errors', s.encoding_errors ?? 0)} invalid UTF-8 sequences were replaced.</p>
+<p class="note">Accepted records (events and profiles) are what the impact is built from. Rejected records could not be read (one row each in rejected.csv); filtered ones fell outside the time window; duplicates repeat an earlier record (same record id, event, identity and time). ${fig('encoding_errors', s.encoding_errors ?? 0)} invalid UTF-8 sequences were replaced; ${fig('untimed', s.untimed ?? 0)} accepted records carry no time (never filtered, no first/last seen).</p>
 ${fileRows.length > 0 ? table(['export file', 'format', 'records', 'read to its end'], fileRows, 'files', [2]) : ''}`,
   );
 

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { correlateIn, expectCase, expectRefused, readList, tempDir } from './lib.js';
-import { describeCorpus, HEADERLESS_WARNING } from '../helpers.js';
+import { describeCorpus, HEADERLESS_WARNING, UNUSABLE_WARNING } from '../helpers.js';
 
 const counts = (read: number, accepted = read, rejected = 0) => ({ read, accepted, rejected, filtered: 0, duplicates: 0 });
 
@@ -31,9 +31,13 @@ describeCorpus('csv-spectrum', (corpusFile) => {
     // 37…36'37.8"N — csv-parse refuses it too unless relax_quotes; its JSON does not match the CSV anyway
     const dir = tempDir();
     const c = await correlateIn(dir, [corpusFile('csv-spectrum', 'csvs', 'location_coordinates.csv')], { extra: ['--vendor', 'csv'] });
-    // and none of its header names is a column the tool knows: the headerless-file warning
-    expectCase(c, { code: 0, records: counts(1, 0, 1), rejected: [['location_coordinates.csv', 2, 'stray_quote']], encodingErrors: 0, stderr: /first row/ });
-    expect(c.r.stderr).toBe(`breach-impact: warning: ${HEADERLESS_WARNING('location_coordinates.csv')}\n`);
+    // and none of its header names is a column the tool knows: the headerless-file warning; its
+    // one record rejected, the file gave nothing usable: named, exit 1, the case written
+    expectCase(c, { code: 1, complete: true, records: counts(1, 0, 1), rejected: [['location_coordinates.csv', 2, 'stray_quote']], encodingErrors: 0, stderr: /first row/ });
+    expect(c.r.stderr).toBe(
+      `breach-impact: warning: ${HEADERLESS_WARNING('location_coordinates.csv')}\n` +
+        `breach-impact: warning: ${UNUSABLE_WARNING('location_coordinates.csv', 1, 'rejected: stray_quote 1; read as csv, because --vendor csv')}\n`,
+    );
   });
 
   for (const [name, [idColumn, emailColumn]] of Object.entries(SPECTRUM_COLUMNS)) {
@@ -82,15 +86,35 @@ describeCorpus('csvlint.rb fixtures', (corpusFile) => {
     expect(readList(c.out, 'unmatched.csv').map((r) => r.vendor_id)).toEqual(['1', '3', 'd']);
   });
 
-  it('refuses title-row.csv (its first row has empty column names), naming the column', async () => {
+  it('reads title-row.csv (its first row has empty column names) under numbered names, and says nothing in it was usable', async () => {
     const dir = tempDir();
-    expectRefused(await correlateIn(dir, [corpusFile('csvlint-rb', 'title-row.csv')]), 2, /title-row\.csv: CSV header has an empty column name \(column 2\)/);
+    const c = await correlateIn(dir, [corpusFile('csvlint-rb', 'title-row.csv')]);
+    expectCase(c, {
+      code: 1,
+      complete: true,
+      records: counts(3, 0, 3),
+      rejected: [2, 3, 4].map((line): [string, number, string] => ['title-row.csv', line, 'no_identity']),
+      stderr: /./,
+    });
+    expect(c.r.stderr).toBe(
+      [
+        'title-row.csv: CSV column 2 has no name: read as column_2',
+        'title-row.csv: CSV column 3 has no name: read as column_3',
+        HEADERLESS_WARNING('title-row.csv'),
+        UNUSABLE_WARNING('title-row.csv', 3, 'rejected: no_identity 3; read as csv, because a CSV with a header row; common column names'),
+      ]
+        .map((w) => `breach-impact: warning: ${w}\n`)
+        .join(''),
+    );
   });
 
-  it('refuses invalid-byte-sequence.csv for its empty last header name; without it, counts the Latin-1 bytes', async () => {
+  it('reads invalid-byte-sequence.csv with its empty last header name numbered; without it, counts the Latin-1 bytes', async () => {
     const dir = tempDir();
     const original = readFileSync(corpusFile('csvlint-rb', 'invalid-byte-sequence.csv'));
-    expectRefused(await correlateIn(dir, [corpusFile('csvlint-rb', 'invalid-byte-sequence.csv')]), 2, /invalid-byte-sequence\.csv: CSV header has an empty column name \(column 7\)/);
+    const lines = original.toString('latin1').split('\r\n').filter((l) => l !== '').length - 1;
+    const named = await correlateIn(dir, [corpusFile('csvlint-rb', 'invalid-byte-sequence.csv')], { extra: ['--column', 'distinct_id=Data'], out: 'named-case' });
+    expectCase(named, { code: 0, records: counts(lines), rejected: [], stderr: /./ });
+    expect(named.r.stderr).toBe('breach-impact: warning: invalid-byte-sequence.csv: CSV column 7 has no name: read as column_7\n');
     // the same bytes with the trailing comma of every line dropped
     const fixed = Buffer.from(original.toString('latin1').replace(/,\r\n/g, '\r\n'), 'latin1');
     writeFileSync(join(dir, 'latin1.csv'), fixed);

@@ -498,7 +498,7 @@ describe('a gzip bomb, against the shipped caps', () => {
       code: 1,
       records: counts(2, 1, 1),
       rejected: [['bomb.ndjson.gz', 2, 'decompressed_size_cap']],
-      stderr: /^breach-impact: warning: bomb\.ndjson\.gz: reading stopped at line 2 \(decompressed_size_cap\); the records before it were kept\. The gzip stream inflates beyond max\(1 GiB, 1000 × its compressed size\): a possible decompression bomb\./,
+      stderr: /^breach-impact: warning: bomb\.ndjson\.gz: reading stopped at line 2 \(decompressed_size_cap\); the records before it were kept\. The gzip stream or ZIP archive inflates beyond max\(1 GiB, 1000 × its compressed size\): a possible decompression bomb\./,
     });
     expect(readList(c.out, 'unmatched.csv').map((u) => u.vendor_id)).toEqual(['before-bomb']);
   });

@@ -178,9 +178,13 @@ describeCorpus('JSONTestSuite', (corpusFile) => {
     expect(counts.accepted).toBe(0);
 
     const y = await correlateIn(dir, names('y_').map((f) => corpusFile(SUITE, f)), { extra: ['--vendor', 'mixpanel-events'], out: 'y-case' });
-    expect(y.r.code).toBe(0);
     expect(y.rejected.filter((r) => !['not_an_object', 'no_identity'].includes(r.reason))).toEqual([]);
     expect(y.summary.complete).toBe(true);
+    // valid JSON, but no y_ document is a record with an identity: each file is named as giving
+    // nothing usable, and the run exits 1 (never a silent success)
+    expect(y.r.code).toBe(1);
+    expect(y.summary.files.filter((f) => f.usable)).toEqual([]);
+    for (const f of y.summary.files) expect(y.r.stderr).toContain(`${f.file}: ${f.records === 0 ? 'the file holds no record' : `none of its ${f.records} records could be used`}`);
   });
 
   it('reads the i_ files as whole documents deterministically, and refuses the UTF-16 ones by name', async () => {
@@ -193,8 +197,11 @@ describeCorpus('JSONTestSuite', (corpusFile) => {
       1,
       f === 'i_structure_500_nested_arrays.json' ? 'max_depth' : f.includes('object') ? 'no_identity' : 'not_an_object',
     ]);
+    // every record rejected: each file named as unusable, exit 1, the case written
     expectCase(c, {
-      code: 0,
+      code: 1,
+      complete: true,
+      stderr: new RegExp(files.map((f) => `${f.replace(/[.+]/g, '\\$&')}: none of its 1 records could be used`).join('[\\s\\S]*')),
       records: { read: files.length, accepted: 0, rejected: files.length, filtered: 0, duplicates: 0 },
       rejected,
       // the 27 invalid UTF-8 sequences of the i_string files, and the lone surrogate key (the

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { correlateIn, event, expectCase, readList, run, tempDir, writeInternalDb, explainCase } from './lib.js';
-import { HEADERLESS_WARNING } from '../helpers.js';
+import { HEADERLESS_WARNING, UNUSABLE_WARNING } from '../helpers.js';
 
 describe.concurrent('values that are not records', () => {
   it('rejects top-level scalars and arrays in NDJSON as not_an_object, one line each, neighbours kept', async () => {
@@ -90,8 +90,10 @@ describe('a CSV without a header row', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'headerless.csv'), 'alice@example.com,Alice Archer,u-77\nbob@example.com,Bob Baker,u-78\ncarol@example.com,Carol Cole,u-79\n');
     const c = await correlateIn(dir, ['headerless.csv']);
+    // nothing in it could be used: named, exit 1, the case written
     expectCase(c, {
-      code: 0,
+      code: 1,
+      complete: true,
       records: { read: 2, accepted: 0, rejected: 2, filtered: 0, duplicates: 0 },
       rejected: [
         ['headerless.csv', 2, 'no_identity'],
@@ -99,7 +101,10 @@ describe('a CSV without a header row', () => {
       ],
       stderr: /first row/,
     });
-    expect(c.r.stderr).toBe(`breach-impact: warning: ${HEADERLESS_WARNING('headerless.csv')}\n`);
+    expect(c.r.stderr).toBe(
+      `breach-impact: warning: ${HEADERLESS_WARNING('headerless.csv')}\n` +
+        `breach-impact: warning: ${UNUSABLE_WARNING('headerless.csv', 2, 'rejected: no_identity 2; read as csv, because a CSV with a header row; common column names')}\n`,
+    );
     for (const value of ['alice', 'Alice Archer', 'u-77']) expect(c.r.stderr + c.r.stdout, value).not.toContain(value);
   });
 });
@@ -230,7 +235,8 @@ describe.concurrent('deep nesting never exhausts the stack', () => {
         ['open.json', 1, 'truncated_json'],
         ['open-object.json', 2, 'truncated_json'],
       ],
-      stderr: /open\.json: reading stopped at line 1 \(truncated_json\)[^\n]*\n[^\n]*open-object\.json: reading stopped at line 2 \(truncated_json\)/,
+      // open.json gave no record at all: it is also named as unusable
+      stderr: /open\.json: reading stopped at line 1 \(truncated_json\)[^\n]*\n[^\n]*open\.json: none of its 1 records could be used \(rejected: truncated_json 1;[^\n]*\n[^\n]*open-object\.json: reading stopped at line 2 \(truncated_json\)/,
     });
   });
 });
