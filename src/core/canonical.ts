@@ -113,8 +113,10 @@ export const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** Mixpanel's dedupe key (insert id, event, distinct_id, time in seconds), each part length-prefixed. */
 export function dedupeKey(insertId: string, event: string | undefined, distinctId: string | undefined, time: number | null): string {
+  const e = event ?? '';
+  const d = distinctId ?? '';
   const secs = time === null ? '' : String(Math.floor(time / 1000));
-  return [insertId, event ?? '', distinctId ?? '', secs].map((p) => `${p.length}:${p}`).join('');
+  return insertId.length + ':' + insertId + e.length + ':' + e + d.length + ':' + d + secs.length + ':' + secs;
 }
 
 function holdsNumber(v: unknown): boolean {
@@ -151,7 +153,11 @@ function build<R>(plan: Plan<R>, rec: R, secret: boolean, numbersExact: boolean)
   const rawRecordId = first(plan.record_id, rec);
   const rawCountry = first(plan.country, rec);
   const rawRegion = first(plan.region, rec);
-  const rawLinked = plan.linked_ids.map((g) => g(rec)).filter(isPresent);
+  const rawLinked: unknown[] = [];
+  for (const g of plan.linked_ids) {
+    const v = g(rec);
+    if (isPresent(v)) rawLinked.push(v);
+  }
   const rawEvent = first(plan.event, rec);
   if (!numbersExact && (holdsNumber(rawDistinct) || holdsNumber(rawUser) || holdsNumber(rawDevice) || holdsNumber(rawEmail) || holdsNumber(rawOrgs) || holdsNumber(rawRecordId) || holdsNumber(rawCountry) || holdsNumber(rawRegion) || rawLinked.some(holdsNumber) || holdsNumber(rawEvent))) return undefined;
   const distinctId = cleaned(idText(rawDistinct), secret);

@@ -54,6 +54,24 @@ function add(addresses: Map<string, CanonicalField[]>, address: string, field: C
   else if (!fields.includes(field)) fields.push(field);
 }
 
+/**
+ * A getter of one path. The common shapes (a key of the record, a key of one of its objects) read
+ * the objects directly; anything else (lists, JSON held in strings) goes through getPath.
+ */
+function jsonGetter(p: Path): Getter<JsonObject> {
+  const [a, b] = p;
+  if (p.length === 1) return (r) => (Object.hasOwn(r, a) ? r[a] : undefined);
+  if (p.length === 2) {
+    return (r) => {
+      if (!Object.hasOwn(r, a)) return undefined;
+      const o = r[a];
+      if (typeof o === 'object' && o !== null && !Array.isArray(o)) return Object.hasOwn(o, b) ? (o as JsonObject)[b] : undefined;
+      return getPath(r, p);
+    };
+  }
+  return (r) => getPath(r, p);
+}
+
 /** JSON plans of one profile, one per record variant, made when first needed. */
 export class JsonPlans {
   private readonly byVariant = new Map<string, ReadPlan<JsonObject>>();
@@ -76,7 +94,7 @@ export class JsonPlans {
     const addresses = new Map<string, CanonicalField[]>();
     for (const f of CANONICAL_FIELDS) {
       const paths = pathsOf(this.profile, variant, this.columns, f);
-      plan[f] = paths.map((p): Getter<JsonObject> => (p.length === 1 ? (r) => (Object.hasOwn(r, p[0]) ? r[p[0]] : undefined) : (r) => getPath(r, p)));
+      plan[f] = paths.map(jsonGetter);
       for (const p of paths) add(addresses, formatPath(p), f);
     }
     return { plan, addresses };
