@@ -166,7 +166,7 @@ function build<R>(plan: Plan<R>, rec: R, secret: boolean, numbersExact: boolean)
   let email = cleaned(normalizeEmail(typeof rawEmail === 'string' ? rawEmail : idText(rawEmail)), secret);
   if (email === undefined) {
     // an email used as the user id or distinct_id (Amplitude, legacy Mixpanel) is an email too
-    const asEmail = [userId, distinctId].find((v) => v !== undefined && EMAIL_SHAPE.test(v));
+    const asEmail = userId?.includes('@') && EMAIL_SHAPE.test(userId) ? userId : distinctId?.includes('@') && EMAIL_SHAPE.test(distinctId) ? distinctId : undefined;
     if (asEmail !== undefined) {
       email = normalizeEmail(asEmail);
       exposure |= CAT.email;

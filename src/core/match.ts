@@ -46,15 +46,18 @@ export function matchIdentities(identities: readonly Identity[], users: UserLook
   );
   // Rule 4: the vendor's own links. An unmatched identity is linked to a matched one when one's
   // vendor id is among the other's linked ids, or both carry one linked id (one PostHog person_id).
-  const linkUsers = new Map<string, string | string[]>();
-  identities.forEach((id, i) => {
-    const user = out[i].userId;
-    if (user === undefined) return;
-    note(linkUsers, id.key, user);
-    for (const l of textsOf(id.linkedIds)) note(linkUsers, l, user);
-  });
-  const linkedOf = (id: Identity) => [id.key, ...textsOf(id.linkedIds)];
-  settleRule(identities, out, 'vendor_link', (id) => linkedOf(id).flatMap((l) => linkUsers.get(l) ?? []), (id) => textsOf(id.linkedIds).length > 0 || linkUsers.has(id.key));
+  // Without a linked id anywhere (most Mixpanel raw exports) there is nothing to link.
+  if (identities.some((id) => id.linkedIds !== undefined)) {
+    const linkUsers = new Map<string, string | string[]>();
+    identities.forEach((id, i) => {
+      const user = out[i].userId;
+      if (user === undefined) return;
+      note(linkUsers, id.key, user);
+      for (const l of textsOf(id.linkedIds)) note(linkUsers, l, user);
+    });
+    const linkedOf = (id: Identity) => [id.key, ...textsOf(id.linkedIds)];
+    settleRule(identities, out, 'vendor_link', (id) => linkedOf(id).flatMap((l) => linkUsers.get(l) ?? []), (id) => id.linkedIds !== undefined || linkUsers.has(id.key));
+  }
   // Rule 5: devices seen on identities matched by rules 1–4.
   const deviceUsers = new Map<string, string | string[]>();
   identities.forEach((id, i) => {

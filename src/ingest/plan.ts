@@ -36,15 +36,19 @@ function rootsOf(profile: Profile): Path[] {
  * the record; a plain --column key and every table source are looked for under each root.
  */
 function pathsOf(profile: Profile, variant: string | undefined, columns: Columns, field: CanonicalField): Path[] {
+  return sourcePathsOf(profile, variant, columns, field).flat();
+}
+
+/** pathsOf, by source: each source's paths under the roots, together. */
+function sourcePathsOf(profile: Profile, variant: string | undefined, columns: Columns, field: CanonicalField): Path[][] {
   const { custom, table } = sourcesOf(profile, variant, columns, field);
   const roots = rootsOf(profile);
-  const out: Path[] = [];
+  const out: Path[][] = [];
   for (const src of custom) {
     const p = parsePath(src);
-    if (p.length > 1) out.push(p);
-    else for (const r of roots) out.push([...r, ...p]);
+    out.push(p.length > 1 ? [p] : roots.map((r) => [...r, ...p]));
   }
-  for (const src of table) for (const r of roots) out.push([...r, ...parsePath(src)]);
+  for (const src of table) out.push(roots.map((r) => [...r, ...parsePath(src)]));
   return out;
 }
 
@@ -52,6 +56,25 @@ function add(addresses: Map<string, CanonicalField[]>, address: string, field: C
   const fields = addresses.get(address);
   if (fields === undefined) addresses.set(address, [field]);
   else if (!fields.includes(field)) fields.push(field);
+}
+
+/** The first value the getters find (not undefined), or undefined. */
+function firstDefined(getters: Getter<JsonObject>[]): Getter<JsonObject> {
+  if (getters.length === 1) return getters[0];
+  if (getters.length === 2) {
+    const [g, h] = getters;
+    return (r) => {
+      const v = g(r);
+      return v !== undefined ? v : h(r);
+    };
+  }
+  return (r) => {
+    for (const g of getters) {
+      const v = g(r);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
 }
 
 /**
@@ -72,30 +95,45 @@ function jsonGetter(p: Path): Getter<JsonObject> {
   return (r) => getPath(r, p);
 }
 
-/** JSON plans of one profile, one per record variant, made when first needed. */
+/**
+ * JSON plans of one profile, one per record variant and set of the profile's root objects the
+ * record has (a path under an absent root reads nothing, so its getter is left out), made when
+ * first needed.
+ */
 export class JsonPlans {
-  private readonly byVariant = new Map<string, ReadPlan<JsonObject>>();
+  /** by variant, then by the bits of the roots present */
+  private readonly plans = new Map<string | undefined, ReadPlan<JsonObject>[]>();
+  /** the first key of each root (`properties`, `$properties`, `data`, …) */
+  private readonly heads: string[];
 
   constructor(
     readonly profile: Profile,
     private readonly columns: Columns,
-  ) {}
+  ) {
+    this.heads = [...new Set(rootsOf(profile).filter((r) => r.length > 0).map((r) => r[0]))];
+  }
 
   forRecord(rec: JsonObject): ReadPlan<JsonObject> {
     const variant = this.profile.variantOf?.(rec);
-    const key = variant ?? '';
-    let p = this.byVariant.get(key);
-    if (p === undefined) this.byVariant.set(key, (p = this.make(variant)));
-    return p;
+    let present = 0;
+    for (let i = 0; i < this.heads.length; i++) if (Object.hasOwn(rec, this.heads[i])) present |= 1 << i;
+    let byPresent = this.plans.get(variant);
+    if (byPresent === undefined) this.plans.set(variant, (byPresent = []));
+    return (byPresent[present] ??= this.make(variant, present));
   }
 
-  private make(variant: string | undefined): ReadPlan<JsonObject> {
+  private make(variant: string | undefined, present: number): ReadPlan<JsonObject> {
+    const absent = new Set(this.heads.filter((_, i) => (present & (1 << i)) === 0));
     const plan = {} as Plan<JsonObject>;
     const addresses = new Map<string, CanonicalField[]>();
     for (const f of CANONICAL_FIELDS) {
-      const paths = pathsOf(this.profile, variant, this.columns, f);
-      plan[f] = paths.map(jsonGetter);
-      for (const p of paths) add(addresses, formatPath(p), f);
+      const sources = sourcePathsOf(this.profile, variant, this.columns, f)
+        .map((paths) => paths.filter((p) => !absent.has(p[0])))
+        .filter((paths) => paths.length > 0);
+      // one getter a source: its value under the first root that has the key, as a source is
+      // looked up in Mixpanel's properties before the record's top
+      plan[f] = sources.map((paths) => firstDefined(paths.map(jsonGetter)));
+      for (const p of sources.flat()) add(addresses, formatPath(p), f);
     }
     return { plan, addresses };
   }

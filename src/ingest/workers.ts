@@ -64,13 +64,21 @@ export function jsonValue(bytes: Buffer, ndjson: boolean, sink: ValueSink): void
     }
     return;
   }
-  if (settleRecord(parsed.obj, parsed.secret, !LOSSY_NUMBER_HINT.test(text), text, sink)) return;
+  // a kept field holds a JSON number: it kept its text unless the line holds a lossy literal
+  if (settleRecord(parsed.obj, parsed.secret, false, text, sink)) return;
+  if (!LOSSY_NUMBER_HINT.test(text)) {
+    settleRecord(parsed.obj, parsed.secret, true, text, sink);
+    return;
+  }
   const exact = parseJsonRecord(text, bytes, true);
   if (typeof exact === 'string') return sink.reject(exact, excerptOf(text));
   settleRecord(exact.obj, exact.secret, true, text, sink);
 }
 
-/** One parsed record's fate; false when it must be parsed again with exact numbers. */
+/**
+ * One parsed record's fate; false when it must be read again: `numbersExact` false, when a kept
+ * field holds a JSON number (which JSON.parse may have changed), true only when none can have.
+ */
 function settleRecord(obj: JsonObject, secret: boolean, numbersExact: boolean, text: string, sink: ValueSink): boolean {
   const plans = sink.plans(obj);
   const skip = plans.profile.skip?.(obj);

@@ -13,7 +13,7 @@ export const amplitude: Profile = {
   vendor: 'Amplitude',
   containers: 'Export API ZIP of gzipped NDJSON, NDJSON, flattened CSV',
   fields: {
-    record_id: ['uuid', '$insert_id', 'insert_id'],
+    record_id: ['uuid', '$insert_id', 'insert_id', '_insert_id'],
     event: ['event_type'],
     distinct_id: ['amplitude_id', 'user_id', 'device_id'],
     user_id: ['user_id'],
