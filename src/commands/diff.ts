@@ -3,15 +3,12 @@ import { Argument, Command, Option } from 'commander';
 import { diffCases, openCaseDir, sameInternalDb, type CaseDir, type DiffRow } from '../case/diff.js';
 import { DIFF_LISTS, type DiffList } from '../case/store.js';
 import { COLUMNS, type Cell, type Row } from '../core/rows.js';
-import { writeCsv } from '../output/csv.js';
-import { writeJsonArray, writeJsonl } from '../output/json.js';
-import { writeTable } from '../output/table.js';
-import { colorLevel, makeUi } from '../ui.js';
-import { terminalWidth } from './report.js';
+import { makeUi } from '../ui.js';
+import { ROW_FORMATS, writeRows, type RowFormat } from '../output/rows.js';
 import type { Io } from '../cli.js';
 
-const FORMATS = ['csv', 'jsonl', 'json', 'table'] as const;
-type Format = (typeof FORMATS)[number];
+const FORMATS = ROW_FORMATS;
+type Format = RowFormat;
 
 interface DiffOptions {
   list?: DiffList;
@@ -75,12 +72,11 @@ async function write(io: Io, o: DiffOptions, diffs: Iterable<DiffRow>): Promise<
   if (o.format === 'jsonl' || o.format === 'json') {
     const columns = [...HEAD, 'row', 'was'];
     const rows = mapRows(diffs, (d) => ({ list: d.list, change: d.change, key: d.key, changed: d.changed, row: d.row as unknown as Cell, was: (d.was ?? null) as unknown as Cell }));
-    return o.format === 'jsonl' ? writeJsonl(io.stdout, columns, rows) : writeJsonArray(io.stdout, columns, rows);
+    return writeRows(io.stdout, o.format, columns, rows);
   }
   const columns = [...HEAD, ...own];
   const rows = mapRows(diffs, (d) => ({ ...(o.list === undefined ? {} : d.row), list: d.list, change: d.change, key: d.key, changed: d.changed }));
-  if (o.format === 'csv') return writeCsv(io.stdout, columns, rows);
-  return writeTable(io.stdout, columns, rows, { width: terminalWidth(io.stdout), color: colorLevel('stdout') > 0 });
+  return writeRows(io.stdout, o.format, columns, rows);
 }
 
 function* mapRows(diffs: Iterable<DiffRow>, f: (d: DiffRow) => Row): Generator<Row> {

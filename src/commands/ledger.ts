@@ -4,16 +4,13 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { addToLedger, openLedgerReadOnly, SHOW_COLUMNS } from '../ledger.js';
-import { writeCsv } from '../output/csv.js';
-import { writeJsonArray, writeJsonl } from '../output/json.js';
-import { writeTable } from '../output/table.js';
-import { colorLevel, makeUi } from '../ui.js';
+import { makeUi } from '../ui.js';
 import { parseInstant } from './options.js';
-import { terminalWidth } from './report.js';
+import { ROW_FORMATS, writeRows, type RowFormat } from '../output/rows.js';
 import type { Io } from '../cli.js';
 
-const FORMATS = ['csv', 'jsonl', 'json', 'table'] as const;
-type Format = (typeof FORMATS)[number];
+const FORMATS = ROW_FORMATS;
+type Format = RowFormat;
 
 export function ledgerCommand(io: Io): Command {
   const ledger = new Command('ledger')
@@ -61,16 +58,7 @@ export function ledgerCommand(io: Io): Command {
         const reader = openLedgerReadOnly(o.ledger);
         try {
           const rows = reader.sent();
-          switch (o.format) {
-            case 'csv':
-              return await writeCsv(io.stdout, SHOW_COLUMNS, rows);
-            case 'jsonl':
-              return await writeJsonl(io.stdout, SHOW_COLUMNS, rows);
-            case 'json':
-              return await writeJsonArray(io.stdout, SHOW_COLUMNS, rows);
-            case 'table':
-              return await writeTable(io.stdout, SHOW_COLUMNS, rows, { width: terminalWidth(io.stdout), color: colorLevel('stdout') > 0 });
-          }
+          return await writeRows(io.stdout, o.format, SHOW_COLUMNS, rows);
         } finally {
           reader.close();
         }

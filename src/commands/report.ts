@@ -18,12 +18,11 @@ import { checkTemplate, placeholdersIn, readTemplate, renderBody, renderSubject,
 import { LIST_PLACEHOLDERS, noticeValues, PLACEHOLDERS, SETTABLE, vendorName, type NoticeContext, type NoticeList } from '../notice/values.js';
 import { cellText } from '../output/cells.js';
 import { writeCsv } from '../output/csv.js';
-import { writeJsonArray, writeJsonl } from '../output/json.js';
 import { writeEmlDir, writeMbox, type MailItem } from '../output/mail.js';
 import { writeText } from '../output/sink.js';
+import { writeRows, type RowFormat } from '../output/rows.js';
 import { describeCase, flatten } from '../output/summary.js';
-import { writeTable } from '../output/table.js';
-import { colorLevel, makeUi, type Ui } from '../ui.js';
+import { makeUi, type Ui } from '../ui.js';
 import { collect } from './options.js';
 import type { Io } from '../cli.js';
 
@@ -118,16 +117,7 @@ async function report(io: Io, list: Report, o: ReportOptions, ui: Ui): Promise<v
     if (mail) return await writeNotices(io, reader, list as NoticeList, o, ui, recipients);
     const columns = COLUMNS[list];
     const rows = recipients === undefined ? reader.rows(list) : recipients.rowsOnly(reader.rows(list), ui);
-    switch (o.format) {
-      case 'csv':
-        return await writeCsv(io.stdout, columns, rows);
-      case 'jsonl':
-        return await writeJsonl(io.stdout, columns, rows);
-      case 'json':
-        return await writeJsonArray(io.stdout, columns, rows);
-      case 'table':
-        return await writeTable(io.stdout, columns, rows, { width: terminalWidth(io.stdout), color: colorLevel('stdout') > 0 });
-    }
+    return await writeRows(io.stdout, o.format as RowFormat, columns, rows);
   } finally {
     reader.close();
     ledger?.close();
@@ -181,14 +171,6 @@ export class Unsent {
         `${n(this.followUps, 'follow-up', 'follow-ups')} (exposure grew); ${n(this.covered, 'was', 'were')} already told of everything now exposed`,
     );
   }
-}
-
-/** COLUMNS if set, else the terminal's width, else 120 (a pipe or file). */
-export function terminalWidth(out: Writable): number {
-  const env = Number(process.env.COLUMNS);
-  if (Number.isInteger(env) && env > 0) return env;
-  const tty = (out as NodeJS.WriteStream).columns;
-  return typeof tty === 'number' && tty > 0 ? tty : 120;
 }
 
 async function writeSummary(out: Writable, summary: Summary | undefined, format: Format): Promise<void> {
