@@ -14,7 +14,7 @@ import { JsonStreamSplitter } from './json-stream.js';
 import { pageResults, type JsonObject } from './json-record.js';
 import { LineSplitter, MAX_RECORD_BYTES } from './lines.js';
 import { CsvColumns, csvPlanOf, JsonPlans, uniqueHeader, type Columns } from './plan.js';
-import { detectCsv, detectJson, forced, PROFILE_NAMES, type Detection, type ProfileName } from './profiles/index.js';
+import { detectCsv, detectJson, forced, PROFILE_NAMES, PROFILES, type Detection, type ProfileName } from './profiles/index.js';
 import { openInput, type InputFile } from './source.js';
 import { csvExcerptOf, nameForMessage, replacedCount } from './text.js';
 import { jsonValue, ParallelLines, type ValueSink } from './workers.js';
@@ -117,7 +117,7 @@ export function chooseContainer(head: Buffer, complete: boolean, vendor: Vendor 
   while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
   if (i === head.length) return 'empty';
   const c = head[i];
-  if (vendor === 'csv' || (c !== 0x5b && c !== 0x7b && (vendor === undefined || vendor === 'mixpanel-etl' || vendor === 'amplitude' || vendor === 'posthog' || vendor === 'ga4'))) return 'csv';
+  if (vendor === 'csv' || (c !== 0x5b && c !== 0x7b && (vendor === undefined || PROFILES[vendor].csv))) return 'csv';
   if (c !== 0x5b && c !== 0x7b) return 'ndjson';
   let end = i;
   while (end < head.length && head[end] !== 0x0a && head[end] !== 0x0d) end++;

@@ -12,6 +12,7 @@ export const amplitude: Profile = {
   name: 'amplitude',
   vendor: 'Amplitude',
   containers: 'Export API ZIP of gzipped NDJSON, NDJSON, flattened CSV',
+  csv: true,
   fields: {
     record_id: ['uuid', '$insert_id', 'insert_id', '_insert_id'],
     event: ['event_type'],

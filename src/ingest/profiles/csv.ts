@@ -33,6 +33,7 @@ export const csv: Profile = {
   name: 'csv',
   vendor: '',
   containers: 'CSV with a header row',
+  csv: true,
   fields: FIELDS,
   variants: { events: { name: ['$name'] } },
   csvVariant: (keys) => (keys.has('event') || keys.has('event_name') || keys.has('event_type') ? 'events' : undefined),

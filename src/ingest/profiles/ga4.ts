@@ -11,6 +11,7 @@ export const ga4: Profile = {
   name: 'ga4',
   vendor: 'Google Analytics',
   containers: 'BigQuery export NDJSON (gzip or not), flattened CSV',
+  csv: true,
   fields: {
     event: ['event_name'],
     distinct_id: ['user_id', 'user_pseudo_id'],

@@ -9,6 +9,7 @@ export const posthog: Profile = {
   name: 'posthog',
   vendor: 'PostHog',
   containers: 'events JSONL or CSV, persons JSONL/JSON',
+  csv: true,
   fields: {
     record_id: ['uuid'],
     event: ['event'],

@@ -18,6 +18,8 @@ export interface Profile {
   vendor: string;
   /** What files it reads, for people (README, --help). */
   containers: string;
+  /** Does it read CSV? A file forced to it that does not start like JSON is then read as CSV. */
+  csv: boolean;
   /**
    * Where a path is also looked for, in order ('' = the record itself): Mixpanel keeps an event's
    * fields in `properties` and a profile's in `$properties`, beside a few at the top.

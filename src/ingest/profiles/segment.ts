@@ -12,6 +12,7 @@ export const segment: Profile = {
   name: 'segment',
   vendor: 'Segment',
   containers: 'JSON, NDJSON, gzipped S3 logs of track/identify/page/screen/group/alias calls',
+  csv: false,
   fields: {
     record_id: ['messageId', 'message_id'],
     event: ['event', 'name', 'type'],
