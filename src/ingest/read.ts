@@ -173,8 +173,9 @@ function firstRecordOf(bytes: Buffer): JsonObject | undefined {
   return typeof el === 'object' && el !== null && !Array.isArray(el) ? (el as JsonObject) : undefined;
 }
 
-/** Lines held on the main thread while looking for a first record to detect the profile from. */
+/** Lines, and their bytes, held on the main thread while looking for a first record to detect the profile from. */
 const DETECT_MAX_LINES = 1000;
+const DETECT_MAX_BYTES = 4 * MAX_RECORD_BYTES;
 
 function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, sink: RecordSink, result: FileResult, seen: (line: number) => void): Feeder {
   if (container === 'csv') return csvFeeder(opts, file, sink, result, seen);
@@ -196,6 +197,7 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
     // The workers need the profile: lines wait here until one holds a record to detect it from.
     let parallel: ParallelLines | undefined;
     const held: [number, Buffer | undefined][] = [];
+    let heldBytes = 0;
     const start = (first: JsonObject | undefined) => {
       parallel = new ParallelLines(choose(first).profile.name, opts.columns, opts.threads!, tally, {
         encodingErrors: (n) => sink.encodingErrors(n),
@@ -214,8 +216,9 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
         seen(line);
         if (parallel !== undefined) return parallel.line(line, bytes);
         held.push([line, Buffer.from(bytes)]);
+        heldBytes += bytes.length;
         const first = firstRecordOf(bytes);
-        if (first !== undefined || held.length >= DETECT_MAX_LINES) start(first);
+        if (first !== undefined || held.length >= DETECT_MAX_LINES || heldBytes >= DETECT_MAX_BYTES) start(first);
       },
       oversize: (line) => {
         seen(line);
