@@ -139,11 +139,11 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)));
     let encodingErrors = 0;
     let complete = true;
-    const inputs: (InputFile & FileSummary)[] = [];
+    const inputs: (InputFile & Omit<FileSummary, 'file'>)[] = [];
     const windowed = opts.window.since !== undefined || opts.window.until !== undefined;
     const t0 = Date.now();
     for (const [fileIndex, path] of opts.exports.entries()) {
-      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, zip: false, file: labelOf(path), format: '', profile: '', profile_reason: '', records: 0, rejected: 0, untimed: 0, usable: true, complete: true };
+      const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, zip: false, format: '', profile: '', profile_reason: '', records: 0, rejected: 0, untimed: 0, usable: true, complete: true };
       inputs.push(file);
       const readBefore = tally.counts.read;
       const rejectedBefore = tally.counts.rejected;
@@ -267,7 +267,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       gates,
       untimed: tally.times.untimed,
       vendor_name: opts.vendorName ?? vendorOfProfiles(inputs.map((f) => f.profile)),
-      files: inputs.map((f) => ({ file: f.file, format: f.format, profile: f.profile, profile_reason: f.profile_reason, records: f.records, rejected: f.rejected, untimed: f.untimed, usable: f.usable, complete: f.complete })),
+      files: inputs.map((f) => ({ file: f.label, format: f.format, profile: f.profile, profile_reason: f.profile_reason, records: f.records, rejected: f.rejected, untimed: f.untimed, usable: f.usable, complete: f.complete })),
     };
 
     // 5. The other lists, summary.json, the manifest; publish.
