@@ -7,14 +7,12 @@ import { getRandomValues } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
-import { buildImpact, handOver, type Impact, type InternalUser } from './core/impact.js';
-import { RECORD_ID_KEY_BYTES, textsOf, type Identity, type Texts } from './core/identity.js';
-import { forgetMatchingDetails, matchIdentities, RULES, type Match } from './core/match.js';
-import { type ListName, type Row } from './core/rows.js';
+import { RECORD_ID_KEY_BYTES } from './core/identity.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
-import { RejectedStage } from './case/store.js';
-import { CaseWriter, WRITER_THREAD_MIN_ROWS } from './case/writer.js';
+import { IdentityStage, resolveIdentities, RULES, writeJoinedLists } from './case/join.js';
+import { createCaseTables, listWriter, RejectedStage, storedCell, storedColumns } from './case/store.js';
+import { writeListCsv } from './case/writer.js';
 import { escapeTerminal } from './output/cells.js';
 import { readExport, type FileResult, type Vendor } from './ingest/read.js';
 import { vendorOfProfiles } from './ingest/profiles/index.js';
@@ -130,7 +128,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
   const mapSql = opts.map === undefined ? undefined : readFileSync(opts.map, 'utf8');
   const internal = new InternalDb(opts.internal, mapSql);
   const rejectedRows = new RejectedStage();
-  let writer: CaseWriter | undefined;
+  const stage = new IdentityStage(internal.db);
   try {
     prepareCaseDir(opts.out, opts.force);
     const caseFile = new StagedFile(opts.out, 'case.sqlite');
@@ -202,66 +200,56 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     phase('reading');
     ui.progress('matching identities against the internal database');
 
-    // 2. Resolve identities against the internal database, in one snapshot.
-    // The sorted array is the one reference to the identities from here on: buildImpact lets
-    // the matched ones go as it counts them (handOver clears its entries; nothing reads it after).
-    const identities = tally.groups.sorted();
+    // 2. The identities, staged in SQLite, resolved against the internal database in one
+    // snapshot; the lists computed into case.sqlite and written from it.
+    // TODO(read-aggregate): the reading hands identities to the stage as it goes
+    for (const id of tally.groups.byKey.values()) stage.put(id);
     tally.groups.byKey.clear();
-    const vendorIdentities = identities.length;
-    phase('sorting identities');
-    // 3. The lists, each written under a temporary name (its CSV and its case.sqlite rows in one
-    // pass) and let go before the next; all published together at the end. On the list thread
-    // when the case is long and there are cores to spare. The users list is written inside the
-    // snapshot, before the admins are read: the users' facts go before the admins' come (see
-    // Impact.withAdmins).
-    const staged: { file: StagedFile; rows: number | null }[] = [];
-    const write = async (name: ListName, rows: () => Iterable<Row>) => {
-      const file = new StagedFile(opts.out, `${name}.csv`);
-      const list = writer!.list(name, file);
-      let n = 0;
-      for (const row of rows()) {
-        n++;
-        const wait = list.put(row);
-        if (wait !== undefined) await wait;
+    stage.end();
+    phase('staging identities');
+    const join = internal.snapshot(() => resolveIdentities(internal.db, opts.adminRoles, phase));
+    ui.progress('writing the case');
+    caseFile.close();
+    const db = internal.db;
+    // Whatever fails while case.sqlite is written (a full disk, say) is the case directory's.
+    const intoCase = <T>(fn: () => T): T => {
+      try {
+        return fn();
+      } catch (e) {
+        throw (e as { code?: string }).code?.startsWith('SQLITE_') ? caseFile.failure(e) : e;
       }
-      await list.end();
-      staged.push({ file, rows: n });
-      phase(`writing ${name}`);
     };
-    const { impact, admin } = await internal.snapshot(async () => {
-      const impact = await impactOfUsers(internal, identities, parseThreads() > 1);
-      phase('aggregating');
-      ui.progress('writing the case');
-      // (the roster is not counted yet: it comes after the users list)
-      const caseRows = impact.count.users + impact.count.orgs + impact.count.unmatched + tally.counts.rejected;
-      writer = new CaseWriter(caseFile, parseThreads() > 1 && caseRows >= WRITER_THREAD_MIN_ROWS);
-      await write('users', impact.users);
-      impact.usersWritten();
-      const admins = internal.admins(new Set(impact.orgIds), opts.adminRoles);
-      const admin = impact.withAdmins(admins.admins, admins.info);
-      phase('admins');
-      return { impact, admin };
+    intoCase(() => {
+      db.prepare('ATTACH ? AS out').run(caseFile.tmp);
+      db.pragma('out.journal_mode = MEMORY');
+      db.pragma('out.synchronous = OFF');
+      db.exec('BEGIN');
+      createCaseTables(db, 'out');
+      writeJoinedLists(db, phase);
+      const rejected = listWriter(db, 'out', 'rejected');
+      for (const row of rejectedRows.rows()) rejected.put(storedColumns('rejected').map((c) => storedCell(c, row[c])));
+      rejected.end();
     });
-    if (writer === undefined) throw new Error('the case writer was not made');
+    rejectedRows.close();
     const internalSource = hashFile(opts.internal);
     phase('hashing the internal database');
 
-    // 4. Summary and gates.
+    // 3. Summary and gates.
     const counts = tally.counts;
     const gates = {
       max_rejected: gateExceeded(opts.maxRejected, counts.rejected, counts.read),
-      max_unmatched: gateExceeded(opts.maxUnmatched, impact.count.unmatched, vendorIdentities),
+      max_unmatched: gateExceeded(opts.maxUnmatched, join.unmatched, join.vendor),
     };
     const summary: Summary = {
       records: { ...counts },
-      identities: { vendor: vendorIdentities, matched: impact.matchedIdentities, unmatched: impact.count.unmatched },
-      users: impact.count.users,
-      orgs: impact.count.orgs,
-      roster: admin.count.roster,
-      orgs_without_admin: admin.count.orgsWithoutAdmin,
-      matched_by: Object.fromEntries(RULES.map((r) => [r, impact.matchedBy[r]])),
-      unmatched_by_reason: Object.fromEntries(Object.entries(impact.unmatchedByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
-      exposed: Object.fromEntries(CATEGORIES.map((c) => [c, impact.exposedUsers[c]])),
+      identities: { vendor: join.vendor, matched: join.matched, unmatched: join.unmatched },
+      users: join.users,
+      orgs: join.orgs,
+      roster: join.roster,
+      orgs_without_admin: join.orgsWithoutAdmin,
+      matched_by: Object.fromEntries(RULES.map((r) => [r, join.matchedBy[r]])),
+      unmatched_by_reason: Object.fromEntries(Object.entries(join.unmatchedByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
+      exposed: Object.fromEntries(CATEGORIES.map((c) => [c, join.exposed[c]])),
       complete,
       encoding_errors: encodingErrors,
       gates,
@@ -269,22 +257,22 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       vendor_name: opts.vendorName ?? vendorOfProfiles(inputs.map((f) => f.profile)),
       files: inputs.map((f) => ({ file: f.label, format: f.format, profile: f.profile, profile_reason: f.profile_reason, records: f.records, rejected: f.rejected, untimed: f.untimed, usable: f.usable, complete: f.complete })),
     };
+    intoCase(() => {
+      db.prepare('INSERT INTO out.meta (key, value) VALUES (?, ?)').run('summary', JSON.stringify(summary));
+      db.exec('COMMIT');
+    });
 
-    // 5. The other lists, summary.json, the manifest; publish.
-    const lists: [ListName, () => Iterable<Row>][] = [
-      ['orgs', admin.orgs],
-      ['roster', admin.roster],
-      ['unmatched', impact.unmatched],
-      ['jurisdictions', impact.jurisdictions],
-      ['rejected', () => rejectedRows.rows()],
-    ];
-    for (const [name, rows] of lists) await write(name, rows);
-    rejectedRows.close();
+    // 4. The list files from case.sqlite, summary.json, the manifest; publish.
+    const staged: { file: StagedFile; rows: number | null }[] = [];
+    for (const name of ['users', 'orgs', 'roster', 'unmatched', 'jurisdictions', 'rejected'] as const) {
+      const file = new StagedFile(opts.out, `${name}.csv`);
+      staged.push({ file, rows: writeListCsv(db, 'out', name, file) });
+    }
+    db.exec('DETACH out');
+    phase('writing the list files');
     const summaryFile = new StagedFile(opts.out, 'summary.json');
     summaryFile.write(JSON.stringify(summary, null, 2) + '\n');
     staged.push({ file: summaryFile, rows: null });
-    writer.meta('summary', summary);
-    await writer.close();
     staged.push({ file: caseFile, rows: null });
 
     const outputs = staged.map(({ file, rows }) => {
@@ -314,60 +302,10 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     return { summary, exitCode };
   } finally {
     await closeWorkers(); // after a failure
-    writer?.abandon();
     rejectedRows.close();
     internal.close();
     ui.stopProgress();
   }
-}
-
-/**
- * The identities matched to internal users and the lists' first step (see Impact), from the
- * users, memberships and orgs tables: each step's sets and lookups held in this function's frame,
- * let go when it returns (a caller writing the users list next does not hold them).
- */
-async function impactOfUsers(internal: InternalDb, identities: (Identity | undefined)[], threaded: boolean): Promise<Impact> {
-  const { matches, info } = await matchUsers(internal, identities as Identity[], threaded);
-  const memberships = internal.membershipsOf(matchedUsersOf(matches));
-  phase('memberships');
-  const orgs = internal.orgNames(orgsNamed(identities as Identity[], matches, memberships));
-  phase('orgs');
-  // buildImpact lets the matched identities go as it counts them (handOver clears the entries)
-  return buildImpact(handOver(identities, matches), { users: info, memberships, orgs });
-}
-
-/** The internal users the identities name (by id or email), and each identity's match. */
-async function matchUsers(internal: InternalDb, identities: readonly Identity[], threaded: boolean): Promise<{ matches: Match[]; info: Map<string, InternalUser> }> {
-  const wantedIds = new Set<string>();
-  const wantedEmails = new Set<string>();
-  for (const id of identities) {
-    for (const u of textsOf(id.userIds)) wantedIds.add(u);
-    if (id.distinctId !== undefined) wantedIds.add(id.distinctId);
-    for (const e of textsOf(id.emails)) wantedEmails.add(e);
-  }
-  phase('wanted ids and emails');
-  const { lookup, info, thread } = await internal.scanUsersBeside(wantedIds, wantedEmails, threaded);
-  phase(thread ? 'users + email thread' : 'users');
-  const matches = matchIdentities(identities, lookup);
-  forgetMatchingDetails(identities, matches);
-  phase('matching');
-  return { matches, info };
-}
-
-function matchedUsersOf(matches: readonly Match[]): Set<string> {
-  const users = new Set<string>();
-  for (const m of matches) if (m.userId !== undefined) users.add(m.userId);
-  return users;
-}
-
-/** The orgs the lists may name: of the matched users' memberships, and of unmatched identities, in first-seen order. */
-function orgsNamed(identities: readonly Identity[], matches: readonly Match[], memberships: ReadonlyMap<string, Texts>): Set<string> {
-  const all = new Set<string>();
-  for (const list of memberships.values()) for (const o of textsOf(list)) all.add(o);
-  identities.forEach((id, i) => {
-    if (matches[i].userId === undefined) for (const o of textsOf(id.orgIds)) all.add(o);
-  });
-  return all;
 }
 
 /** What to say of a file that gave no usable record: what it held, why it was refused, what to try. */

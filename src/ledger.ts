@@ -5,7 +5,7 @@
  * add (all of an index or none of it); read-only everywhere else. The schema is meant to be read
  * by a person with `sqlite3` (README, "The ledger file").
  */
-import Database from 'better-sqlite3';
+import { openDatabase, type DB, type Statement } from './sqlite.js';
 import { parse } from 'csv-parse';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, unlinkSync } from 'node:fs';
@@ -17,7 +17,6 @@ import { asReadBack, unneutralizeFormula } from './output/cells.js';
 import { InputError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
-type DB = Database.Database;
 
 /** `PRAGMA application_id` of a ledger ("BILG"): a SQLite file without it is never written to. */
 export const LEDGER_APPLICATION_ID = 0x42494c47;
@@ -119,7 +118,7 @@ export function openLedgerReadOnly(path: string): LedgerReader {
   }
   let db: DB | undefined;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openDatabase(path, { readonly: true, fileMustExist: true });
     if (checkIdentity(db, path) === 'empty') throw new UsageError(`the ledger ${path} is empty: nothing was ever recorded in it`, 'record sent notices with `breach-impact ledger add --ledger FILE notices/index.csv`');
     db.prepare('SELECT count(*) FROM sent').get();
     return new LedgerReader(db);
@@ -143,7 +142,7 @@ function readCopy(path: string): LedgerReader {
     copyFileSync(path, copy);
     chmodSync(copy, 0o600);
     if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
-    const db = new Database(copy, { readonly: true, fileMustExist: true });
+    const db = openDatabase(copy, { readonly: true, fileMustExist: true });
     checkIdentity(db, path);
     return new LedgerReader(db, remove);
   } catch (e) {
@@ -160,7 +159,7 @@ export function categoriesOfCell(text: string): Category[] {
 }
 
 export class LedgerReader {
-  private readonly lookup: Database.Statement;
+  private readonly lookup: Statement;
 
   constructor(private readonly db: DB, private readonly cleanUp?: () => void) {
     this.lookup = db.prepare('SELECT exposed FROM sent WHERE list = ? AND key = ? AND email = ?').pluck();
@@ -245,7 +244,7 @@ export async function addToLedger(o: AddOptions): Promise<AddResult> {
   let open = false;
   try {
     try {
-      db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+      db = openDatabase(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
       const kind = checkIdentity(db, path);
       if (kind === 'ledger') {
         const check = db.pragma('quick_check', { simple: true });
@@ -303,7 +302,7 @@ export async function addToLedger(o: AddOptions): Promise<AddResult> {
  */
 function removeLedger(path: string): void {
   try {
-    const db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    const db = openDatabase(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     try {
       if (checkIdentity(db, path) === 'ledger' && (db.prepare('SELECT count(*) FROM adds').pluck().get() as number) > 0) return;
     } finally {

@@ -135,8 +135,8 @@ describe('correlate on the bundled fixtures', () => {
     expect(r.code, explain(r)).toBe(0);
     const steps = r.stderr.split('\n').filter((l) => l !== '').map((l) => /^phase ([a-z +]+): \d+\.\d\d s, cpu \d+\.\d\d s, main \d+\.\d\d s, rss \d+ MB, peak (?:\d+|\?) MB, heap \d+ MB$/.exec(l)?.[1] ?? `unexpected: ${l}`);
     expect(steps).toEqual([
-      'reading', 'sorting identities', 'wanted ids and emails', 'users', 'matching', 'memberships', 'orgs', 'aggregating',
-      'writing users', 'admins', 'hashing the internal database', 'writing orgs', 'writing roster', 'writing unmatched', 'writing jurisdictions', 'writing rejected', 'publishing',
+      'reading', 'staging identities', 'merging identities', 'users', 'matching', 'memberships', 'orgs', 'aggregating', 'admins',
+      'writing users', 'writing orgs', 'writing roster', 'writing unmatched', 'writing jurisdictions', 'hashing the internal database', 'writing the list files', 'publishing',
     ]);
     const files = readCase(out);
     for (const f of LIST_FILES) expect(files[f], f).toBe(readFileSync(join(GOLDEN, f), 'utf8'));

@@ -3,11 +3,9 @@
  * order, list cells as JSON arrays, rows in list order; `meta` holds summary.json. Holds no value
  * flagged as a credential (those never get past canonicalisation).
  */
-import Database from 'better-sqlite3';
+import { openDatabase, type DB, type Statement } from '../sqlite.js';
 import { COLUMNS, COUNT_COLUMNS, LIST_COLUMNS, LISTS, STORED_EXTRA, type ListName, type Row } from '../core/rows.js';
 import { InputError, UsageError } from '../errors.js';
-
-type DB = Database.Database;
 
 /** 64 rows of at most 12 columns: well under SQLite's 32,766 bound parameters. */
 const ROWS_PER_INSERT = 64;
@@ -27,64 +25,43 @@ function columnType(c: string): string {
 export type Stored = string | number | null;
 
 /**
- * Writes case.sqlite: every table made when it is opened, then each list's rows in list order
- * (`listWriter`), the meta, and `close` commits. It runs where the lists are written (the main
- * thread, or the list thread: see case/writer.ts), the same statements in the same order.
+ * Makes case.sqlite's tables in the attached database `schema` (the case's temporary file): one
+ * table per list, its stored columns in order, and `meta`.
  */
-export class CaseStore {
-  private readonly db: DB;
-
-  constructor(path: string) {
-    this.db = new Database(path);
-    // MEMORY, not OFF: better-sqlite3's defensive mode ignores OFF, and a -journal file beside the
-    // temporary name would outlive an interrupted run.
-    this.db.pragma('journal_mode = MEMORY');
-    this.db.pragma('synchronous = OFF');
-    this.db.pragma('locking_mode = EXCLUSIVE');
-    for (const list of LISTS) {
-      const cols = storedColumns(list).map((c) => `"${c}" ${columnType(c)}`);
-      this.db.exec(`CREATE TABLE "${list}" (${cols.join(', ')})`);
-    }
-    this.db.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)');
-    this.db.exec('BEGIN');
+export function createCaseTables(db: DB, schema: string): void {
+  for (const list of LISTS) {
+    const cols = storedColumns(list).map((c) => `"${c}" ${columnType(c)}`);
+    db.exec(`CREATE TABLE ${schema}."${list}" (${cols.join(', ')})`);
   }
+  db.exec(`CREATE TABLE ${schema}.meta (key TEXT PRIMARY KEY, value TEXT)`);
+}
 
-  /**
-   * Rows of a list, in list order, one `put` each (its storedCell per column), then `end`. Rows are
-   * inserted ROWS_PER_INSERT at a time: better-sqlite3's cost is mostly per statement run.
-   */
-  listWriter(list: ListName): { put(cells: readonly Stored[]): void; end(): void } {
-    const cols = storedColumns(list);
-    const insert = (n: number) => this.db.prepare(`INSERT INTO "${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES ${Array.from({ length: n }, () => `(${cols.map(() => '?').join(', ')})`).join(', ')}`);
-    const many = insert(ROWS_PER_INSERT);
-    let values: Stored[] = [];
-    let rows = 0;
-    return {
-      put: (cells) => {
-        for (const v of cells) values.push(v);
-        if (++rows === ROWS_PER_INSERT) {
-          many.run(values);
-          values = [];
-          rows = 0;
-        }
-      },
-      end: () => {
-        if (rows > 0) insert(rows).run(values);
+/**
+ * Rows of a list into `schema`, in list order, one `put` each (its storedCell per column), then
+ * `end`. Rows are inserted ROWS_PER_INSERT at a time: better-sqlite3's cost is mostly per
+ * statement run.
+ */
+export function listWriter(db: DB, schema: string, list: ListName): { put(cells: readonly Stored[]): void; end(): void } {
+  const cols = storedColumns(list);
+  const insert = (n: number) => db.prepare(`INSERT INTO ${schema}."${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES ${Array.from({ length: n }, () => `(${cols.map(() => '?').join(', ')})`).join(', ')}`);
+  const many = insert(ROWS_PER_INSERT);
+  let values: Stored[] = [];
+  let rows = 0;
+  return {
+    put: (cells) => {
+      for (const v of cells) values.push(v);
+      if (++rows === ROWS_PER_INSERT) {
+        many.run(values);
         values = [];
         rows = 0;
-      },
-    };
-  }
-
-  /** `value`: JSON text. */
-  putMeta(key: string, value: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
-  }
-
-  close(): void {
-    this.db.exec('COMMIT');
-    this.db.close();
-  }
+      }
+    },
+    end: () => {
+      if (rows > 0) insert(rows).run(values);
+      values = [];
+      rows = 0;
+    },
+  };
 }
 
 /**
@@ -94,11 +71,11 @@ export class CaseStore {
  */
 export class RejectedStage {
   private readonly db: DB;
-  private readonly insert: Database.Statement;
+  private readonly insert: Statement;
   private seq = 0;
 
   constructor() {
-    this.db = new Database('');
+    this.db = openDatabase('');
     this.db.exec('CREATE TABLE rejected_staged (file_index INTEGER, seq INTEGER, file TEXT, line INTEGER, reason TEXT, excerpt TEXT)');
     this.db.exec('BEGIN');
     this.insert = this.db.prepare('INSERT INTO rejected_staged (file_index, seq, file, line, reason, excerpt) VALUES (?, ?, ?, ?, ?, ?)');
@@ -169,7 +146,7 @@ export class CaseReader {
 
   constructor(readonly path: string) {
     try {
-      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db = openDatabase(path, { readonly: true, fileMustExist: true });
       this.db.prepare('SELECT 1 FROM meta LIMIT 1').get();
     } catch {
       throw new UsageError(`${path} is not a readable breach-impact case database`, 'run `breach-impact correlate … --out DIR` first, then pass that DIR to --case');
@@ -177,7 +154,7 @@ export class CaseReader {
   }
 
   *rows(list: ListName): IterableIterator<Row> {
-    let stmt: Database.Statement;
+    let stmt: Statement;
     try {
       stmt = this.db.prepare(`SELECT * FROM "${list}" ORDER BY rowid`);
     } catch {
@@ -194,7 +171,7 @@ export class CaseReader {
    */
   *keyedRows(list: DiffList): IterableIterator<KeyedRow> {
     const tie = list === 'roster' && this.hasColumn(list, 'admin_user_id') ? `coalesce(CAST(admin_user_id AS TEXT), '')` : `''`;
-    let stmt: Database.Statement;
+    let stmt: Statement;
     try {
       stmt = this.db.prepare(`SELECT ${KEY_SQL[list]} AS "key()", ${tie} AS "tie()", * FROM "${list}" ORDER BY 1, 2, rowid`);
     } catch {

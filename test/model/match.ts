@@ -1,9 +1,13 @@
 /**
+ * The reference model: correlate's matching and lists as they were computed in JavaScript before
+ * the join moved to SQL (src/case/join.ts). test/join.test.ts checks the SQL against it.
+ */
+/**
  * Matching vendor identities to internal users, by the first rule that applies:
  * user_id, email, distinct_id, vendor_link, then device_link. A rule that points at two or more
  * users makes the identity unmatched as ambiguous_<rule>; later rules are not tried. Pure.
  */
-import { textsOf, type Identity } from './identity.js';
+import { textsOf, type Identity } from '../../src/core/identity.js';
 
 export const RULES = ['user_id', 'email', 'distinct_id', 'vendor_link', 'device_link'] as const;
 export type Rule = (typeof RULES)[number];

@@ -1,12 +1,16 @@
 /**
+ * The reference model: correlate's matching and lists as they were computed in JavaScript before
+ * the join moved to SQL (src/case/join.ts). test/join.test.ts checks the SQL against it.
+ */
+/**
  * From matched identities and the internal facts to the impact lists: affected users, affected
  * orgs, the admin roster, unmatched identities and jurisdictions. Pure; rows come out sorted.
  */
-import { CATEGORIES, CAT, categoriesOf, type Category } from './categories.js';
-import { compareCodePoints, sortByCodePoints, textsOf, withText, type Identity, type Texts } from './identity.js';
+import { CATEGORIES, CAT, categoriesOf, type Category } from '../../src/core/categories.js';
+import { compareCodePoints, sortByCodePoints, textsOf, withText, type Identity, type Texts } from '../../src/core/identity.js';
 import { RULES, unmatchedReason, type Match, type Rule } from './match.js';
-import { formatTime } from './normalize.js';
-import type { JurisdictionRow, OrgRow, RosterRow, UnmatchedRow, UserRow } from './rows.js';
+import { formatTime } from '../../src/core/normalize.js';
+import type { JurisdictionRow, OrgRow, RosterRow, UnmatchedRow, UserRow } from '../../src/core/rows.js';
 
 /**
  * A user's email and name from the internal database, packed in one flat string

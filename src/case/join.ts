@@ -1,0 +1,326 @@
+/**
+ * The join, in SQL. One connection holds three databases:
+ *
+ * - `main`: the internal database, opened read-only (`file:…?mode=ro`), so that `--map` views and
+ *   every query name its tables as they always did (`users`, `main.users`);
+ * - `stage`: a private temporary database (SQLite's own, 0600 and already unlinked) where the
+ *   reading stages per-identity aggregates and the join keeps its intermediate tables;
+ * - `out`: the case's case.sqlite (attached under its temporary name when the lists are written).
+ *
+ * Staged identities are merged (one row per vendor identity), matched by the rules of the spec
+ * (user_id, email, distinct_id, vendor_link, device_link: the first rule with a candidate decides,
+ * two or more candidates make the identity ambiguous), and the lists are computed by SQL into
+ * case.sqlite in list order. Nothing of the internal tables is held in JavaScript: memory grows
+ * with the staging batch and SQLite's cache, not with the export or the database.
+ *
+ * Texts compare and sort by SQLite's BINARY collation: UTF-8 bytes, which is Unicode code point
+ * order, the lists' order. The texts staged are well-formed (lone surrogates were replaced when
+ * read), so they survive the trip through UTF-8 unchanged.
+ */
+import { CATEGORIES, categoriesOf } from '../core/categories.js';
+import { textsOf, type Identity } from '../core/identity.js';
+import { formatTime, normalizeEmail } from '../core/normalize.js';
+import type { IdentitySink } from '../core/stage.js';
+import type { DB, Statement } from '../sqlite.js';
+
+/** The matching rules, in the order they are tried (their index is `rule` in the tables). */
+export const RULES = ['user_id', 'email', 'distinct_id', 'vendor_link', 'device_link'] as const;
+export type Rule = (typeof RULES)[number];
+
+/** Kinds of staged texts (stage.txt.kind). */
+const USER = 0;
+const EMAIL = 1;
+const DEVICE = 2;
+const ORG = 3;
+const LINKED = 4;
+
+/** Identity parts per INSERT: well under SQLite's bound-parameter limit. */
+const PARTS_PER_INSERT = 128;
+const PART_COLUMNS = ['key', 'has_distinct', 'events', 'first', 'last', 'exposure', 'users', 'emails', 'devices', 'orgs', 'linked', 'places'];
+
+/** The bitwise OR of an exposure column over a group (one max() per category bit). */
+function orOf(column: string): string {
+  return `(${CATEGORIES.map((_, i) => `max(${column} & ${1 << i})`).join(' | ')})`;
+}
+
+/**
+ * Is the text `x` ASCII without NUL (as many bytes as characters: SQLite counts characters up to a
+ * NUL)? For such a text JavaScript's trim, NFC and lower case are SQLite's trim of WHITE and lower.
+ */
+const ASCII = (x: string) => `length(CAST(${x} AS BLOB)) = length(${x})`;
+/** The ASCII characters JavaScript's trim removes. */
+const WHITE = 'char(32, 9, 10, 11, 12, 13)';
+/** `x` as a list cell shows a stored value: trimmed text, '' for NULL (JavaScript's trim and String for anything not plain printable ASCII). */
+const TEXT = (x: string) => `(CASE WHEN ${x} IS NULL THEN '' WHEN typeof(${x}) = 'text' AND ${ASCII(x)} THEN trim(${x}, ${WHITE}) ELSE bi_text(${x}) END)`;
+/** A stored email normalized as the export's are (trim, NFC, lower case; NULL when empty or not text). */
+const NORM = (x: string) => `(CASE WHEN typeof(${x}) <> 'text' THEN NULL WHEN ${ASCII(x)} THEN nullif(lower(trim(${x}, ${WHITE})), '') ELSE bi_email(${x}) END)`;
+/** A time in whole seconds as the lists write it. */
+const TIME = (x: string) => `(CASE WHEN ${x} IS NULL THEN NULL WHEN ${x} BETWEEN 0 AND 253402300799 THEN strftime('%Y-%m-%dT%H:%M:%SZ', ${x}, 'unixepoch') ELSE bi_time(${x}) END)`;
+const RULE_NAME = (x: string) => `(CASE ${x} ${RULES.map((r, i) => `WHEN ${i} THEN '${r}'`).join(' ')} END)`;
+
+export interface JoinCounts {
+  vendor: number;
+  matched: number;
+  unmatched: number;
+  users: number;
+  orgs: number;
+  roster: number;
+  orgsWithoutAdmin: number;
+  matchedBy: Record<Rule, number>;
+  unmatchedByReason: Record<string, number>;
+  /** affected users per exposure category */
+  exposed: Record<string, number>;
+}
+
+/** Registers the few functions the SQL needs from JavaScript (only for texts outside printable ASCII, and far-off times). */
+export function registerFunctions(db: DB): void {
+  db.function('bi_text', { deterministic: true }, (v: unknown) => (v === null || v === undefined ? '' : String(v).trim()));
+  db.function('bi_email', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? (normalizeEmail(v) ?? null) : null));
+  db.function('bi_time', { deterministic: true }, (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? formatTime(Number(v) * 1000) : null));
+}
+
+/**
+ * Vendor identities staged as the reading hands them over (an IdentitySink), merged and resolved
+ * against the internal database, and the lists written to case.sqlite.
+ */
+export class IdentityStage implements IdentitySink {
+  private rows: unknown[] = [];
+  private parts = 0;
+  private readonly insert: Statement;
+
+  constructor(private readonly db: DB) {
+    db.exec(`CREATE TABLE stage.part (key TEXT NOT NULL, has_distinct INTEGER, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER, users TEXT, emails TEXT, devices TEXT, orgs TEXT, linked TEXT, places TEXT)`);
+    this.insert = this.insertOf(PARTS_PER_INSERT);
+    db.exec('BEGIN');
+  }
+
+  private insertOf(n: number): Statement {
+    const row = `(${PART_COLUMNS.map(() => '?').join(', ')})`;
+    return this.db.prepare(`INSERT INTO stage.part (${PART_COLUMNS.join(', ')}) VALUES ${Array.from({ length: n }, () => row).join(', ')}`);
+  }
+
+  put(id: Identity): void {
+    this.rows.push(
+      id.key,
+      id.distinctId !== undefined ? 1 : 0,
+      id.events,
+      id.first,
+      id.last,
+      id.exposure,
+      json(id.userIds),
+      json(id.emails),
+      json(id.deviceIds),
+      json(id.orgIds),
+      json(id.linkedIds),
+      id.places === undefined ? null : JSON.stringify(textsOf(id.places).map((p) => p.split('\u0000'))),
+    );
+    if (++this.parts === PARTS_PER_INSERT) {
+      this.insert.run(this.rows);
+      this.rows = [];
+      this.parts = 0;
+    }
+  }
+
+  /** Every part staged: the last batch written and committed. */
+  end(): void {
+    if (this.parts > 0) this.insertOf(this.parts).run(this.rows);
+    this.rows = [];
+    this.parts = 0;
+    this.db.exec('COMMIT');
+  }
+}
+
+function json(t: Identity['userIds']): string | null {
+  return t === undefined ? null : JSON.stringify(textsOf(t));
+}
+
+/**
+ * Merges the staged parts into identities and resolves them against the internal tables
+ * (`users`, `orgs`, `memberships` as the connection names them: the database's own, or --map's
+ * TEMP views). Call inside one read transaction of the internal database: every step reads the
+ * same snapshot. `adminRoles`: lower-case roles whose members receive the org notices.
+ */
+export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: (name: string) => void): JoinCounts {
+  const run = (sql: string, ...params: unknown[]) => {
+    const t = performance.now();
+    const r = db.prepare(sql).run(...params);
+    if (process.env.BI_PLAN) process.stderr.write(sql.replace(/\s+/g, ' ').slice(0, 90) + '\n' + (db.prepare('EXPLAIN QUERY PLAN ' + sql).all(...params) as { detail: string }[]).map((r) => '   ' + r.detail).join('\n') + `\n   ${(performance.now() - t).toFixed(0)} ms\n`);
+    return r;
+  };
+
+  // 1. One row per identity; its texts, one row per distinct (kind, value).
+  db.exec(`CREATE TABLE stage.ident (key TEXT PRIMARY KEY, has_distinct INTEGER, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER) WITHOUT ROWID`);
+  run(`INSERT INTO stage.ident SELECT key, max(has_distinct), sum(events), min(first), max(last), ${orOf('exposure')} FROM stage.part GROUP BY key ORDER BY key`);
+  db.exec(`CREATE TABLE stage.txt (kind INTEGER, value TEXT, key TEXT, PRIMARY KEY (kind, value, key)) WITHOUT ROWID`);
+  const kinds: [number, string][] = [[USER, 'users'], [EMAIL, 'emails'], [DEVICE, 'devices'], [ORG, 'orgs'], [LINKED, 'linked']];
+  run(`INSERT INTO stage.txt SELECT DISTINCT kind, value, key FROM (${kinds.map(([k, c]) => `SELECT ${k} AS kind, j.value AS value, p.key AS key FROM stage.part p, json_each(p.${c}) j WHERE p.${c} IS NOT NULL`).join(' UNION ALL ')}) ORDER BY 1, 2, 3`);
+  db.exec(`CREATE INDEX stage.txt_by_key ON txt (key, kind, value)`);
+  db.exec(`CREATE TABLE stage.place (key TEXT, country TEXT, region TEXT, PRIMARY KEY (key, country, region)) WITHOUT ROWID`);
+  run(`INSERT INTO stage.place SELECT DISTINCT p.key, j.value ->> 0, j.value ->> 1 FROM stage.part p, json_each(p.places) j WHERE p.places IS NOT NULL ORDER BY 1, 2, 3`);
+  db.exec(`DROP TABLE stage.part`);
+  phase('merging identities');
+
+  // 2. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
+  // by normalized email. One pass over users; the rows in the order it read them (seq), so that
+  // of two rows with one id the last one's contact is kept.
+  db.exec(`CREATE TABLE stage.want_id (id TEXT PRIMARY KEY) WITHOUT ROWID`);
+  run(`INSERT INTO stage.want_id SELECT value FROM stage.txt WHERE kind = ${USER} UNION SELECT key FROM stage.ident WHERE has_distinct = 1`);
+  db.exec(`CREATE TABLE stage.want_email (email TEXT PRIMARY KEY) WITHOUT ROWID`);
+  run(`INSERT INTO stage.want_email SELECT DISTINCT value FROM stage.txt WHERE kind = ${EMAIL}`);
+  db.exec(`CREATE TABLE stage.iuser (seq INTEGER PRIMARY KEY, id TEXT, email, name, norm TEXT)`);
+  run(`INSERT INTO stage.iuser (id, email, name, norm)
+       SELECT id, email, name, CASE WHEN norm IN stage.want_email THEN norm END FROM (SELECT CAST(id AS TEXT) AS id, email, name, ${NORM('email')} AS norm FROM users LIMIT -1)
+       WHERE id IS NOT NULL AND (id IN stage.want_id OR norm IN stage.want_email)`);
+  db.exec(`CREATE TABLE stage.uid (id TEXT PRIMARY KEY) WITHOUT ROWID`);
+  run(`INSERT INTO stage.uid SELECT DISTINCT id FROM stage.iuser WHERE id IN stage.want_id ORDER BY 1`);
+  db.exec(`CREATE TABLE stage.umail (norm TEXT, id TEXT, PRIMARY KEY (norm, id)) WITHOUT ROWID`);
+  run(`INSERT INTO stage.umail SELECT DISTINCT norm, id FROM stage.iuser WHERE norm IS NOT NULL ORDER BY 1, 2`);
+  db.exec(`CREATE TABLE stage.contact (id TEXT PRIMARY KEY, email TEXT, name TEXT) WITHOUT ROWID`);
+  run(`INSERT OR REPLACE INTO stage.contact SELECT id, ${TEXT('email')}, ${TEXT('name')} FROM stage.iuser ORDER BY seq`);
+  db.exec(`DROP TABLE stage.iuser`);
+  phase('users');
+
+  // 3. Matching: the first rule with a candidate decides (one: matched; more: ambiguous).
+  db.exec(`CREATE TABLE stage.m (key TEXT PRIMARY KEY, user TEXT, rule INTEGER, ambiguous INTEGER) WITHOUT ROWID`);
+  const decide = (rule: number, candidates: string) =>
+    run(`INSERT INTO stage.m SELECT key, CASE WHEN count(DISTINCT user) = 1 THEN min(user) END, ${rule}, count(DISTINCT user) > 1 FROM (${candidates}) WHERE key NOT IN (SELECT key FROM stage.m) GROUP BY key ORDER BY key`);
+  decide(0, `SELECT t.key AS key, t.value AS user FROM stage.txt t WHERE t.kind = ${USER} AND t.value IN stage.uid`);
+  decide(1, `SELECT t.key AS key, u.id AS user FROM stage.txt t JOIN stage.umail u ON u.norm = t.value WHERE t.kind = ${EMAIL}`);
+  decide(2, `SELECT key, key AS user FROM stage.ident WHERE has_distinct = 1 AND key IN stage.uid`);
+  // Rule 4, the vendor's own links: an identity is linked to a matched one when one's vendor id is
+  // among the other's linked ids, or both carry one linked id.
+  db.exec(`CREATE TABLE stage.link (id TEXT, user TEXT, PRIMARY KEY (id, user)) WITHOUT ROWID`);
+  run(`INSERT INTO stage.link SELECT DISTINCT id, user FROM (SELECT key AS id, user FROM stage.m WHERE user IS NOT NULL UNION ALL SELECT t.value, m.user FROM stage.txt t JOIN stage.m m ON m.key = t.key WHERE t.kind = ${LINKED} AND m.user IS NOT NULL) ORDER BY 1, 2`);
+  decide(3, `SELECT x.key AS key, l.user AS user FROM (SELECT key, key AS id FROM stage.ident UNION ALL SELECT key, value FROM stage.txt WHERE kind = ${LINKED}) x JOIN stage.link l ON l.id = x.id`);
+  // Rule 5: devices seen on identities matched by rules 1–4.
+  db.exec(`CREATE TABLE stage.device (id TEXT, user TEXT, PRIMARY KEY (id, user)) WITHOUT ROWID`);
+  run(`INSERT INTO stage.device SELECT DISTINCT t.value, m.user FROM stage.txt t JOIN stage.m m ON m.key = t.key WHERE t.kind = ${DEVICE} AND m.user IS NOT NULL ORDER BY 1, 2`);
+  decide(4, `SELECT t.key AS key, d.user AS user FROM stage.txt t JOIN stage.device d ON d.id = t.value WHERE t.kind = ${DEVICE}`);
+  db.exec(`DROP TABLE stage.link; DROP TABLE stage.device`);
+  phase('matching');
+
+  // 4. Affected users, their orgs (memberships), and the orgs the lists name.
+  db.exec(`CREATE TABLE stage.au (user TEXT PRIMARY KEY, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER, rule INTEGER) WITHOUT ROWID`);
+  run(`INSERT INTO stage.au SELECT m.user, sum(i.events), min(i.first), max(i.last), ${orOf('i.exposure')}, min(m.rule) FROM stage.m m JOIN stage.ident i ON i.key = m.key WHERE m.user IS NOT NULL GROUP BY m.user ORDER BY m.user`);
+  // One pass over memberships: the affected users' rows, and every row of an admin role (whose
+  // org may be affected); the user id's own value kept, in a column of the same declared type,
+  // so that the users row it names is found by the same comparison as in the internal database.
+  const roles = adminRoles.length > 0 ? adminRoles : [''];
+  const userIdType = (db.prepare(`SELECT type FROM pragma_table_info('memberships') WHERE name = 'user_id'`).pluck().get() as string | undefined) ?? '';
+  db.exec(`CREATE TABLE stage.ms (seq INTEGER PRIMARY KEY, user TEXT, org TEXT, admin INTEGER, role, user_value ${/^[A-Za-z ()0-9,]*$/.test(userIdType) ? userIdType : ''})`);
+  run(
+    `INSERT INTO stage.ms (user, org, admin, role, user_value) SELECT u, o, a, role, user_id FROM (
+       SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o, ${adminRoles.length > 0 ? `lower(trim(role)) IN (${roles.map(() => '?').join(', ')})` : '0'} AS a, role, user_id FROM memberships LIMIT -1)
+     WHERE u IS NOT NULL AND o IS NOT NULL AND (a OR u IN (SELECT user FROM stage.au))`,
+    ...(adminRoles.length > 0 ? roles : []),
+  );
+  db.exec(`CREATE TABLE stage.mem (user TEXT, org TEXT, PRIMARY KEY (user, org)) WITHOUT ROWID`);
+  run(`INSERT INTO stage.mem SELECT DISTINCT user, org FROM stage.ms WHERE user IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
+  phase('memberships');
+  // unmatched identities (not matched, ambiguous or not)
+  db.exec(`CREATE TABLE stage.um (key TEXT PRIMARY KEY, ambiguous INTEGER) WITHOUT ROWID`);
+  run(`INSERT INTO stage.um SELECT i.key, CASE WHEN m.ambiguous = 1 THEN m.rule END FROM stage.ident i LEFT JOIN stage.m m ON m.key = i.key WHERE m.user IS NULL ORDER BY i.key`);
+  db.exec(`CREATE TABLE stage.org (id TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID`);
+  run(`INSERT OR REPLACE INTO stage.org SELECT id, ${TEXT('name')} FROM (SELECT CAST(id AS TEXT) AS id, name FROM orgs)
+       WHERE id IN (SELECT org FROM stage.mem UNION SELECT t.value FROM stage.txt t WHERE t.kind = ${ORG} AND t.key IN (SELECT key FROM stage.um))`);
+  phase('orgs');
+
+  // 5. Affected orgs: through affected users' memberships, and unattributed (unmatched
+  // identities naming an org that exists).
+  db.exec(`CREATE TABLE stage.ao (org TEXT PRIMARY KEY, affected INTEGER, unattributed INTEGER, first INTEGER, last INTEGER, exposure INTEGER) WITHOUT ROWID`);
+  run(`INSERT INTO stage.ao SELECT org, sum(a), sum(u), min(f), max(l), ${orOf('e')} FROM (
+         SELECT mem.org AS org, 1 AS a, 0 AS u, au.first AS f, au.last AS l, au.exposure AS e FROM stage.mem mem JOIN stage.au au ON au.user = mem.user
+         UNION ALL
+         SELECT t.value, 0, 1, i.first, i.last, i.exposure FROM stage.um um JOIN stage.txt t ON t.key = um.key AND t.kind = ${ORG} JOIN stage.ident i ON i.key = um.key JOIN stage.org o ON o.id = t.value
+       ) GROUP BY org ORDER BY org`);
+  phase('aggregating');
+
+  // 6. Admins of the affected orgs: one roster row per (org, admin), the strongest role kept.
+  // An admin's contact: from a users row the membership finds (the last one read), else none.
+  db.exec(`CREATE TABLE stage.admin (seq INTEGER PRIMARY KEY, org TEXT, user TEXT, role TEXT, email TEXT, name TEXT, found INTEGER)`);
+  run(`INSERT INTO stage.admin (org, user, role, email, name, found)
+       SELECT a.org, a.user, ${TEXT('a.role')}, ${TEXT('x.email')}, ${TEXT('x.name')}, x.id IS NOT NULL
+       FROM stage.ms a LEFT JOIN users x ON x.id = a.user_value
+       WHERE a.admin = 1 AND a.org IN (SELECT org FROM stage.ao) ORDER BY a.seq`);
+  db.exec(`DROP TABLE stage.ms`);
+  db.exec(`CREATE TABLE stage.admin_contact (user TEXT PRIMARY KEY, email TEXT, name TEXT) WITHOUT ROWID`);
+  run(`INSERT OR REPLACE INTO stage.admin_contact SELECT user, email, name FROM stage.admin WHERE found = 1 ORDER BY seq`);
+  // the strongest role: owner, then admin (in any case), then any other by its text
+  db.exec(`CREATE TABLE stage.roster (org TEXT, email TEXT, user TEXT, role TEXT, PRIMARY KEY (org, email, user)) WITHOUT ROWID`);
+  run(`INSERT INTO stage.roster SELECT r.org, coalesce(c.email, ''), r.user, substr(r.best, 2) FROM (
+         SELECT org, user, min(CASE lower(role) WHEN 'owner' THEN '0' WHEN 'admin' THEN '1' ELSE '2' END || role) AS best FROM stage.admin GROUP BY org, user) r
+       LEFT JOIN stage.admin_contact c ON c.user = r.user ORDER BY 1, 2, 3`);
+  phase('admins');
+
+
+  // 7. The list cells of many values, each made in one grouped pass (not a subquery per row),
+  // the admins per org, and each exposure mask's list.
+  db.exec(`CREATE TABLE stage.uplace (user TEXT, country TEXT, region TEXT, PRIMARY KEY (user, country, region)) WITHOUT ROWID`);
+  run(`INSERT INTO stage.uplace SELECT DISTINCT m.user, p.country, p.region FROM stage.m m JOIN stage.place p ON p.key = m.key WHERE m.user IS NOT NULL ORDER BY 1, 2, 3`);
+  db.exec(`CREATE TABLE stage.ucell (user TEXT PRIMARY KEY, orgs TEXT, countries TEXT, regions TEXT) WITHOUT ROWID`);
+  run(`INSERT INTO stage.ucell SELECT user, json_group_array(org ORDER BY org), '[]', '[]' FROM stage.mem GROUP BY user ORDER BY user`);
+  run(`INSERT INTO stage.ucell SELECT user, '[]', json_group_array(DISTINCT country ORDER BY country) FILTER (WHERE country <> ''), json_group_array(DISTINCT region ORDER BY region) FILTER (WHERE region <> '') FROM stage.uplace GROUP BY user ORDER BY user
+       ON CONFLICT (user) DO UPDATE SET countries = excluded.countries, regions = excluded.regions`);
+  db.exec(`CREATE TABLE stage.mcell (key TEXT PRIMARY KEY, reason TEXT, emails TEXT, orgs TEXT) WITHOUT ROWID`);
+  run(`INSERT INTO stage.mcell SELECT um.key, ${REASON}, '', '[]' FROM stage.um um ORDER BY um.key`);
+  run(`UPDATE stage.mcell SET emails = e.list FROM (SELECT t.key AS key, group_concat(t.value, ';' ORDER BY t.value) AS list FROM stage.txt t WHERE t.kind = ${EMAIL} AND t.key IN (SELECT key FROM stage.um) GROUP BY t.key) e WHERE e.key = mcell.key`);
+  run(`UPDATE stage.mcell SET orgs = o.list FROM (SELECT t.key AS key, json_group_array(t.value ORDER BY t.value) AS list FROM stage.txt t WHERE t.kind = ${ORG} AND t.key IN (SELECT key FROM stage.um) GROUP BY t.key) o WHERE o.key = mcell.key`);
+  db.exec(`CREATE TABLE stage.admins (org TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID`);
+  run(`INSERT INTO stage.admins SELECT org, count(*) FROM stage.roster GROUP BY org ORDER BY org`);
+  db.exec(`CREATE TABLE stage.mask (mask INTEGER PRIMARY KEY, list TEXT)`);
+  const mask = db.prepare(`INSERT INTO stage.mask VALUES (?, ?)`);
+  for (let m = 0; m < 1 << CATEGORIES.length; m++) mask.run(m, JSON.stringify(categoriesOf(m)));
+  phase('list cells');
+
+  const one = (sql: string) => db.prepare(sql).pluck().get() as number;
+  const matchedBy = Object.fromEntries(RULES.map((r) => [r, 0])) as Record<Rule, number>;
+  for (const [rule, n] of db.prepare(`SELECT rule, count(*) FROM stage.m WHERE user IS NOT NULL GROUP BY rule`).raw().all() as [number, number][]) matchedBy[RULES[rule]] = n;
+  const unmatchedByReason: Record<string, number> = {};
+  for (const [reason, n] of db.prepare(`SELECT reason, count(*) FROM stage.mcell GROUP BY 1 ORDER BY 1`).raw().all() as [string, number][]) unmatchedByReason[reason] = n;
+  const exposed: Record<string, number> = {};
+  const sums = db.prepare(`SELECT ${CATEGORIES.map((_, i) => `coalesce(sum((exposure & ${1 << i}) <> 0), 0)`).join(', ')} FROM stage.au`).raw().get() as number[];
+  CATEGORIES.forEach((c, i) => (exposed[c] = sums[i]));
+  const vendor = one(`SELECT count(*) FROM stage.ident`);
+  const unmatched = one(`SELECT count(*) FROM stage.um`);
+  return {
+    vendor,
+    matched: vendor - unmatched,
+    unmatched,
+    users: one(`SELECT count(*) FROM stage.au`),
+    orgs: one(`SELECT count(*) FROM stage.ao`),
+    roster: one(`SELECT count(*) FROM stage.roster`),
+    orgsWithoutAdmin: one(`SELECT count(*) FROM stage.ao WHERE org NOT IN (SELECT org FROM stage.admins)`),
+    matchedBy,
+    unmatchedByReason,
+    exposed,
+  };
+}
+
+/** Why an unmatched identity (stage.um as `um`) is: ambiguous by a rule, else whether it names an org that exists. */
+const REASON = `(CASE WHEN um.ambiguous IS NOT NULL THEN 'ambiguous_' || ${RULE_NAME('um.ambiguous')}
+  WHEN EXISTS (SELECT 1 FROM stage.txt t JOIN stage.org o ON o.id = t.value WHERE t.key = um.key AND t.kind = ${ORG}) THEN 'org_only' ELSE 'no_match' END)`;
+
+/**
+ * The lists users, orgs, roster, unmatched and jurisdictions, from the resolved identities into
+ * case.sqlite (attached as `out`), in list order, cells as case.sqlite stores them (lists as
+ * JSON arrays, counts as integers). Writes nothing else: a failure here is the case directory's.
+ */
+export function writeJoinedLists(db: DB, phase: (name: string) => void): void {
+  const run = (sql: string) => db.prepare(sql).run();
+  run(`INSERT INTO out.users SELECT au.user, coalesce(c.email, ''), coalesce(c.name, ''), coalesce(x.orgs, '[]'),
+         ${RULE_NAME('au.rule')}, au.events, ${TIME('au.first')}, ${TIME('au.last')}, k.list, coalesce(x.countries, '[]'), coalesce(x.regions, '[]')
+       FROM stage.au au LEFT JOIN stage.contact c ON c.id = au.user LEFT JOIN stage.ucell x ON x.user = au.user JOIN stage.mask k ON k.mask = au.exposure ORDER BY au.user`);
+  phase('writing users');
+  run(`INSERT INTO out.orgs SELECT ao.org, coalesce(o.name, ''), ao.affected, ao.unattributed, coalesce(n.n, 0), k.list, ${TIME('ao.first')}, ${TIME('ao.last')}
+       FROM stage.ao ao LEFT JOIN stage.org o ON o.id = ao.org LEFT JOIN stage.admins n ON n.org = ao.org JOIN stage.mask k ON k.mask = ao.exposure ORDER BY ao.org`);
+  phase('writing orgs');
+  run(`INSERT INTO out.roster SELECT r.org, coalesce(o.name, ''), r.email, coalesce(c.name, ''), r.role, ao.affected, k.list, r.user
+       FROM stage.roster r JOIN stage.ao ao ON ao.org = r.org LEFT JOIN stage.org o ON o.id = r.org LEFT JOIN stage.admin_contact c ON c.user = r.user
+       JOIN stage.mask k ON k.mask = ao.exposure ORDER BY r.org, r.email, r.user`);
+  phase('writing roster');
+  run(`INSERT INTO out.unmatched SELECT x.key, x.reason, x.emails, i.events, ${TIME('i.first')}, ${TIME('i.last')}, k.list, x.orgs
+       FROM stage.mcell x JOIN stage.ident i ON i.key = x.key JOIN stage.mask k ON k.mask = i.exposure ORDER BY x.key`);
+  phase('writing unmatched');
+  run(`INSERT INTO out.jurisdictions SELECT country, region, count(*) FROM stage.uplace GROUP BY country, region ORDER BY country, region`);
+  phase('writing jurisdictions');
+}
