@@ -122,7 +122,7 @@ export function renderRuns(rows) {
 /**
  * The whole section the bench writes: a heading, when and where it ran, the table, how the
  * workloads are made, the runs, and any extra lines (DuckDB, diff, a note).
- * `info`: { date, commit, machine, runs, threads, note?, extra?: string[] }.
+ * `info`: { date, commit, machine, runs, threads, load?, note?, extra?: string[] }.
  */
 export function renderSection(rows, info) {
   const parts = [
@@ -130,7 +130,7 @@ export function renderSection(rows, info) {
     '',
     `Written by \`npm run bench\` on ${info.date} at commit ${info.commit}; ${info.machine}.`,
     `${info.runs} run${info.runs === 1 ? '' : 's'} of each contender per workload, alternating; medians` +
-      `${info.threads ? `; \`correlate\` with ${info.threads}` : ''}.`,
+      `${info.threads ? `; \`correlate\` with ${info.threads}` : ''}${info.load ? `; ${info.load}` : ''}.`,
   ];
   if (info.note) parts.push('', info.note);
   parts.push(

@@ -27,7 +27,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, homedir, totalmem } from 'node:os';
+import { cpus, homedir, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -254,6 +254,9 @@ async function main() {
   const threads = threadsHow(process.env.BENCH_THREADS);
   const rows = [];
   const extra = [];
+  // The machine's 1-minute load average every 10 s: a busy machine slows correlate (two threads) more than the floor (one).
+  const loads = [loadavg()[0]];
+  const sampler = setInterval(() => loads.push(loadavg()[0]), 10_000).unref();
   for (const size of SIZES) {
     for (const shape of SHAPE_NAMES) {
       const w = workload(size, shape);
@@ -294,13 +297,17 @@ async function main() {
       if (process.env.BENCH_DIFF !== '0') extra.push(await benchDiff(w, caseDir, threads));
     }
   }
-  console.log(`\nsummary (targets of issue 25)\n${renderTable(rows)}`);
+  clearInterval(sampler);
+  loads.push(loadavg()[0]);
+  const load = `the 1-minute load average during the run: median ${median(loads).toFixed(1)}, highest ${Math.max(...loads).toFixed(1)} (${cpus().length} cores)`;
+  console.log(`\n${load}\nsummary (targets of issue 25)\n${renderTable(rows)}`);
   const section = renderSection(rows, {
     date: new Date().toISOString().slice(0, 10),
     commit,
     machine,
     runs: RUNS,
     threads: threads.label,
+    load,
     note: process.env.BENCH_NOTE,
     extra,
   });

@@ -109,6 +109,7 @@ describe('bench table and docs section', () => {
       machine: '2 cores (X), 8.0 GiB RAM, Node v20.0.0',
       runs: 3,
       threads: '`--threads 2`',
+      load: 'load 1.0',
       note: 'Measured on the code before the redesign.',
       extra: ['`diff` line'],
     });
@@ -116,7 +117,7 @@ describe('bench table and docs section', () => {
       '## The latest bench',
       '',
       'Written by `npm run bench` on 2026-12-06 at commit abc1234; 2 cores (X), 8.0 GiB RAM, Node v20.0.0.',
-      '3 runs of each contender per workload, alternating; medians; `correlate` with `--threads 2`.',
+      '3 runs of each contender per workload, alternating; medians; `correlate` with `--threads 2`; load 1.0.',
       '',
       'Measured on the code before the redesign.',
     ]);
