@@ -47,6 +47,18 @@ export function parseShapes(list) {
   return names;
 }
 
+/**
+ * How correlate is told BENCH_THREADS (`threads`, unset or a whole number): `--threads N` when
+ * its `correlate --help` text lists that option, else the environment variable
+ * BREACH_IMPACT_THREADS=N. Returns { args, env, label } (label: how the docs name it).
+ */
+export function threadsFor(threads, correlateHelp) {
+  if (threads === undefined || threads === '') return { args: [], env: {}, label: '' };
+  if (!/^[1-9]\d*$/.test(threads)) throw new Error(`BENCH_THREADS: ${threads} is not a whole number of threads`);
+  if (/^\s*(-\w, )?--threads\b/m.test(correlateHelp)) return { args: ['--threads', threads], env: {}, label: `\`--threads ${threads}\`` };
+  return { args: [], env: { BREACH_IMPACT_THREADS: threads }, label: `\`BREACH_IMPACT_THREADS=${threads}\`` };
+}
+
 export function median(xs) {
   if (xs.length === 0) throw new Error('median of nothing');
   const s = [...xs].sort((a, b) => a - b);

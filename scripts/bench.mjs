@@ -31,7 +31,7 @@ import { cpus, homedir, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { END_MARKER, SHAPES, START_MARKER, median, parseShapes, parseSize, renderSection, renderTable, replaceSection, sizeLabel, summarize } from './bench-lib.mjs';
+import { END_MARKER, SHAPES, START_MARKER, median, parseShapes, parseSize, renderSection, renderTable, replaceSection, sizeLabel, summarize, threadsFor } from './bench-lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The first day of the generator's events (src/fixtures/generate.ts START: 2025-11-01T00:00:00Z). */
@@ -223,13 +223,10 @@ async function duckdbJob(exportPath, csvDir, outDir) {
   `);
 }
 
-/** How correlate is told its threads: the option when this binary has it, else the environment variable. */
+/** How correlate is told BENCH_THREADS: asks this binary's `correlate --help` whether it has --threads. */
 function threadsHow(threads) {
-  if (!threads) return { args: [], env: {}, label: '' };
-  if (!/^[1-9]\d*$/.test(threads)) throw new Error(`BENCH_THREADS: ${threads} is not a whole number of threads`);
-  const help = execFileSync(process.execPath, [BIN, 'correlate', '--help'], { encoding: 'utf8' });
-  if (/(^|\s)--threads\b/m.test(help)) return { args: ['--threads', threads], env: {}, label: `\`--threads ${threads}\`` };
-  return { args: [], env: { BREACH_IMPACT_THREADS: threads }, label: `\`BREACH_IMPACT_THREADS=${threads}\`` };
+  if (!threads) return threadsFor(threads, '');
+  return threadsFor(threads, execFileSync(process.execPath, [BIN, 'correlate', '--help'], { encoding: 'utf8' }));
 }
 
 /** The commit measured; "+ uncommitted changes" when the code differs from it (docs aside). */

@@ -35,6 +35,25 @@ describe('bench sizes and shapes', () => {
   });
 });
 
+describe('bench threads', () => {
+  const help = (options: string) => `Usage: breach-impact correlate [options] <export...>\n\nOptions:\n  --internal <db>         internal database\n${options}  -h, --help              display help for command\n`;
+
+  it('passes BENCH_THREADS as --threads when correlate --help lists it', () => {
+    expect(lib.threadsFor('2', help('  --threads <n>           worker threads (default: one per core)\n'))).toEqual({ args: ['--threads', '2'], env: {}, label: '`--threads 2`' });
+  });
+
+  it('falls back to BREACH_IMPACT_THREADS when it does not, even if a description mentions threads', () => {
+    const fallback = { args: [], env: { BREACH_IMPACT_THREADS: '1' }, label: '`BREACH_IMPACT_THREADS=1`' };
+    expect(lib.threadsFor('1', help(''))).toEqual(fallback);
+    expect(lib.threadsFor('1', help('  --quiet                 no progress (see --threads of the reader)\n'))).toEqual(fallback);
+  });
+
+  it('passes nothing when BENCH_THREADS is unset and refuses what is not a thread count', () => {
+    expect(lib.threadsFor(undefined, '')).toEqual({ args: [], env: {}, label: '' });
+    for (const bad of ['0', 'two', '-1', '1.5']) expect(() => lib.threadsFor(bad, help('')), bad).toThrow(/BENCH_THREADS/);
+  });
+});
+
 describe('bench medians and targets', () => {
   it('takes the median of odd and even counts without reordering its input', () => {
     const xs = [3, 1, 2];
