@@ -127,6 +127,7 @@ function run(args, env = {}) {
       const wall = Number(process.hrtime.bigint() - t) / 1e9;
       if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}\n${Buffer.concat(err).toString().slice(0, 2000)}`));
       const u = JSON.parse(readFileSync(usage, 'utf8'));
+      rmSync(usage, { force: true });
       resolvePromise({ wall, cpu: (u.user + u.sys) / 1e6, rss: u.maxRSS / 1024, stdout: Buffer.concat(out).toString() });
     });
   });
