@@ -1,17 +1,25 @@
 #!/usr/bin/env node
 /**
  * npm run bench: correlate end to end against the parse floor (node:readline + JSON.parse per
- * line, nothing else), on cached synthetic workloads, alternating, several times; medians.
+ * line, nothing else), on cached synthetic workloads of two internal-database shapes,
+ * alternating, several times; medians. The results table goes to stdout and replaces the
+ * section between `<!-- bench:start -->` and `<!-- bench:end -->` in docs/performance.md.
+ * Only the CLI is run, so the harness does not depend on correlate's internals.
  *
  * Environment:
  *   BENCH_SIZES   workloads, comma-separated: 1m, 5m, or any N events (e.g. 200k)   default 1m,5m
+ *   BENCH_SHAPES  internal-database shapes, comma-separated                        default integer,text
+ *                 integer: integer ids, index on users.email (fixtures' default)
+ *                 text: fixtures --id-style text --no-indexes (user-…/org-… ids, no secondary index)
  *   BENCH_RUNS    runs of each contender per workload                               default 3
  *   BENCH_CACHE   where workloads live (never the repo)   default ${XDG_CACHE_HOME:-~/.cache}/breach-impact-bench
  *   BENCH_DUCKDB  1: also time DuckDB (installs @duckdb/node-api into the cache, not the repo);
  *                 0: never; unset: only if already installed there
- *   BENCH_THREADS passed to correlate as BREACH_IMPACT_THREADS (e.g. 1 for the single-threaded path)
+ *   BENCH_THREADS correlate's threads: `--threads N` when `correlate --help` lists it, else the
+ *                 environment variable BREACH_IMPACT_THREADS=N (e.g. 1 for the single-threaded path)
  *   BENCH_DIFF    0: skip timing `diff` of two cases of each workload (the whole window, and the
  *                 window from its second day: most rows change, some go)        default 1
+ *   BENCH_NOTE    a sentence written under the heading of the docs section (e.g. what code was measured)
  *
  * Children are timed from the outside (wall) and report their own getrusage at exit (CPU time,
  * peak RSS, all threads included) through a tiny --import hook.
@@ -19,10 +27,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, homedir, totalmem } from 'node:os';
+import { cpus, homedir, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { END_MARKER, SHAPES, START_MARKER, median, parseShapes, parseSize, renderSection, renderTable, replaceSection, sizeLabel, summarize, threadsFor } from './bench-lib.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The first day of the generator's events (src/fixtures/generate.ts START: 2025-11-01T00:00:00Z). */
@@ -51,11 +60,17 @@ if (process.argv[2] === '--floor') {
 const cacheRoot = process.env.BENCH_CACHE ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'breach-impact-bench');
 if (cacheRoot.startsWith(ROOT + '/')) throw new Error(`BENCH_CACHE ${cacheRoot} is inside the repository; choose a directory outside it`);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS: ${process.env.BENCH_RUNS} is not a whole number of runs (1 or more)`);
 const SIZES = (process.env.BENCH_SIZES ?? '1m,5m').split(',').map((s) => s.trim()).filter(Boolean);
+const SHAPE_NAMES = parseShapes(process.env.BENCH_SHAPES ?? 'integer,text');
+const DOC = join(ROOT, 'docs', 'performance.md');
 if (process.argv[2] === '--duckdb') {
   await duckdbJob(process.argv[3], process.argv[4], process.argv[5]);
   process.exit(0);
 }
+// Bad settings and broken markers fail now, not after an hour of runs.
+for (const size of SIZES) parseSize(size);
+replaceSection(readFileSync(DOC, 'utf8'), '');
 mkdirSync(cacheRoot, { recursive: true });
 
 const HOOK = join(cacheRoot, 'rusage-hook.mjs');
@@ -69,12 +84,6 @@ process.on('exit', () => {
 `,
 );
 
-function events(size) {
-  const m = /^(\d+(?:\.\d+)?)([km]?)$/i.exec(size);
-  if (!m) throw new Error(`BENCH_SIZES: ${size} is not a size like 1m, 5m or 200k`);
-  return Math.round(Number(m[1]) * (m[2].toLowerCase() === 'm' ? 1e6 : m[2].toLowerCase() === 'k' ? 1e3 : 1));
-}
-
 /** The generator's own code, so a changed generator never reuses a stale workload. */
 function generatorVersion() {
   const h = createHash('sha256');
@@ -83,15 +92,16 @@ function generatorVersion() {
   return h.digest('hex').slice(0, 10);
 }
 
-function workload(size) {
-  const w = { events: events(size), users: 1_000_000, orgs: 200_000, seed: 'bench' };
-  const dir = join(cacheRoot, `w-${w.events}-u${w.users}-o${w.orgs}-s${w.seed}-${generatorVersion()}`);
+/** One workload: every size has the same users and orgs; the shape is the internal database's. */
+function workload(size, shape) {
+  const w = { events: parseSize(size), users: 1_000_000, orgs: 200_000, seed: 'bench', shape };
+  const dir = join(cacheRoot, `w-${w.events}-u${w.users}-o${w.orgs}-s${w.seed}-${shape}-${generatorVersion()}`);
   const plantedFile = join(dir, 'planted.json');
   if (!existsSync(plantedFile)) {
-    process.stderr.write(`generating ${size} workload in ${dir} …\n`);
+    process.stderr.write(`generating ${size} ${shape} workload in ${dir} …\n`);
     rmSync(dir, { recursive: true, force: true });
     const t = process.hrtime.bigint();
-    const out = execFileSync(process.execPath, [BIN, 'fixtures', '--out', dir, '--events', String(w.events), '--users', String(w.users), '--orgs', String(w.orgs), '--seed', w.seed, '--json']);
+    const out = execFileSync(process.execPath, [BIN, 'fixtures', '--out', dir, '--events', String(w.events), '--users', String(w.users), '--orgs', String(w.orgs), '--seed', w.seed, ...SHAPES[shape].args, '--json']);
     process.stderr.write(`  generated in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s\n`);
     writeFileSync(plantedFile, out);
   }
@@ -117,6 +127,7 @@ function run(args, env = {}) {
       const wall = Number(process.hrtime.bigint() - t) / 1e9;
       if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}\n${Buffer.concat(err).toString().slice(0, 2000)}`));
       const u = JSON.parse(readFileSync(usage, 'utf8'));
+      rmSync(usage, { force: true });
       resolvePromise({ wall, cpu: (u.user + u.sys) / 1e6, rss: u.maxRSS / 1024, stdout: Buffer.concat(out).toString() });
     });
   });
@@ -139,11 +150,6 @@ function check(summary, planted) {
   const r = summary.records;
   if (r.read !== r.accepted + r.rejected + r.filtered + r.duplicates) throw new Error('summary invariant read = accepted + rejected + filtered + duplicates broken');
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function duckdbModule() {
   const dir = join(cacheRoot, 'duckdb');
@@ -218,50 +224,93 @@ async function duckdbJob(exportPath, csvDir, outDir) {
   `);
 }
 
+/** How correlate is told BENCH_THREADS: asks this binary's `correlate --help` whether it has --threads. */
+function threadsHow(threads) {
+  if (!threads) return threadsFor(threads, '');
+  return threadsFor(threads, execFileSync(process.execPath, [BIN, 'correlate', '--help'], { encoding: 'utf8' }));
+}
+
+/** The commit measured; "+ uncommitted changes" when the code differs from it (docs aside). */
+function commitMeasured() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs', ':!README.md'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${head} + uncommitted changes` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 async function main() {
   const cpuModel = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? cpus()[0]?.model;
-  console.log(`machine: ${cpus().length} cores (${cpuModel}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}`);
-  console.log(`runs: ${RUNS} per contender, alternating; medians; ratio = wall time ÷ the parse floor's`);
+  const machine = `${cpus().length} cores (${cpuModel}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}`;
+  const commit = commitMeasured();
+  console.log(`machine: ${machine}; commit ${commit}`);
+  console.log(`runs: ${RUNS} per contender, alternating; medians; ratio = correlate's median wall time ÷ the parse floor's`);
   const duck = duckdbModule();
   const caseDir = join(cacheRoot, 'case');
-  const threads = process.env.BENCH_THREADS;
+  const threads = threadsHow(process.env.BENCH_THREADS);
+  const rows = [];
+  const extra = [];
+  // The machine's 1-minute load average every 10 s: a busy machine slows correlate (two threads) more than the floor (one).
+  const loads = [loadavg()[0]];
+  const sampler = setInterval(() => loads.push(loadavg()[0]), 10_000).unref();
   for (const size of SIZES) {
-    const w = workload(size);
-    const bytes = statSync(w.export).size;
-    const contenders = [
-      { name: 'parse floor (readline + JSON.parse)', args: [SELF, '--floor', w.export] },
-      {
-        name: `correlate${threads ? ` (BREACH_IMPACT_THREADS=${threads})` : ''}`,
-        args: [BIN, 'correlate', w.export, '--internal', w.internal, '--out', caseDir, '--force', '--quiet', '--json'],
-        env: threads ? { BREACH_IMPACT_THREADS: threads } : {},
-        check: (r) => check(JSON.parse(r.stdout), w.planted),
-      },
-    ];
-    if (duck) {
-      const csvDir = await internalCsv(w);
-      contenders.push({ name: 'DuckDB (read_ndjson + SQL joins, 2 threads)', args: [SELF, '--duckdb', w.export, csvDir, join(cacheRoot, 'duck-out')] });
-    }
-    const results = contenders.map(() => []);
-    for (let i = 0; i < RUNS; i++) {
-      for (const [k, c] of contenders.entries()) {
-        const r = await run(c.args, c.env);
-        c.check?.(r);
-        results[k].push(r);
-        process.stderr.write(`  ${size} run ${i + 1}/${RUNS} ${c.name}: ${r.wall.toFixed(2)} s, ${r.rss.toFixed(0)} MB\n`);
+    for (const shape of SHAPE_NAMES) {
+      const w = workload(size, shape);
+      const bytes = statSync(w.export).size;
+      const contenders = [
+        { name: 'parse floor (readline + JSON.parse)', args: [SELF, '--floor', w.export] },
+        {
+          name: `correlate${threads.label ? ` (${threads.label.replace(/`/g, '')})` : ''}`,
+          args: [BIN, 'correlate', w.export, '--internal', w.internal, '--out', caseDir, '--force', '--quiet', '--json', ...threads.args],
+          env: threads.env,
+          check: (r) => check(JSON.parse(r.stdout), w.planted),
+        },
+      ];
+      if (duck) {
+        const csvDir = await internalCsv(w);
+        contenders.push({ name: 'DuckDB (read_ndjson + SQL joins, 2 threads)', args: [SELF, '--duckdb', w.export, csvDir, join(cacheRoot, 'duck-out')] });
       }
+      const results = contenders.map(() => []);
+      for (let i = 0; i < RUNS; i++) {
+        for (const [k, c] of contenders.entries()) {
+          const r = await run(c.args, c.env);
+          c.check?.(r);
+          results[k].push(r);
+          process.stderr.write(`  ${size} ${shape} run ${i + 1}/${RUNS} ${c.name}: ${r.wall.toFixed(2)} s, ${r.rss.toFixed(0)} MB\n`);
+        }
+      }
+      const row = summarize(w.events, shape, results[0], results[1]);
+      rows.push(row);
+      const what = `${sizeLabel(w.events)} ${shape}: ${w.events.toLocaleString('en-US')} events (${(bytes / 1e6).toFixed(1)} MB NDJSON), ${w.users.toLocaleString('en-US')} users, ${w.orgs.toLocaleString('en-US')} orgs, ${w.planted.memberships.toLocaleString('en-US')} memberships, ${w.planted.identities.toLocaleString('en-US')} vendor identities`;
+      console.log(`\n${what}`);
+      const table = [`| contender | wall s | CPU s | peak RSS MB | events/s | MB/s | ÷ floor |`, `|---|---:|---:|---:|---:|---:|---:|`];
+      for (const [k, c] of contenders.entries()) {
+        const med = summarize(w.events, shape, results[0], results[k]);
+        table.push(`| ${c.name} | ${med.correlate.toFixed(2)} | ${med.cpu.toFixed(2)} | ${med.rss.toFixed(0)} | ${Math.round(w.events / med.correlate).toLocaleString('en-US')} | ${(bytes / 1e6 / med.correlate).toFixed(0)} | ${med.ratio.toFixed(2)} |`);
+      }
+      console.log(table.join('\n'));
+      if (duck) extra.push(`${what}:\n\n${table.join('\n')}`);
+      if (process.env.BENCH_DIFF !== '0') extra.push(await benchDiff(w, caseDir, threads));
     }
-    const floor = median(results[0].map((r) => r.wall));
-    console.log(`\n${size}: ${w.events.toLocaleString('en-US')} events (${(bytes / 1e6).toFixed(1)} MB NDJSON), ${w.users.toLocaleString('en-US')} users, ${w.orgs.toLocaleString('en-US')} orgs, ${w.planted.memberships.toLocaleString('en-US')} memberships, ${w.planted.identities.toLocaleString('en-US')} vendor identities`);
-    console.log(`| contender | wall s | CPU s | peak RSS MB | events/s | MB/s | ÷ floor |`);
-    console.log(`|---|---:|---:|---:|---:|---:|---:|`);
-    for (const [k, c] of contenders.entries()) {
-      const wall = median(results[k].map((r) => r.wall));
-      const cpu = median(results[k].map((r) => r.cpu));
-      const rss = median(results[k].map((r) => r.rss));
-      console.log(`| ${c.name} | ${wall.toFixed(2)} | ${cpu.toFixed(2)} | ${rss.toFixed(0)} | ${Math.round(w.events / wall).toLocaleString('en-US')} | ${(bytes / 1e6 / wall).toFixed(0)} | ${(wall / floor).toFixed(2)} |`);
-    }
-    if (process.env.BENCH_DIFF !== '0') await benchDiff(w, caseDir);
   }
+  clearInterval(sampler);
+  loads.push(loadavg()[0]);
+  const load = `the 1-minute load average during the run: median ${median(loads).toFixed(1)}, highest ${Math.max(...loads).toFixed(1)} (${cpus().length} cores)`;
+  console.log(`\n${load}\nsummary (targets of issue 25)\n${renderTable(rows)}`);
+  const section = renderSection(rows, {
+    date: new Date().toISOString().slice(0, 10),
+    commit,
+    machine,
+    runs: RUNS,
+    threads: threads.label,
+    load,
+    note: process.env.BENCH_NOTE,
+    extra,
+  });
+  writeFileSync(DOC, replaceSection(readFileSync(DOC, 'utf8'), section));
+  process.stderr.write(`wrote the table to ${DOC} (between ${START_MARKER} and ${END_MARKER})\n`);
 }
 
 /**
@@ -269,24 +318,23 @@ async function main() {
  * the second day of the generator's window on, where most users' counts and times change and
  * some users, orgs and roster rows are gone.
  */
-async function benchDiff(w, caseA) {
+async function benchDiff(w, caseA, threads) {
   const caseB = join(cacheRoot, 'case-b');
   const since = new Date((GENERATOR_START + 86400) * 1000).toISOString().slice(0, 10);
-  await run([BIN, 'correlate', w.export, '--internal', w.internal, '--out', caseB, '--force', '--quiet', '--json', '--since', since]);
+  await run([BIN, 'correlate', w.export, '--internal', w.internal, '--out', caseB, '--force', '--quiet', '--json', '--since', since, ...threads.args], threads.env);
   const runs = [];
   let differences = 0;
   for (let i = 0; i < RUNS; i++) {
     const r = await run([BIN, 'diff', caseA, caseB]);
     differences = r.stdout.split('\n').length - 2;
     runs.push(r);
-    process.stderr.write(`  ${w.size} run ${i + 1}/${RUNS} diff: ${r.wall.toFixed(2)} s, ${r.rss.toFixed(0)} MB\n`);
+    process.stderr.write(`  ${w.size} ${w.shape} run ${i + 1}/${RUNS} diff: ${r.wall.toFixed(2)} s, ${r.rss.toFixed(0)} MB\n`);
   }
   if (differences <= 0) throw new Error('diff found no difference between the whole window and the window from its second day');
   const m = (f) => median(runs.map(f));
-  console.log(`\n${w.size}: diff of two cases (every event, and from ${since} on): ${differences.toLocaleString('en-US')} rows differ`);
-  console.log(`| contender | wall s | CPU s | peak RSS MB |`);
-  console.log(`|---|---:|---:|---:|`);
-  console.log(`| diff | ${m((r) => r.wall).toFixed(2)} | ${m((r) => r.cpu).toFixed(2)} | ${m((r) => r.rss).toFixed(0)} |`);
+  const line = `\`diff\` of two ${sizeLabel(w.events)} ${w.shape} cases (every event, and from ${since} on; ${differences.toLocaleString('en-US')} rows differ): ${m((r) => r.wall).toFixed(2)} s, CPU ${m((r) => r.cpu).toFixed(2)} s, peak RSS ${m((r) => r.rss).toFixed(0)} MB (medians).`;
+  console.log(`\n${line}`);
+  return line;
 }
 
 await main();
