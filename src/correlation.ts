@@ -11,6 +11,7 @@ import { buildImpact, handOver, type Impact, type InternalUser } from './core/im
 import { RECORD_ID_KEY_BYTES, textsOf, type Identity, type Texts } from './core/identity.js';
 import { forgetMatchingDetails, matchIdentities, RULES, type Match } from './core/match.js';
 import { type ListName, type Row } from './core/rows.js';
+import { MemorySink } from './core/stage.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
 import { RejectedStage } from './case/store.js';
@@ -20,7 +21,8 @@ import { readExport, type FileResult, type Vendor } from './ingest/read.js';
 import { vendorOfProfiles } from './ingest/profiles/index.js';
 import { UsageError } from './errors.js';
 import { takeHashFailure } from './ingest/hasher.js';
-import { closeWorkers, parseThreads } from './ingest/workers.js';
+import { closeWorkers } from './ingest/workers.js';
+import { HOOKS } from './test-hooks.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
 import type { Ui } from './ui.js';
@@ -39,6 +41,8 @@ export interface CorrelateOptions {
   maxUnmatched?: Gate;
   vendorName?: string;
   force: boolean;
+  /** threads reading NDJSON (1: the main thread alone) */
+  threads: number;
   /** options as the user gave them, for the manifest */
   given: Record<string, unknown>;
 }
@@ -93,10 +97,10 @@ export function gateExceeded(g: Gate | undefined, count: number, total: number):
 }
 
 /**
- * BREACH_IMPACT_PHASES=1: each step's wall time and the resident memory after it, on stderr (for
- * the benchmark and profiling; no data from the inputs).
+ * HOOKS.phases (BREACH_IMPACT_PHASES=1): each step's wall time and the resident memory after it,
+ * on stderr (for the benchmark and profiling; no data from the inputs).
  */
-const PHASES = process.env.BREACH_IMPACT_PHASES === '1';
+const PHASES = HOOKS.phases;
 let phaseStart = performance.now();
 let phaseCpu = process.cpuUsage();
 let phaseLoop = performance.eventLoopUtilization();
@@ -136,7 +140,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const caseFile = new StagedFile(opts.out, 'case.sqlite');
 
     // 1. Read every export.
-    const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)));
+    const stage = new MemorySink();
+    const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)), stage);
     let encodingErrors = 0;
     let complete = true;
     const inputs: (InputFile & Omit<FileSummary, 'file'>)[] = [];
@@ -151,7 +156,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       const reasons = new Map<string, number>();
       const result = await readExport(
         file,
-        { vendor: opts.vendor, columns: opts.columns, threads: parseThreads() },
+        { vendor: opts.vendor, columns: opts.columns, threads: opts.threads },
         {
           accept: (_line, rec) => {
             tally.offer(rec);
@@ -205,8 +210,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     // 2. Resolve identities against the internal database, in one snapshot.
     // The sorted array is the one reference to the identities from here on: buildImpact lets
     // the matched ones go as it counts them (handOver clears its entries; nothing reads it after).
-    const identities = tally.groups.sorted();
-    tally.groups.byKey.clear();
+    const identities = stage.takeSorted();
     const vendorIdentities = identities.length;
     phase('sorting identities');
     // 3. The lists, each written under a temporary name (its CSV and its case.sqlite rows in one
@@ -229,12 +233,12 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       phase(`writing ${name}`);
     };
     const { impact, admin } = await internal.snapshot(async () => {
-      const impact = await impactOfUsers(internal, identities, parseThreads() > 1);
+      const impact = await impactOfUsers(internal, identities, opts.threads > 1);
       phase('aggregating');
       ui.progress('writing the case');
       // (the roster is not counted yet: it comes after the users list)
       const caseRows = impact.count.users + impact.count.orgs + impact.count.unmatched + tally.counts.rejected;
-      writer = new CaseWriter(caseFile, parseThreads() > 1 && caseRows >= WRITER_THREAD_MIN_ROWS);
+      writer = new CaseWriter(caseFile, opts.threads > 1 && caseRows >= WRITER_THREAD_MIN_ROWS);
       await write('users', impact.users);
       impact.usersWritten();
       const admins = internal.admins(new Set(impact.orgIds), opts.adminRoles);

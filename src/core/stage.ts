@@ -1,0 +1,64 @@
+import type { Identity } from './identity.js';
+/** Where the reading hands per-identity aggregates. A key may come many times, each time with part of its records; the sink merges them. */
+export interface IdentitySink { put(id: Identity): void }
+
+/*
+ * How parts of one identity merge (any sink must give the same result, whatever the order and
+ * however the records were split into parts):
+ * - key: the same in every part;
+ * - distinctId: set (to the key) when any part has it;
+ * - userIds, emails, deviceIds, orgIds, linkedIds, places: the union, in the order first seen
+ *   in the parts as they came (no list reads that order: every one sorts what it shows);
+ * - events: the sum (a part may hold 0: an identity seen only in duplicate records);
+ * - first: the least of the parts' (null when none has one); last: the greatest;
+ * - exposure: the bitwise OR.
+ * A part, once put, belongs to the sink: the reading never touches it again.
+ */
+
+import { IdentityGroups, textsOf, withText, type Texts } from './identity.js';
+
+/** `part` merged into `into` (same key), as described above. */
+export function mergeIdentity(into: Identity, part: Identity): void {
+  if (part.distinctId !== undefined && into.distinctId === undefined) into.distinctId = into.key;
+  into.userIds = union(into.userIds, part.userIds);
+  into.emails = union(into.emails, part.emails);
+  into.deviceIds = union(into.deviceIds, part.deviceIds);
+  into.orgIds = union(into.orgIds, part.orgIds);
+  into.linkedIds = union(into.linkedIds, part.linkedIds);
+  into.places = union(into.places, part.places);
+  into.events += part.events;
+  if (part.first !== null && (into.first === null || part.first < into.first)) into.first = part.first;
+  if (part.last !== null && (into.last === null || part.last > into.last)) into.last = part.last;
+  into.exposure |= part.exposure;
+}
+
+function union(a: Texts, b: Texts): Texts {
+  if (a === undefined) return b;
+  for (const t of textsOf(b)) a = withText(a, t);
+  return a;
+}
+
+/**
+ * Every identity in memory, merged by key: the stand-in for a stage on disk (its memory grows
+ * with the export's identities).
+ */
+export class MemorySink implements IdentitySink {
+  private readonly groups = new IdentityGroups();
+
+  put(id: Identity): void {
+    const have = this.groups.byKey.get(id.key);
+    if (have === undefined) this.groups.byKey.set(id.key, id);
+    else mergeIdentity(have, id);
+  }
+
+  get(key: string): Identity | undefined {
+    return this.groups.byKey.get(key);
+  }
+
+  /** Every identity in vendor_id order; the sink holds none of them afterwards. */
+  takeSorted(): Identity[] {
+    const all = this.groups.sorted();
+    this.groups.byKey.clear();
+    return all;
+  }
+}
