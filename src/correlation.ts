@@ -109,11 +109,27 @@ function phase(name: string): void {
   const now = performance.now();
   const cpu = process.cpuUsage(phaseCpu);
   const loop = performance.eventLoopUtilization(phaseLoop);
-  // cpu: every thread's; main: the main thread's busy time
-  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, main ${(loop.active / 1000).toFixed(2)} s, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB, peak ${peakMb()} MB, heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB\n`);
+  const mainCpu = mainThreadCpu();
+  // cpu: every thread's; main: the main thread's busy time (wall), and its CPU time (Linux; elsewhere '?')
+  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, main ${(loop.active / 1000).toFixed(2)} s (cpu ${mainCpu === undefined || phaseMainCpu === undefined ? '?' : (mainCpu - phaseMainCpu).toFixed(2)} s), rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB, peak ${peakMb()} MB, heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB\n`);
   phaseStart = now;
   phaseCpu = process.cpuUsage();
   phaseLoop = performance.eventLoopUtilization();
+  phaseMainCpu = mainCpu;
+}
+
+let phaseMainCpu: number | undefined;
+
+/** The main thread's own CPU time in seconds (Linux: its /proc task's utime + stime; elsewhere undefined). */
+function mainThreadCpu(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 of stat(5), counted from the state (field 3) here; in clock ticks of 1/100 s
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The process's peak resident memory so far (Linux; elsewhere '?'). */
@@ -131,6 +147,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
   phaseStart = performance.now();
   phaseCpu = process.cpuUsage();
   phaseLoop = performance.eventLoopUtilization();
+  phaseMainCpu = mainThreadCpu();
   const mapSql = opts.map === undefined ? undefined : readFileSync(opts.map, 'utf8');
   const internal = new InternalDb(opts.internal, mapSql);
   const rejectedRows = new RejectedStage();
