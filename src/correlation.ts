@@ -18,7 +18,8 @@ import { readExport, type FileResult, type Vendor } from './ingest/read.js';
 import { vendorOfProfiles } from './ingest/profiles/index.js';
 import { UsageError } from './errors.js';
 import { takeHashFailure } from './ingest/hasher.js';
-import { closeWorkers, parseThreads } from './ingest/workers.js';
+import { closeWorkers } from './ingest/workers.js';
+import { HOOKS } from './test-hooks.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
 import type { Ui } from './ui.js';
@@ -37,6 +38,8 @@ export interface CorrelateOptions {
   maxUnmatched?: Gate;
   vendorName?: string;
   force: boolean;
+  /** threads reading NDJSON (1: the main thread alone) */
+  threads: number;
   /** options as the user gave them, for the manifest */
   given: Record<string, unknown>;
 }
@@ -91,10 +94,10 @@ export function gateExceeded(g: Gate | undefined, count: number, total: number):
 }
 
 /**
- * BREACH_IMPACT_PHASES=1: each step's wall time and the resident memory after it, on stderr (for
- * the benchmark and profiling; no data from the inputs).
+ * HOOKS.phases (BREACH_IMPACT_PHASES=1): each step's wall time and the resident memory after it,
+ * on stderr (for the benchmark and profiling; no data from the inputs).
  */
-const PHASES = process.env.BREACH_IMPACT_PHASES === '1';
+const PHASES = HOOKS.phases;
 let phaseStart = performance.now();
 let phaseCpu = process.cpuUsage();
 let phaseLoop = performance.eventLoopUtilization();
@@ -103,11 +106,27 @@ function phase(name: string): void {
   const now = performance.now();
   const cpu = process.cpuUsage(phaseCpu);
   const loop = performance.eventLoopUtilization(phaseLoop);
-  // cpu: every thread's; main: the main thread's busy time
-  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, main ${(loop.active / 1000).toFixed(2)} s, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB, peak ${peakMb()} MB, heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB\n`);
+  const mainCpu = mainThreadCpu();
+  // cpu: every thread's; main: the main thread's busy time (wall), and its CPU time (Linux; elsewhere '?')
+  process.stderr.write(`phase ${name}: ${((now - phaseStart) / 1000).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, main ${(loop.active / 1000).toFixed(2)} s (cpu ${mainCpu === undefined || phaseMainCpu === undefined ? '?' : (mainCpu - phaseMainCpu).toFixed(2)} s), rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB, peak ${peakMb()} MB, heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB\n`);
   phaseStart = now;
   phaseCpu = process.cpuUsage();
   phaseLoop = performance.eventLoopUtilization();
+  phaseMainCpu = mainCpu;
+}
+
+let phaseMainCpu: number | undefined;
+
+/** The main thread's own CPU time in seconds (Linux: its /proc task's utime + stime; elsewhere undefined). */
+function mainThreadCpu(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 of stat(5), counted from the state (field 3) here; in clock ticks of 1/100 s
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The process's peak resident memory so far (Linux; elsewhere '?'). */
@@ -125,6 +144,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
   phaseStart = performance.now();
   phaseCpu = process.cpuUsage();
   phaseLoop = performance.eventLoopUtilization();
+  phaseMainCpu = mainThreadCpu();
   const mapSql = opts.map === undefined ? undefined : readFileSync(opts.map, 'utf8');
   const internal = new InternalDb(opts.internal, mapSql);
   const rejectedRows = new RejectedStage();
@@ -134,7 +154,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const caseFile = new StagedFile(opts.out, 'case.sqlite');
 
     // 1. Read every export.
-    const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)));
+    const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)), stage);
     let encodingErrors = 0;
     let complete = true;
     const inputs: (InputFile & Omit<FileSummary, 'file'>)[] = [];
@@ -149,7 +169,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       const reasons = new Map<string, number>();
       const result = await readExport(
         file,
-        { vendor: opts.vendor, columns: opts.columns, threads: parseThreads() },
+        { vendor: opts.vendor, columns: opts.columns, threads: opts.threads },
         {
           accept: (_line, rec) => {
             tally.offer(rec);
@@ -202,9 +222,6 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
 
     // 2. The identities, staged in SQLite, resolved against the internal database in one
     // snapshot; the lists computed into case.sqlite and written from it.
-    // TODO(read-aggregate): the reading hands identities to the stage as it goes
-    for (const id of tally.groups.byKey.values()) stage.put(id);
-    tally.groups.byKey.clear();
     stage.end();
     phase('staging identities');
     const join = internal.snapshot(() => resolveIdentities(internal.db, opts.adminRoles, phase));

@@ -5,6 +5,7 @@ import { CAT, categoriesOf } from '../src/core/categories.js';
 import { canonicalize, dedupeKey, type CanonicalField, type CanonicalRecord } from '../src/core/canonical.js';
 import siphash24 from 'siphash24';
 import { compareCodePoints, hashRecordId, IdentityGroups, RecordIdSet, type Identity } from '../src/core/identity.js';
+import { MemorySink } from './model/sink.js';
 import { buildImpact, contactOf, emailOf, handOver, nameOf, type AdminRows } from './model/impact.js';
 import { forgetMatchingDetails, matchIdentities, unmatchedReason, type UserLookup } from './model/match.js';
 import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js';
@@ -264,7 +265,8 @@ describe('grouping, dedupe and counts', () => {
   });
 
   it('decides rejected → filtered → duplicate → accepted, and the counts add up', () => {
-    const t = new Tally({ since: 100_000, until: 200_000 });
+    const sink = new MemorySink();
+    const t = new Tally({ since: 100_000, until: 200_000 }, new Uint8Array(32), sink);
     t.rejected();
     expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 50_000 }))).toBe('filtered');
     expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 150_999 }))).toBe('accepted'); // a filtered id was never accepted
@@ -275,7 +277,8 @@ describe('grouping, dedupe and counts', () => {
     const c = t.counts;
     expect(c).toEqual({ read: 7, accepted: 3, rejected: 1, filtered: 2, duplicates: 1 });
     // times kept in whole seconds (floored), as the lists show them
-    expect(t.groups.byKey.get('a')).toMatchObject({ events: 3, first: 100, last: 150 });
+    t.endReading();
+    expect(sink.get('a')).toMatchObject({ events: 3, first: 100, last: 150 });
   });
 
   it('remembers record ids exactly across growth', () => {
@@ -315,7 +318,7 @@ describe('grouping, dedupe and counts', () => {
     expect(s.add('ins-b')).toBe(true);
     expect(s.add('ins-a')).toBe(false);
     // and through the counts: two different records, both accepted; the true repeat a duplicate
-    const t = new Tally({}, new Uint8Array(32).fill(3));
+    const t = new Tally({}, new Uint8Array(32).fill(3), new MemorySink());
     (t as unknown as { seenIds: RecordIdSet }).seenIds = s;
     expect(t.offer(rec({ distinctId: 'a', recordId: 'ins-c' }))).toBe('accepted');
     expect(t.offer(rec({ distinctId: 'a', recordId: 'ins-d' }))).toBe('accepted');

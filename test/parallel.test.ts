@@ -15,7 +15,7 @@ const PARALLEL = { BREACH_IMPACT_THREADS: '2', BREACH_IMPACT_BATCH_BYTES: '700',
  * More workers than cores here: the order results are applied in must not depend on who finishes
  * first. And each worker numbers its keys afresh after a batch that took it past 2.
  */
-const PARALLEL_3 = { BREACH_IMPACT_THREADS: '3', BREACH_IMPACT_BATCH_BYTES: '700', BREACH_IMPACT_WRITER_THREAD_MIN_ROWS: '0', BREACH_IMPACT_SCAN_THREAD_MIN_BYTES: '0', BREACH_IMPACT_WORKER_KEYS: '2' };
+const PARALLEL_3 = { BREACH_IMPACT_THREADS: '3', BREACH_IMPACT_BATCH_BYTES: '700', BREACH_IMPACT_WRITER_THREAD_MIN_ROWS: '0', BREACH_IMPACT_SCAN_THREAD_MIN_BYTES: '0', BREACH_IMPACT_WINDOW_KEYS: '2' };
 const SINGLE = { BREACH_IMPACT_THREADS: '1' };
 
 async function both(args: string[], cwd: string) {

@@ -5,7 +5,7 @@ import { checkReadable } from '../ingest/source.js';
 import { UsageError } from '../errors.js';
 import { writeText } from '../output/sink.js';
 import { makeUi } from '../ui.js';
-import { collect, parseColumns, parseGate, parseInstant, parseRoles, parseVendor } from './options.js';
+import { collect, parseColumns, parseGate, parseInstant, parseRoles, parseThreads, parseVendor } from './options.js';
 import { VENDORS } from '../ingest/read.js';
 import type { Io } from '../cli.js';
 
@@ -25,6 +25,7 @@ export function correlateCommand(io: Io): Command {
     .option('--until <time>', 'ignore records from this ISO 8601 time on (exclusive)')
     .option('--max-rejected <N|P%>', 'exit 3 if more than N (or P% of) records are rejected')
     .option('--max-unmatched <N|P%>', 'exit 3 if more than N (or P% of) vendor identities are unmatched')
+    .option('--threads <n>', 'threads reading NDJSON exports (default: one per core; 1: read on one thread; same output either way)')
     .option('--force', 'write into a non-empty directory that holds no case', false)
     .option('--quiet', 'no progress or notes on stderr', false)
     .option('--json', 'print summary.json instead of the human summary', false)
@@ -59,6 +60,7 @@ export function correlateCommand(io: Io): Command {
           maxUnmatched: parseGate('--max-unmatched', o.maxUnmatched as string | undefined),
           vendorName: o.vendorName as string | undefined,
           force: o.force as boolean,
+          threads: parseThreads(o.threads as string | undefined),
           given: { exports, ...given },
         },
         ui,

@@ -1,4 +1,5 @@
 /** Option parsing shared by the commands: each turns a user's text into a typed value or a UsageError. */
+import { availableParallelism } from 'node:os';
 import { CANONICAL_FIELDS, type CanonicalField } from '../core/canonical.js';
 import { BadTime, parseIso } from '../core/normalize.js';
 import type { Gate } from '../correlation.js';
@@ -57,3 +58,20 @@ export function parseCount(flag: string, v: string | undefined, fallback: number
   if (!/^\d+$/.test(v.trim())) throw new UsageError(`${flag} ${v} is not a whole number`, `e.g. ${flag} 1000`);
   return Number(v);
 }
+
+/**
+ * --threads N (N ≥ 1: threads reading NDJSON, 1 the main thread alone); without it the
+ * environment's BREACH_IMPACT_THREADS (0 or unset: one per core; kept for scripts that set it).
+ */
+export function parseThreads(v: string | undefined): number {
+  if (v === undefined) {
+    const env = process.env.BREACH_IMPACT_THREADS?.trim();
+    const n = env !== undefined && /^\d+$/.test(env) ? Number(env) : 0;
+    return n === 0 ? availableParallelism() : Math.min(n, MAX_THREADS);
+  }
+  if (!/^\s*\d+\s*$/.test(v) || Number(v) < 1) throw new UsageError(`--threads ${v} is not a whole number of at least 1`, 'e.g. --threads 4, or --threads 1 to read on one thread');
+  return Math.min(Number(v), MAX_THREADS);
+}
+
+/** More reading threads than this only add memory: the main thread takes every batch in turn. */
+const MAX_THREADS = 16;

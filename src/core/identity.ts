@@ -74,51 +74,88 @@ export function groupingKey(distinctId: string | undefined, userId: string | und
   return (distinctId ?? userId ?? email ?? deviceId) as string;
 }
 
+/** A new identity of a grouping key, of no record yet. */
+export function newIdentity(key: string): Identity {
+  return { key, distinctId: undefined, userIds: undefined, emails: undefined, deviceIds: undefined, orgIds: undefined, linkedIds: undefined, events: 0, first: null, last: null, exposure: 0, places: undefined };
+}
+
+/**
+ * A record into its identity. A duplicate (`counted` false) is not an event again, but what it
+ * holds was exported too: its ids, exposure and place are kept, so that which copy of a repeated
+ * record comes first changes nothing.
+ */
+export function addRecord(id: Identity, r: CanonicalRecord, counted = true): void {
+  // set once, to the key: a record with a distinct_id is keyed by it, so every one holds that text
+  // (storing each record's fresh copy into an old identity would keep a dead string per record)
+  if (r.distinctId !== undefined && id.distinctId === undefined) id.distinctId = id.key;
+  id.userIds = withText(id.userIds, r.userId);
+  id.emails = withText(id.emails, r.email);
+  id.deviceIds = withText(id.deviceIds, r.deviceId);
+  for (const o of r.orgIds) id.orgIds = withText(id.orgIds, o);
+  for (const l of r.linkedIds) if (l !== id.key) id.linkedIds = withText(id.linkedIds, l);
+  if (counted) id.events++;
+  if (r.time !== null) {
+    const secs = Math.floor(r.time / 1000);
+    if (id.first === null || secs < id.first) id.first = secs;
+    if (id.last === null || secs > id.last) id.last = secs;
+  }
+  id.exposure |= r.exposure;
+  id.places = withText(id.places, placeOf(r));
+}
+
 export class IdentityGroups {
   readonly byKey = new Map<string, Identity>();
 
-  /**
-   * A record into its identity. A duplicate (`counted` false) is not an event again, but what it
-   * holds was exported too: its ids, exposure and place are kept, so that which copy of a repeated
-   * record comes first changes nothing.
-   */
+  /** A record into its identity (see addRecord). */
   add(r: CanonicalRecord, counted = true): void {
-    this.addTo(this.identity(groupingKey(r.distinctId, r.userId, r.email, r.deviceId)), r.distinctId, r.userId, r.email, r.deviceId, r.orgIds, r.linkedIds, r.time, r.exposure, placeOf(r), counted);
-  }
-
-  /** The identity of a grouping key (see groupingKey), created empty if new. */
-  identity(key: string): Identity {
+    const key = groupingKey(r.distinctId, r.userId, r.email, r.deviceId);
     let id = this.byKey.get(key);
-    if (id === undefined) {
-      id = { key, distinctId: undefined, userIds: undefined, emails: undefined, deviceIds: undefined, orgIds: undefined, linkedIds: undefined, events: 0, first: null, last: null, exposure: 0, places: undefined };
-      this.byKey.set(key, id);
-    }
-    return id;
-  }
-
-  /** A record, given by its parts (the place as placeOf gives it), into `id`, the identity of its grouping key. */
-  addTo(id: Identity, distinctId: string | undefined, userId: string | undefined, email: string | undefined, deviceId: string | undefined, orgIds: readonly string[], linkedIds: readonly string[], time: number | null, exposure: number, place: string | undefined, counted = true): void {
-    // set once, to the key: a record with a distinct_id is keyed by it, so every one holds that text
-    // (storing each record's fresh copy into an old identity would keep a dead string per record)
-    if (distinctId !== undefined && id.distinctId === undefined) id.distinctId = id.key;
-    id.userIds = withText(id.userIds, userId);
-    id.emails = withText(id.emails, email);
-    id.deviceIds = withText(id.deviceIds, deviceId);
-    for (const o of orgIds) id.orgIds = withText(id.orgIds, o);
-    for (const l of linkedIds) if (l !== id.key) id.linkedIds = withText(id.linkedIds, l);
-    if (counted) id.events++;
-    if (time !== null) {
-      const secs = Math.floor(time / 1000);
-      if (id.first === null || secs < id.first) id.first = secs;
-      if (id.last === null || secs > id.last) id.last = secs;
-    }
-    id.exposure |= exposure;
-    id.places = withText(id.places, place);
+    if (id === undefined) this.byKey.set(key, (id = newIdentity(key)));
+    addRecord(id, r, counted);
   }
 
   /** Identities in vendor_id order (Unicode code points). */
   sorted(): Identity[] {
     return sortByCodePoints([...this.byKey.values()], (id) => id.key);
+  }
+}
+
+/**
+ * The identities of a stretch of records, an aggregation window: records go in until it holds
+ * `bound` identities, then take() hands them all on and it starts empty. So the reading holds a
+ * bounded number of identities whatever the export's size; a key seen again after a take()
+ * starts a new part of its identity (see IdentitySink, which merges the parts). Each identity has
+ * a local index, its place in the window, by which a worker's record names it (see Tally).
+ */
+export class IdentityWindow {
+  private index = new Map<string, number>();
+  private list: Identity[] = [];
+
+  constructor(readonly bound: number) {}
+
+  get full(): boolean {
+    return this.list.length >= this.bound;
+  }
+
+  /** A record into its identity (see addRecord); returns the identity's local index. */
+  add(r: CanonicalRecord, counted = true): number {
+    const key = groupingKey(r.distinctId, r.userId, r.email, r.deviceId);
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.list.length;
+      this.index.set(key, i);
+      this.list.push(newIdentity(key));
+    }
+    addRecord(this.list[i], r, counted);
+    return i;
+  }
+
+  /** Every identity of the window, by local index; the window starts empty. */
+  take(): Identity[] {
+    const all = this.list;
+    this.list = [];
+    this.index = new Map();
+    return all;
   }
 }
 
@@ -183,12 +220,12 @@ export class RecordIdSet {
     return this.addHash(SCRATCH);
   }
 
-  /** Adds a key by its hashRecordId() words; false if it was already there. */
-  addHash(h: Uint32Array): boolean {
-    const s = h[1] >>> (32 - SHARD_BITS);
+  /** Adds a key by its hashRecordId() words (h[at..at+3]); false if it was already there. */
+  addHash(h: Uint32Array, at = 0): boolean {
+    const s = h[at + 1] >>> (32 - SHARD_BITS);
     // at most 7 hashes in 10 places: linear probing stays within a cache line or two
     if ((this.counts[s] + 1) * 10 > (this.shards[s].length / HASH_WORDS) * 7) this.grow(s);
-    return this.insert(s, h[0], h[1], h[2], h[3]);
+    return this.insert(s, h[at], h[at + 1], h[at + 2], h[at + 3]);
   }
 
   private insert(s: number, a: number, b: number, c: number, d: number): boolean {

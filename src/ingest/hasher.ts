@@ -1,36 +1,16 @@
 /**
- * SHA-256 of an input's raw bytes on a worker thread: for a large export the main thread, which
- * bounds parallel reading, only copies each chunk over (a copy: the chunk is still being split
- * into lines), and the hashing overlaps with everything else. Small inputs are hashed in place
- * (a thread costs more than it saves there).
+ * SHA-256 of an input's raw bytes on a worker thread (workers.ts, its 'hash' and 'digest'
+ * messages): for a large export the main thread, which bounds parallel reading, only copies each
+ * chunk over (a copy: the chunk is still being split into lines), and the hashing overlaps with
+ * everything else. Small inputs are hashed in place (a thread costs more than it saves there).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { InputError } from '../errors.js';
+import { HOOKS } from '../test-hooks.js';
+import { startWorker, type FromWorker, type ToWorker } from './workers.js';
 
-const KIND = 'breach-impact-sha256';
-/** Inputs at least this large are hashed on a worker thread (BREACH_IMPACT_HASH_THREAD_MIN_BYTES, for tests). */
-export const OFF_THREAD_MIN_BYTES = Number(process.env.BREACH_IMPACT_HASH_THREAD_MIN_BYTES ?? 64 << 20);
 /** Chunks sent and not yet hashed before `update` waits: bounds the copies in flight. */
 const MAX_IN_FLIGHT = 32;
-
-type ToHasher = Uint8Array | 'end';
-
-if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === KIND) {
-  const h = createHash('sha256');
-  // Tests only: the thread fails on the message after this many (a chunk, or the request for the
-  // digest), so that the failure path can be reached.
-  let left = Number(process.env.BREACH_IMPACT_HASH_THREAD_FAIL_AFTER || Infinity);
-  parentPort!.on('message', (m: ToHasher) => {
-    if (left-- <= 0) throw new Error('hashing thread failure injected by BREACH_IMPACT_HASH_THREAD_FAIL_AFTER');
-    if (m === 'end') parentPort!.postMessage({ digest: h.digest('hex') });
-    else {
-      h.update(m);
-      // the buffer goes back for the next chunk (memory stays bounded without waiting for GC)
-      parentPort!.postMessage({ hashed: m }, [m.buffer as ArrayBuffer]);
-    }
-  });
-}
 
 /**
  * Why a hashing thread stopped unasked, if one did (its chunks are lost, so the manifest cannot
@@ -64,9 +44,7 @@ function inPlace(): StreamHash {
 
 /** A hash on a worker thread. */
 function offThread(): StreamHash {
-  const worker = new Worker(new URL(import.meta.url), { workerData: { kind: KIND } });
-  // Referenced only while it owes a reply: an idle hashing thread never keeps the process alive.
-  worker.unref();
+  const worker = startWorker();
   let inFlight = 0;
   let failure: Error | undefined;
   let waiting: (() => void) | undefined;
@@ -79,9 +57,11 @@ function offThread(): StreamHash {
   };
   /** buffers the worker has hashed and handed back */
   const free: ArrayBuffer[] = [];
-  worker.on('message', (m: { hashed?: Uint8Array; digest?: string }) => {
-    if (m.digest !== undefined) return done?.resolve(m.digest);
-    free.push(m.hashed!.buffer as ArrayBuffer);
+  const send = (m: ToWorker, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
+  worker.on('message', (m: FromWorker) => {
+    if (m.type === 'digest') return done?.resolve(m.hex);
+    if (m.type !== 'hashed') return;
+    free.push(m.chunk.buffer as ArrayBuffer);
     if (--inFlight === 0 && done === undefined) worker.unref();
     if (inFlight < MAX_IN_FLIGHT) wake();
   });
@@ -104,7 +84,7 @@ function offThread(): StreamHash {
       const copy = reuse !== undefined && reuse.byteLength >= chunk.length ? new Uint8Array(reuse, 0, chunk.length) : new Uint8Array(chunk.length);
       copy.set(chunk);
       if (inFlight++ === 0) worker.ref();
-      worker.postMessage(copy, [copy.buffer]);
+      send({ type: 'hash', chunk: copy }, [copy.buffer]);
       if (inFlight < MAX_IN_FLIGHT) return undefined;
       return new Promise<void>((resolve) => (waiting = resolve));
     },
@@ -112,7 +92,7 @@ function offThread(): StreamHash {
       if (failure !== undefined) return '';
       const hex = new Promise<string>((resolve) => (done = { resolve }));
       worker.ref();
-      worker.postMessage('end');
+      send({ type: 'digest' });
       try {
         return await hex;
       } finally {
@@ -125,5 +105,5 @@ function offThread(): StreamHash {
 
 /** SHA-256 for an input of `size` bytes (undefined: unknown, e.g. standard input). */
 export function streamHash(size: number | undefined): StreamHash {
-  return size !== undefined && size >= OFF_THREAD_MIN_BYTES ? offThread() : inPlace();
+  return size !== undefined && size >= HOOKS.hashThreadMinBytes ? offThread() : inPlace();
 }

@@ -38,7 +38,7 @@ export interface RecordSink {
   accept(line: number, rec: CanonicalRecord, source: JsonObject | string[], addresses: ReadonlyMap<string, readonly CanonicalField[]>): void;
   /**
    * With a tally, NDJSON may be read by worker threads: their usable records are then counted
-   * in the tally and grouped into its identities instead of reaching `accept`.
+   * in the tally, and aggregated into identities that reach its sink, instead of reaching `accept`.
    */
   tally?: Tally;
   /** Called now and then while a parallel read counts records into the tally. */

@@ -1,26 +1,34 @@
 /**
- * One JSON value's fate (shared by the single-threaded reader and the workers), and parallel
- * NDJSON reading: the main thread splits lines (physical line numbers, CR/CRLF, oversize lines:
- * LineSplitter, unchanged), copies them into batches of ~1 MiB and hands each batch to a worker
- * thread. A worker decodes, parses, canonicalises and applies the --since/--until window, and
- * sends back what happened to each line: for a usable record, the few fields identities are
- * made of and the 64-bit hash of its record id. The main thread takes those in input order, as a
- * single-threaded run would: it counts every record, drops the ones whose record id was already
- * accepted (the dedupe is global and order-dependent) and groups the rest into identities. So
- * every count and every list is exactly that of a single-threaded run, the parsing runs on every
- * core, and the identities exist once, on the main thread, as the records arrive.
- * BREACH_IMPACT_THREADS=N sets the number of workers (0 = one per core, 1 = single-threaded); the
- * default is one per core.
+ * One JSON value's fate (shared by the single-threaded reader and the workers), and the worker
+ * threads: one module, one message format (ToWorker, FromWorker) for both of their jobs.
+ *
+ * Reading NDJSON in parallel: the main thread splits lines (physical line numbers, CR/CRLF,
+ * oversize lines: LineSplitter), copies them into batches and hands each batch to a worker. A
+ * worker decodes, parses, canonicalises and applies the --since/--until window, and aggregates
+ * the records into identities itself, in a window of a bounded number of identities (the same
+ * IdentityWindow and bound as the single-threaded path) kept across its batches. Per batch it
+ * sends back what the main thread must decide in input order: the rejected lines, the counts,
+ * and for every accepted record with a record key, the key's 128-bit hash and the local index of
+ * the identity it went to. The main thread takes the batches in input order, as a
+ * single-threaded run would: it adds each hash to the global record-id set and, for a duplicate,
+ * takes its event back from that identity (what a duplicate holds still counts). When a
+ * worker's window is full, and at the end of a file, the worker hands its aggregates over with a
+ * batch's results and starts an empty window; the main thread passes them to the tally's sink,
+ * which merges the parts of a key. So every count and every identity is exactly that of a
+ * single-threaded run, and no thread holds every identity.
+ *
+ * Hashing an input (SHA-256 for the manifest) on a worker of the same kind: see hasher.ts.
  */
-import { availableParallelism } from 'node:os';
+import { createHash, type Hash } from 'node:crypto';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult } from '../core/canonical.js';
-import { groupingKey, hashRecordId, HASH_WORDS, placeOf, type Identity, type RecordIdKey } from '../core/identity.js';
+import { hashRecordId, HASH_WORDS, IdentityWindow, type Identity, type RecordIdKey, type Texts } from '../core/identity.js';
 import { inWindow, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, LOSSY_NUMBER_HINT, pageResults, parseJsonRecord, type JsonObject } from './json-record.js';
 import { JsonPlans } from './plan.js';
 import { PROFILES, type ProfileName } from './profiles/index.js';
 import { InputError } from '../errors.js';
+import { HOOKS } from '../test-hooks.js';
 import { excerptOf, replacedCount } from './text.js';
 
 /** A blank NDJSON line holds only JSON white space (a lone BOM or NBSP is a record, and invalid). */
@@ -94,236 +102,191 @@ function settleRecord(obj: JsonObject, secret: boolean, numbersExact: boolean, t
   return true;
 }
 
-// ---- the wire format of a batch's results: per line, ops until END, as numbers in one typed
-// array; the texts (ids, emails, places, reasons, excerpts) in a string table per batch, named by
-// their index (-1: absent). The main thread then parses one array of strings per batch instead of
-// every record's values; a record's grouping key travels as the worker's number for it (its text
-// only the first time), and the texts that repeat within a batch (a place, a reason) once.
+// ---- the protocol
 
-const END = 0;
-const ENC = 1;
-const REJ = 2;
-/** accepted unless a duplicate: its record id's hash is the batch's next pair; the record follows (see BatchResults.record) */
-const ACC_ID = 4;
-/** accepted: no record id, so never a duplicate; the record follows */
-const ACC = 5;
-/** outside --since/--until */
-const FIL = 6;
-const ABSENT = -1;
-/** a record's field that holds its grouping key's text */
-const IS_KEY = -2;
-
-/** A batch's results as the worker writes them. */
-class BatchResults {
-  nums: Float64Array;
-  length = 0;
-  readonly strings: string[] = [];
-  private readonly index = new Map<string, number>();
-
-  /** `spare`: an array of an earlier batch, handed back by the main thread (see Slot.spare) */
-  constructor(spare: ArrayBuffer | undefined) {
-    this.nums = spare !== undefined ? new Float64Array(spare) : new Float64Array(1 << 15);
-  }
-
-  num(x: number): void {
-    if (this.length === this.nums.length) {
-      const grown = new Float64Array(this.nums.length * 2);
-      grown.set(this.nums);
-      this.nums = grown;
-    }
-    this.nums[this.length++] = x;
-  }
-
-  /** A text as the next entry of the table (texts that rarely repeat: hashing them costs more than it saves). */
-  text(s: string | undefined): void {
-    if (s === undefined) return this.num(ABSENT);
-    this.num(this.strings.length);
-    this.strings.push(s);
-  }
-
-  /** A text that often repeats within a batch (a place, a reason), once in the table. */
-  sharedText(s: string | undefined): void {
-    if (s === undefined) return this.num(ABSENT);
-    let i = this.index.get(s);
-    if (i === undefined) {
-      i = this.strings.length;
-      this.strings.push(s);
-      this.index.set(s, i);
-    }
-    this.num(i);
-  }
-
-  /**
-   * A record as identities need it (IdentityGroups.addTo): its grouping key by this worker's
-   * number for it (`keys`: every key the worker has sent since it last started afresh) and, the first time,
-   * the key's text; then distinct_id, user_id, email and device_id, each absent, the key itself
-   * (IS_KEY) or a text; the orgs (count first), time (NaN: none), exposure and place. The main
-   * thread finds a known key's identity by that number, without hashing and comparing the text.
-   */
-  record(r: CanonicalRecord, keys: Map<string, number>): void {
-    const key = groupingKey(r.distinctId, r.userId, r.email, r.deviceId);
-    const known = keys.get(key);
-    if (known !== undefined) {
-      this.num(known);
-      this.num(ABSENT);
-    } else {
-      this.num(keys.size);
-      keys.set(key, keys.size);
-      this.text(key);
-    }
-    this.field(r.distinctId, key);
-    this.field(r.userId, key);
-    this.field(r.email, key);
-    this.field(r.deviceId, key);
-    this.num(r.orgIds.length);
-    for (const o of r.orgIds) this.text(o);
-    this.num(r.linkedIds.length);
-    for (const l of r.linkedIds) this.text(l);
-    this.num(r.time ?? NaN);
-    this.num(r.exposure);
-    this.sharedText(placeOf(r));
-  }
-
-  private field(v: string | undefined, key: string): void {
-    if (v === key) this.num(IS_KEY);
-    else this.text(v);
-  }
-}
-
-const NO_TEXTS: readonly string[] = Object.freeze([]);
-
-/** A list of texts as BatchResults.record writes it (its length, then each text's index), and where the next field starts. */
-function textList(nums: Float64Array, k: number, strings: readonly string[]): [readonly string[], number] {
-  const n = nums[k];
-  if (n === 0) return [NO_TEXTS, k + 1];
-  const list: string[] = [];
-  for (let j = 1; j <= n; j++) list.push(strings[nums[k + j]]);
-  return [list, k + 1 + n];
-}
-
-/** A record's text back from BatchResults (field, text, sharedText): absent, the grouping key, or a text. */
-function fieldText(i: number, key: string, strings: readonly string[]): string | undefined {
-  return i === IS_KEY ? key : i === ABSENT ? undefined : strings[i];
-}
-
-interface WorkerInit {
-  kind: 'breach-impact-ndjson';
+/** What a worker needs to read a file's lines (sent with the first batch of a file it is given). */
+export interface ReadSetup {
   profile: ProfileName;
   columns: [CanonicalField, string[]][];
   window: Window;
   /** the record-id hash key (a copy travels to each worker) */
   recordIdKey: RecordIdKey;
+  /** identities a worker aggregates before it hands them on */
+  windowKeys: number;
 }
 
-/**
- * A batch's lines (`buf`, cut at `ends`), and maybe an array of an earlier batch's results for
- * this batch's (`spare`). Both travel back with the reply, to be used again: a new buffer per
- * batch would go through the allocator hundreds of times, and C's allocator keeps much of what it
- * is given back that way (measured at 1M events: 25–45 MB more resident memory at the peak).
- */
-type ToWorker = { type: 'batch'; id: number; buf: Uint8Array; ends: Int32Array; spare?: ArrayBuffer };
-/** `nums`: each line's results up to its END, then whatever an earlier batch left there */
-/** `fresh`: the worker numbered its keys afresh from this batch on (see WORKER_KEYS) */
-type FromWorker = { id: number; strings: string; nums: Float64Array; hashes: Uint32Array; buf?: Uint8Array; fresh?: true };
+/** Every message the main thread sends a worker. */
+export type ToWorker =
+  /**
+   * A batch of lines (`buf`, cut at `ends`) to read; the buffer comes back with the results, to
+   * be filled again. `flush`: hand the window's aggregates over after it, whether full or not.
+   */
+  | { type: 'read'; id: number; setup?: ReadSetup; buf: Uint8Array; ends: Int32Array; flush: boolean }
+  /** bytes of the input being hashed, in order; the buffer comes back */
+  | { type: 'hash'; chunk: Uint8Array }
+  /** the input's SHA-256, and the worker's hash starts afresh */
+  | { type: 'digest' };
 
-/**
- * Grouping keys a worker numbers before it starts afresh (BREACH_IMPACT_WORKER_KEYS, for tests):
- * its table of them, and the main thread's for it (Slot.keys), grow with the identities it has
- * seen, which are most of the export's. Over this many, the next batch begins a new table; a key
- * seen again then travels as text once more. At 1M events a worker numbers ~230k keys, under it;
- * at 5M ~410k, which held ~27 MB a worker (the Map and the keys' texts) at the reading's peak.
- */
-const WORKER_KEYS = Number(process.env.BREACH_IMPACT_WORKER_KEYS ?? 250_000);
+/** Every message a worker sends the main thread. */
+export type FromWorker = { type: 'read'; id: number; buf: Uint8Array; result: ReadResult } | { type: 'hashed'; chunk: Uint8Array } | { type: 'digest'; hex: string };
 
-function runWorker(init: WorkerInit): void {
-  const plans = new JsonPlans(PROFILES[init.profile], new Map(init.columns));
-  /** the grouping keys this worker has sent, by number (see BatchResults.record), since it last started afresh */
-  let keys = new Map<string, number>();
-  parentPort!.on('message', (m: ToWorker) => {
-    const fresh = keys.size >= WORKER_KEYS;
-    if (fresh) keys = new Map();
-    const out = new BatchResults(m.spare);
-    const withId: string[] = [];
-    const sink: ValueSink = {
-      encodingErrors: (n) => {
-        out.num(ENC);
-        out.num(n);
-      },
-      reject: (reason, excerpt) => {
-        out.num(REJ);
-        out.sharedText(reason);
-        out.text(excerpt);
-      },
-      plans: () => plans,
-      accept: (r) => {
-        if (!inWindow(init.window, r.time)) return out.num(FIL);
-        if (r.recordId === undefined) out.num(ACC);
-        else {
-          out.num(ACC_ID);
-          withId.push(r.recordId);
-        }
-        out.record(r, keys);
-      },
-    };
-    const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
-    let start = 0;
-    for (let i = 0; i < m.ends.length; i++) {
-      jsonValue(whole.subarray(start, m.ends[i]), true, sink);
-      out.num(END);
-      start = m.ends[i];
-    }
-    const hashes = new Uint32Array(withId.length * HASH_WORDS);
-    withId.forEach((id, k) => hashRecordId(id, init.recordIdKey, hashes, HASH_WORDS * k));
-    const nums = out.nums;
-    // The strings as JSON text: one string crosses threads, and JSON.parse is several times
-    // faster than structured clone's deserialisation of the same values.
-    const reply: FromWorker = { id: m.id, strings: JSON.stringify(out.strings), nums, hashes, buf: m.buf };
-    if (fresh) reply.fresh = true;
-    parentPort!.postMessage(reply, [nums.buffer as ArrayBuffer, hashes.buffer, m.buf.buffer as ArrayBuffer]);
-  });
+/** What became of a batch's lines. */
+export interface ReadResult {
+  /** per rejected record, in order: [its line's index in the batch, reason, excerpt], as JSON (one string crosses threads) */
+  rejects: string;
+  encodingErrors: number;
+  /** records outside --since/--until */
+  filtered: number;
+  /** accepted records without a record key (never duplicates), and how many of them carry a time */
+  unkeyed: number;
+  unkeyedTimed: number;
+  /** the accepted records with a record key, in input order: the key's hashRecordId() words, HASH_WORDS a record */
+  hashes: Uint32Array;
+  /** for each of those: the local index of its identity in the worker's window × 2, + 1 when it carries a time */
+  idents: Int32Array;
+  /** the window's identities, by local index, when it was handed over after this batch (packIdentities) */
+  identities?: string;
 }
 
-if (!isMainThread && (workerData as WorkerInit | undefined)?.kind === 'breach-impact-ndjson') runWorker(workerData as WorkerInit);
+const WORKER_KIND = 'breach-impact-worker';
 
-// ---- the main thread's side
-
-/** Worker threads for NDJSON: BREACH_IMPACT_THREADS (0 or unset = one per core; 1 = none). */
-export function parseThreads(): number {
-  const v = process.env.BREACH_IMPACT_THREADS?.trim();
-  const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : 0;
-  return Math.max(1, Math.min(n === 0 ? availableParallelism() : n, 16));
+/** A worker thread (referenced only while it owes a reply: an idle worker never keeps the process alive). */
+export function startWorker(): Worker {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { kind: WORKER_KIND }, resourceLimits: workerLimits() });
+  worker.unref();
+  return worker;
 }
 
 /**
  * Each worker's heap: a young generation of 12 MB (V8's default is 48 MB, two 16 MB halves): a
  * worker's garbage is a batch's parsed records, dead before the next batch, so a smaller one
- * costs no time and the reading peaks lower (1M events: 403 -> 357-373 MB). BREACH_IMPACT_WORKER_HEAP_MB
- * caps the old generation (a worker over it stops the run, exit 1).
+ * costs no time and the reading peaks lower. HOOKS.workerHeapMb caps the old generation.
  */
 function workerLimits(): { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb: number } {
-  const mb = Number(process.env.BREACH_IMPACT_WORKER_HEAP_MB);
-  return { maxYoungGenerationSizeMb: 12, ...(Number.isFinite(mb) && mb > 0 ? { maxOldGenerationSizeMb: mb } : {}) };
+  return { maxYoungGenerationSizeMb: 12, ...(HOOKS.workerHeapMb !== undefined ? { maxOldGenerationSizeMb: HOOKS.workerHeapMb } : {}) };
 }
 
-const BATCH_BYTES = Number(process.env.BREACH_IMPACT_BATCH_BYTES ?? 1 << 20);
+/** Identities as one JSON text: [key, has distinct_id, userIds, emails, deviceIds, orgIds, linkedIds, events, first, last, exposure, places] each. */
+function packIdentities(ids: readonly Identity[]): string {
+  return JSON.stringify(ids.map((id) => [id.key, id.distinctId !== undefined ? 1 : 0, id.userIds ?? null, id.emails ?? null, id.deviceIds ?? null, id.orgIds ?? null, id.linkedIds ?? null, id.events, id.first, id.last, id.exposure, id.places ?? null]));
+}
+
+type Packed = [string, 0 | 1, Texts | null, Texts | null, Texts | null, Texts | null, Texts | null, number, number | null, number | null, number, Texts | null];
+
+function unpackIdentities(json: string): Identity[] {
+  return (JSON.parse(json) as Packed[]).map(([key, d, userIds, emails, deviceIds, orgIds, linkedIds, events, first, last, exposure, places]) => ({
+    key,
+    distinctId: d === 1 ? key : undefined,
+    userIds: userIds ?? undefined,
+    emails: emails ?? undefined,
+    deviceIds: deviceIds ?? undefined,
+    orgIds: orgIds ?? undefined,
+    linkedIds: linkedIds ?? undefined,
+    events,
+    first,
+    last,
+    exposure,
+    places: places ?? undefined,
+  }));
+}
+
+// ---- the worker's side
+
+interface Reader {
+  setup: ReadSetup;
+  plans: JsonPlans;
+  identities: IdentityWindow;
+}
+
+function runWorker(): void {
+  let reader: Reader | undefined;
+  let hash: Hash | undefined;
+  /** hashing messages left before the injected failure (HOOKS.hashThreadFailAfter) */
+  let hashLeft = HOOKS.hashThreadFailAfter;
+  parentPort!.on('message', (m: ToWorker) => {
+    if (m.type === 'read') {
+      if (m.setup !== undefined) reader = { setup: m.setup, plans: new JsonPlans(PROFILES[m.setup.profile], new Map(m.setup.columns)), identities: new IdentityWindow(m.setup.windowKeys) };
+      if (reader === undefined) throw new Error('a batch came before its setup');
+      const result = readBatch(reader, m);
+      const reply: FromWorker = { type: 'read', id: m.id, buf: m.buf, result };
+      parentPort!.postMessage(reply, [m.buf.buffer as ArrayBuffer, result.hashes.buffer as ArrayBuffer, result.idents.buffer as ArrayBuffer]);
+      return;
+    }
+    if (hashLeft-- <= 0) throw new Error('hashing failure injected by BREACH_IMPACT_HASH_THREAD_FAIL_AFTER');
+    if (m.type === 'hash') {
+      (hash ??= createHash('sha256')).update(m.chunk);
+      const reply: FromWorker = { type: 'hashed', chunk: m.chunk };
+      parentPort!.postMessage(reply, [m.chunk.buffer as ArrayBuffer]);
+    } else {
+      const reply: FromWorker = { type: 'digest', hex: (hash ?? createHash('sha256')).digest('hex') };
+      hash = undefined;
+      parentPort!.postMessage(reply);
+    }
+  });
+}
+
+function readBatch(reader: Reader, m: Extract<ToWorker, { type: 'read' }>): ReadResult {
+  const { setup, plans, identities } = reader;
+  const rejects: [number, string, string][] = [];
+  const keys: string[] = [];
+  const idents: number[] = [];
+  let encodingErrors = 0;
+  let filtered = 0;
+  let unkeyed = 0;
+  let unkeyedTimed = 0;
+  let line = 0;
+  const sink: ValueSink = {
+    encodingErrors: (n) => (encodingErrors += n),
+    reject: (reason, excerpt) => void rejects.push([line, reason, excerpt]),
+    plans: () => plans,
+    accept: (r) => {
+      if (!inWindow(setup.window, r.time)) {
+        filtered++;
+        return;
+      }
+      // counted as an event here; the main thread takes it back if the record is a duplicate
+      const local = identities.add(r);
+      if (r.recordId === undefined) {
+        unkeyed++;
+        if (r.time !== null) unkeyedTimed++;
+      } else {
+        keys.push(r.recordId);
+        idents.push(local * 2 + (r.time !== null ? 1 : 0));
+      }
+    },
+  };
+  const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+  let start = 0;
+  for (; line < m.ends.length; line++) {
+    jsonValue(whole.subarray(start, m.ends[line]), true, sink);
+    start = m.ends[line];
+  }
+  const hashes = new Uint32Array(keys.length * HASH_WORDS);
+  keys.forEach((k, i) => hashRecordId(k, setup.recordIdKey, hashes, HASH_WORDS * i));
+  const result: ReadResult = { rejects: JSON.stringify(rejects), encodingErrors, filtered, unkeyed, unkeyedTimed, hashes, idents: Int32Array.from(idents) };
+  if (m.flush || identities.full) result.identities = packIdentities(identities.take());
+  return result;
+}
+
+if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === WORKER_KIND) runWorker();
+
+// ---- the main thread's side of reading
+
 /** Batches handed out per worker and not yet applied: enough that no worker waits for the main thread. */
 const IN_FLIGHT_PER_WORKER = 3;
 
 interface Slot {
   worker: Worker;
   busy: number;
-  key: string;
+  /** the setup the worker reads with (ReadSetup as JSON); undefined until its first batch */
+  setup?: string;
   /**
-   * The grouping keys the worker numbered (BatchResults.record) since it last started afresh
-   * (WORKER_KEYS), by number: the key's text until a record of it is accepted, then its
-   * identity (whose key is that text). One entry a key, and no second copy of a key's text
-   * beside its identity's.
+   * Events to take back from identities of the worker's current window, by local index: its
+   * records found to be duplicates, applied when the window is handed over.
    */
-  keys: (string | Identity)[];
+  takeBack: Map<number, number>;
   /** terminated by closeWorkers, not lost */
   closing?: boolean;
-  /** result arrays applied and free for the worker's next batches (see ToWorker) */
-  spare: ArrayBuffer[];
 }
 
 let pool: Slot[] = [];
@@ -333,29 +296,23 @@ let nextId = 1;
  * are gone with it, so the reading cannot be completed: every later step throws this.
  */
 let lost: Error | undefined;
-const replies = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
+const replies = new Map<number, { resolve: (m: Extract<FromWorker, { type: 'read' }>) => void; reject: (e: Error) => void }>();
 
-function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
-  const done = new Promise<FromWorker>((resolve, reject) => replies.set(m.id, { resolve, reject }));
+function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[]): Promise<Extract<FromWorker, { type: 'read' }>> {
+  const id = (m as { id: number }).id;
+  const done = new Promise<Extract<FromWorker, { type: 'read' }>>((resolve, reject) => replies.set(id, { resolve, reject }));
   if (slot.busy++ === 0) slot.worker.ref();
-  const spare = slot.spare.pop();
-  if (spare !== undefined) {
-    m.spare = spare;
-    transfer.push(spare);
-  }
   slot.worker.postMessage(m, transfer);
   return done;
 }
 
-function workerFor(init: WorkerInit, threads: number): Slot {
-  const key = JSON.stringify([init.profile, init.columns, init.window, Buffer.from(init.recordIdKey).toString('hex')]);
-  if (pool.length > 0 && pool[0].key !== key) throw new Error('parsing workers are set up for another configuration: close them first');
+/** A worker for the next batch: a new one while fewer than `threads` run, else the least busy. */
+function workerFor(threads: number): Slot {
   if (pool.length < threads) {
-    const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: workerLimits() });
-    // Referenced only while it owes a reply: an idle worker never keeps the process alive.
-    worker.unref();
-    const slot: Slot = { worker, busy: 0, key, keys: [], spare: [] };
+    const worker = startWorker();
+    const slot: Slot = { worker, busy: 0, takeBack: new Map() };
     worker.on('message', (m: FromWorker) => {
+      if (m.type !== 'read') return;
       if (--slot.busy === 0) worker.unref();
       const w = replies.get(m.id);
       replies.delete(m.id);
@@ -366,8 +323,8 @@ function workerFor(init: WorkerInit, threads: number): Slot {
       const code = (cause as { code?: string }).code;
       const e =
         code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? new InputError('a parsing worker ran out of memory; the reading is incomplete and no case was written', 'raise BREACH_IMPACT_WORKER_HEAP_MB, or read with one thread: BREACH_IMPACT_THREADS=1')
-          : new InputError(`a parsing worker stopped (${code ?? cause.name}); the reading is incomplete and no case was written`, 'run again; if it repeats, try BREACH_IMPACT_THREADS=1 and report it with the command you ran (not the data)');
+          ? new InputError('a parsing worker ran out of memory; the reading is incomplete and no case was written', 'read with one thread: --threads 1')
+          : new InputError(`a parsing worker stopped (${code ?? cause.name}); the reading is incomplete and no case was written`, 'run again; if it repeats, try --threads 1 and report it with the command you ran (not the data)');
       lost ??= e;
       for (const w of replies.values()) w.reject(e);
       replies.clear();
@@ -408,29 +365,36 @@ export interface LineSink {
 }
 
 interface Batch {
-  /** physical line numbers; negative: an oversize line, rejected on the main thread */
+  /** physical line numbers of the batch's lines */
   lines: number[];
+  /** physical line numbers of oversize lines among them, rejected on the main thread */
+  oversize: number[];
   slot?: Slot;
-  id: number;
-  result?: { strings: string[]; nums: Float64Array; hashes: Uint32Array; fresh?: boolean };
-  done: Promise<FromWorker>;
+  result?: ReadResult;
+  done: Promise<unknown>;
 }
 
+const NO_RESULT: ReadResult = { rejects: '[]', encodingErrors: 0, filtered: 0, unkeyed: 0, unkeyedTimed: 0, hashes: new Uint32Array(0), idents: new Int32Array(0) };
+
 /**
- * Lines in, results applied in input order: usable records counted in `tally` and the accepted
- * ones grouped into its identities, the rest reported to the sink.
+ * Lines in, results applied in input order: usable records counted in `tally`, their workers'
+ * aggregates handed to its sink, the rest reported to the line sink.
  * `line()`/`oversize()` follow LineSplitter's sink.
  */
 export class ParallelLines {
   /** the batch being filled: a buffer of its own (never a pool's slice), for it moves to the worker */
   private buf: Buffer;
-  /** batch buffers back from the workers (see ToWorker) */
+  /** batch buffers back from the workers */
   private readonly free: ArrayBuffer[] = [];
   private used = 0;
   private ends: number[] = [];
   private lines: number[] = [];
+  private oversized: number[] = [];
   private readonly queue: Batch[] = [];
-  private readonly init: WorkerInit;
+  private readonly setup: ReadSetup;
+  private readonly setupKey: string;
+  /** the workers given batches of this file (their windows are handed over at its end) */
+  private readonly slots = new Set<Slot>();
 
   constructor(
     profile: ProfileName,
@@ -439,12 +403,13 @@ export class ParallelLines {
     private readonly tally: Tally,
     private readonly sink: LineSink,
   ) {
-    this.buf = Buffer.from(new ArrayBuffer(BATCH_BYTES));
-    this.init = { kind: 'breach-impact-ndjson', profile, columns: [...columns], window: tally.window, recordIdKey: tally.recordIdKey };
+    this.buf = Buffer.from(new ArrayBuffer(HOOKS.batchBytes));
+    this.setup = { profile, columns: [...columns], window: tally.window, recordIdKey: tally.recordIdKey, windowKeys: tally.windowKeys };
+    this.setupKey = JSON.stringify([profile, this.setup.columns, this.setup.window, Buffer.from(tally.recordIdKey).toString('hex'), tally.windowKeys]);
   }
 
   line(lineNo: number, bytes: Buffer): void {
-    if (this.used + bytes.length > this.buf.length && this.lines.length > 0) this.dispatch();
+    if (this.used + bytes.length > this.buf.length && this.lines.length > 0) this.dispatch(false);
     if (bytes.length > this.buf.length) this.buf = Buffer.from(new ArrayBuffer(bytes.length));
     bytes.copy(this.buf, this.used);
     this.used += bytes.length;
@@ -453,7 +418,7 @@ export class ParallelLines {
   }
 
   oversize(lineNo: number): void {
-    this.lines.push(-lineNo);
+    this.oversized.push(lineNo);
   }
 
   /** Apply what is ready; resolves once few enough batches are outstanding. */
@@ -466,34 +431,50 @@ export class ParallelLines {
     }
   }
 
-  /** Hand out the last partial batch and apply everything. */
+  /** Hand out the last partial batch, have every worker hand its window over, and apply everything. */
   async end(): Promise<void> {
-    if (this.lines.length > 0) this.dispatch();
+    if (this.lines.length > 0 || this.oversized.length > 0) this.dispatch(false);
+    for (const slot of this.slots) this.send(slot, true);
+    this.slots.clear();
     await this.settle(0);
   }
 
-  private dispatch(): void {
-    const batch: Batch = { lines: this.lines, id: nextId++, done: Promise.resolve({ id: 0, strings: '[]', nums: new Float64Array(0), hashes: new Uint32Array(0) }) };
-    if (this.ends.length === 0) {
-      batch.result = { strings: [], nums: new Float64Array(0), hashes: new Uint32Array(0) };
-    } else {
-      batch.slot = workerFor(this.init, this.threads);
-      // The batch's buffer moves to the worker and comes back with the results; the next batch
-      // is filled in one that came back (or a new one while too few are back).
-      const sent = this.buf.buffer as ArrayBuffer;
-      const ends = Int32Array.from(this.ends);
-      batch.done = request(batch.slot, { type: 'batch', id: batch.id, buf: new Uint8Array(sent, 0, this.used), ends }, [sent, ends.buffer]);
-      void batch.done.then((m) => {
-        if (m.buf !== undefined) this.free.push(m.buf.buffer as ArrayBuffer);
-        if ('nums' in m) batch.result = { strings: JSON.parse(m.strings) as string[], nums: m.nums, hashes: m.hashes, fresh: m.fresh === true };
-      }, () => undefined);
-      const next = this.free.pop();
-      this.buf = Buffer.from(next !== undefined && next.byteLength >= BATCH_BYTES ? next : new ArrayBuffer(BATCH_BYTES));
+  private dispatch(flush: boolean): void {
+    if (this.lines.length === 0) {
+      this.queue.push({ lines: [], oversize: this.oversized, result: NO_RESULT, done: Promise.resolve() });
+      this.oversized = [];
+      return;
     }
+    const slot = workerFor(this.threads);
+    this.slots.add(slot);
+    this.send(slot, flush);
+  }
+
+  /** The batch being filled (perhaps empty) to `slot`. */
+  private send(slot: Slot, flush: boolean): void {
+    const batch: Batch = { lines: this.lines, oversize: this.oversized, slot, done: Promise.resolve() };
+    // The batch's buffer moves to the worker and comes back with the results; the next batch
+    // is filled in one that came back (or a new one while too few are back).
+    const sent = this.buf.buffer as ArrayBuffer;
+    const ends = Int32Array.from(this.ends);
+    const m: ToWorker = { type: 'read', id: nextId++, buf: new Uint8Array(sent, 0, this.used), ends, flush };
+    if (slot.setup !== this.setupKey) {
+      m.setup = this.setup;
+      slot.setup = this.setupKey;
+      slot.takeBack.clear();
+    }
+    batch.done = request(slot, m, [sent, ends.buffer]).then((reply) => {
+      this.free.push(reply.buf.buffer as ArrayBuffer);
+      batch.result = reply.result;
+    });
+    batch.done.catch(() => undefined);
+    const next = this.free.pop();
+    this.buf = Buffer.from(next !== undefined && next.byteLength >= HOOKS.batchBytes ? next : new ArrayBuffer(HOOKS.batchBytes));
     this.queue.push(batch);
     this.used = 0;
     this.ends = [];
     this.lines = [];
+    this.oversized = [];
   }
 
   private applyReady(): void {
@@ -501,61 +482,27 @@ export class ParallelLines {
   }
 
   private apply(batch: Batch): void {
-    const { strings, nums, hashes, fresh } = batch.result!;
+    const r = batch.result!;
     const { sink, tally } = this;
-    const slot = batch.slot!;
-    // The worker's numbers from here on are of its new table, each sent with its text before it
-    // is used alone (so an old entry is never read): the old table is let go.
-    if (fresh === true) slot.keys = [];
-    let k = 0;
-    let h = 0;
-    for (const l of batch.lines) {
-      if (l < 0) {
-        sink.reject(-l, 'record_too_large', '');
-        continue;
-      }
-      for (;;) {
-        const op = nums[k++];
-        if (op === END) break;
-        if (op === ACC_ID || op === ACC) {
-          const accepted = op === ACC ? tally.offerParsed(false) : tally.offerParsed(false, hashes.subarray(HASH_WORDS * h, HASH_WORDS * h + HASH_WORDS));
-          if (op === ACC_ID) h++;
-          // the record (BatchResults.record), grouped unless a duplicate
-          const keyNo = nums[k];
-          if (nums[k + 1] !== ABSENT) slot.keys[keyNo] = strings[nums[k + 1]];
-          const known = slot.keys[keyNo];
-          const key = typeof known === 'string' ? known : known.key;
-          const distinctId = fieldText(nums[k + 2], key, strings);
-          const userId = fieldText(nums[k + 3], key, strings);
-          const email = fieldText(nums[k + 4], key, strings);
-          const deviceId = fieldText(nums[k + 5], key, strings);
-          const [orgIds, afterOrgs] = textList(nums, k + 6, strings);
-          const [linkedIds, afterLinked] = textList(nums, afterOrgs, strings);
-          k = afterLinked;
-          const time = nums[k];
-          const exposure = nums[k + 1];
-          const place = nums[k + 2];
-          k += 3;
-          tally.timed(!Number.isNaN(time), accepted);
-          // a duplicate is grouped too, as not counted (IdentityGroups.add)
-          let id = known;
-          if (typeof id === 'string') slot.keys[keyNo] = id = tally.groups.identity(key);
-          tally.groups.addTo(id, distinctId, userId, email, deviceId, orgIds, linkedIds, Number.isNaN(time) ? null : time, exposure, fieldText(place, key, strings), accepted);
-        } else if (op === FIL) {
-          tally.offerParsed(true);
-          tally.timed(true, false);
-        } else if (op === REJ) {
-          sink.reject(l, strings[nums[k]], strings[nums[k + 1]]);
-          k += 2;
-        } else if (op === ENC) {
-          sink.encodingErrors(nums[k++]);
-        } else {
-          throw new Error(`parsing worker sent an unknown result (${String(op)})`);
-        }
-      }
+    // (the rejected list is ordered by line: the oversize lines need not be interleaved)
+    for (const l of batch.oversize) sink.reject(l, 'record_too_large', '');
+    for (const [i, reason, excerpt] of JSON.parse(r.rejects) as [number, string, string][]) sink.reject(batch.lines[i], reason, excerpt);
+    if (r.encodingErrors > 0) sink.encodingErrors(r.encodingErrors);
+    tally.offerFiltered(r.filtered);
+    tally.offerUnkeyed(r.unkeyed, r.unkeyedTimed);
+    const { hashes, idents } = r;
+    const takeBack = batch.slot?.takeBack;
+    for (let k = 0; k < idents.length; k++) {
+      if (tally.offerHashed(hashes, HASH_WORDS * k, (idents[k] & 1) === 1)) continue;
+      const local = idents[k] >> 1;
+      takeBack!.set(local, (takeBack!.get(local) ?? 0) + 1);
     }
-    // the results' array goes back with the worker's next batch, for that batch's results
-    if (slot !== undefined && nums.byteLength > 0) slot.spare.push(nums.buffer as ArrayBuffer);
+    if (r.identities !== undefined) {
+      const ids = unpackIdentities(r.identities);
+      for (const [local, n] of takeBack!) ids[local].events -= n;
+      takeBack!.clear();
+      tally.put(ids);
+    }
     sink.counted();
   }
 }
