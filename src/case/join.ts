@@ -18,9 +18,9 @@
  * read), so they survive the trip through UTF-8 unchanged.
  */
 import { CATEGORIES, categoriesOf } from '../core/categories.js';
-import { textsOf, type Identity } from '../core/identity.js';
+import { sortByCodePoints, textsOf, type Identity, type Texts } from '../core/identity.js';
 import { formatTime, normalizeEmail } from '../core/normalize.js';
-import type { IdentitySink } from '../core/stage.js';
+import { mergeIdentity, type IdentitySink } from '../core/stage.js';
 import type { DB, Statement } from '../sqlite.js';
 
 /** The matching rules, in the order they are tried (their index is `rule` in the tables). */
@@ -34,9 +34,8 @@ const DEVICE = 2;
 const ORG = 3;
 const LINKED = 4;
 
-/** Identity parts per INSERT: well under SQLite's bound-parameter limit. */
-const PARTS_PER_INSERT = 128;
-const PART_COLUMNS = ['key', 'has_distinct', 'events', 'first', 'last', 'exposure', 'users', 'emails', 'devices', 'orgs', 'linked', 'places'];
+/** Values bound per INSERT statement: well under SQLite's limit. */
+const PARAMETERS_PER_INSERT = 960;
 
 /** The bitwise OR of an exposure column over a group (one max() per category bit). */
 function orOf(column: string): string {
@@ -80,85 +79,89 @@ export function registerFunctions(db: DB): void {
 }
 
 /**
- * Vendor identities staged as the reading hands them over (an IdentitySink), merged and resolved
- * against the internal database, and the lists written to case.sqlite.
+ * Vendor identities as the reading hands them over (an IdentitySink): parts merged per identity
+ * as they come (see core/stage.ts), held once each (memory grows with the people in the export,
+ * not with its records), and written to the staging database at the end, in vendor_id order, so
+ * that every staged table is appended to in its own key order.
  */
 export class IdentityStage implements IdentitySink {
-  private rows: unknown[] = [];
-  private parts = 0;
-  private readonly insert: Statement;
+  private readonly byKey = new Map<string, Identity>();
 
-  constructor(private readonly db: DB) {
-    db.exec(`CREATE TABLE stage.part (key TEXT NOT NULL, has_distinct INTEGER, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER, users TEXT, emails TEXT, devices TEXT, orgs TEXT, linked TEXT, places TEXT)`);
-    this.insert = this.insertOf(PARTS_PER_INSERT);
-    db.exec('BEGIN');
-  }
-
-  private insertOf(n: number): Statement {
-    const row = `(${PART_COLUMNS.map(() => '?').join(', ')})`;
-    return this.db.prepare(`INSERT INTO stage.part (${PART_COLUMNS.join(', ')}) VALUES ${Array.from({ length: n }, () => row).join(', ')}`);
-  }
+  constructor(private readonly db: DB) {}
 
   put(id: Identity): void {
-    this.rows.push(
-      id.key,
-      id.distinctId !== undefined ? 1 : 0,
-      id.events,
-      id.first,
-      id.last,
-      id.exposure,
-      json(id.userIds),
-      json(id.emails),
-      json(id.deviceIds),
-      json(id.orgIds),
-      json(id.linkedIds),
-      id.places === undefined ? null : JSON.stringify(textsOf(id.places).map((p) => p.split('\u0000'))),
-    );
-    if (++this.parts === PARTS_PER_INSERT) {
-      this.insert.run(this.rows);
-      this.rows = [];
-      this.parts = 0;
-    }
+    const have = this.byKey.get(id.key);
+    if (have === undefined) this.byKey.set(id.key, id);
+    else mergeIdentity(have, id);
   }
 
-  /** Every part staged: the last batch written and committed. */
+  /** Every part has come: the identities, sorted, into stage.ident, stage.txt and stage.place (then let go). */
   end(): void {
-    if (this.parts > 0) this.insertOf(this.parts).run(this.rows);
-    this.rows = [];
-    this.parts = 0;
-    this.db.exec('COMMIT');
+    const db = this.db;
+    db.exec(`CREATE TABLE stage.ident (key TEXT PRIMARY KEY, has_distinct INTEGER, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER) WITHOUT ROWID`);
+    db.exec(`CREATE TABLE stage.txt (key TEXT, kind INTEGER, value TEXT, PRIMARY KEY (key, kind, value)) WITHOUT ROWID`);
+    db.exec(`CREATE TABLE stage.place (key TEXT, country TEXT, region TEXT, PRIMARY KEY (key, country, region)) WITHOUT ROWID`);
+    const ident = batchInsert(db, 'stage.ident', 6);
+    const txt = batchInsert(db, 'stage.txt', 3);
+    const place = batchInsert(db, 'stage.place', 3);
+    const identities = sortByCodePoints([...this.byKey.values()], (id) => id.key);
+    this.byKey.clear();
+    db.exec('BEGIN');
+    for (let i = 0; i < identities.length; i++) {
+      const id = identities[i];
+      identities[i] = undefined as unknown as Identity;
+      ident.put(id.key, id.distinctId !== undefined ? 1 : 0, id.events, id.first, id.last, id.exposure);
+      // (key, kind, value) in key order: each identity's texts sorted within a kind
+      const kinds: [number, Texts][] = [[USER, id.userIds], [EMAIL, id.emails], [DEVICE, id.deviceIds], [ORG, id.orgIds], [LINKED, id.linkedIds]];
+      for (const [kind, texts] of kinds) for (const v of sortedTexts(texts)) txt.put(id.key, kind, v);
+      for (const p of sortedTexts(id.places)) {
+        const at = p.indexOf('\u0000');
+        place.put(id.key, p.slice(0, at), p.slice(at + 1));
+      }
+    }
+    ident.end();
+    txt.end();
+    place.end();
+    db.exec(`CREATE INDEX stage.txt_by_value ON txt (kind, value, key)`);
+    db.exec('COMMIT');
   }
 }
 
-function json(t: Identity['userIds']): string | null {
-  return t === undefined ? null : JSON.stringify(textsOf(t));
+/** Distinct texts in code point order (SQLite's BINARY order for the staged keys). */
+function sortedTexts(t: Texts): readonly string[] {
+  const list = textsOf(t);
+  return list.length < 2 ? list : sortByCodePoints([...list], (x) => x);
+}
+
+/** Rows of `width` values into `table`, many to a statement: better-sqlite3's cost is mostly per statement run. */
+function batchInsert(db: DB, table: string, width: number): { put(...values: unknown[]): void; end(): void } {
+  const perInsert = Math.floor(PARAMETERS_PER_INSERT / width);
+  const insertOf = (n: number) => db.prepare(`INSERT INTO ${table} VALUES ${Array.from({ length: n }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ')}`);
+  const many = insertOf(perInsert);
+  let values: unknown[] = [];
+  return {
+    put(...row: unknown[]) {
+      for (const v of row) values.push(v);
+      if (values.length === perInsert * width) {
+        many.run(values);
+        values = [];
+      }
+    },
+    end() {
+      if (values.length > 0) insertOf(values.length / width).run(values);
+      values = [];
+    },
+  };
 }
 
 /**
- * Merges the staged parts into identities and resolves them against the internal tables
+ * Resolves the staged identities against the internal tables
  * (`users`, `orgs`, `memberships` as the connection names them: the database's own, or --map's
  * TEMP views). Call inside one read transaction of the internal database: every step reads the
  * same snapshot. `adminRoles`: lower-case roles whose members receive the org notices.
  */
 export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: (name: string) => void): JoinCounts {
-  const run = (sql: string, ...params: unknown[]) => {
-    const t = performance.now();
-    const r = db.prepare(sql).run(...params);
-    if (process.env.BI_PLAN) process.stderr.write(sql.replace(/\s+/g, ' ').slice(0, 90) + '\n' + (db.prepare('EXPLAIN QUERY PLAN ' + sql).all(...params) as { detail: string }[]).map((r) => '   ' + r.detail).join('\n') + `\n   ${(performance.now() - t).toFixed(0)} ms\n`);
-    return r;
-  };
-
-  // 1. One row per identity; its texts, one row per distinct (kind, value).
-  db.exec(`CREATE TABLE stage.ident (key TEXT PRIMARY KEY, has_distinct INTEGER, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER) WITHOUT ROWID`);
-  run(`INSERT INTO stage.ident SELECT key, max(has_distinct), sum(events), min(first), max(last), ${orOf('exposure')} FROM stage.part GROUP BY key ORDER BY key`);
-  db.exec(`CREATE TABLE stage.txt (kind INTEGER, value TEXT, key TEXT, PRIMARY KEY (kind, value, key)) WITHOUT ROWID`);
-  const kinds: [number, string][] = [[USER, 'users'], [EMAIL, 'emails'], [DEVICE, 'devices'], [ORG, 'orgs'], [LINKED, 'linked']];
-  run(`INSERT INTO stage.txt SELECT DISTINCT kind, value, key FROM (${kinds.map(([k, c]) => `SELECT ${k} AS kind, j.value AS value, p.key AS key FROM stage.part p, json_each(p.${c}) j WHERE p.${c} IS NOT NULL`).join(' UNION ALL ')}) ORDER BY 1, 2, 3`);
-  db.exec(`CREATE INDEX stage.txt_by_key ON txt (key, kind, value)`);
-  db.exec(`CREATE TABLE stage.place (key TEXT, country TEXT, region TEXT, PRIMARY KEY (key, country, region)) WITHOUT ROWID`);
-  run(`INSERT INTO stage.place SELECT DISTINCT p.key, j.value ->> 0, j.value ->> 1 FROM stage.part p, json_each(p.places) j WHERE p.places IS NOT NULL ORDER BY 1, 2, 3`);
-  db.exec(`DROP TABLE stage.part`);
-  phase('merging identities');
+  const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
 
   // 2. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
   // by normalized email. One pass over users; the rows in the order it read them (seq), so that

@@ -1,4 +1,4 @@
-import type { Identity } from './identity.js';
+import { textsOf, withText, type Identity, type Texts } from './identity.js';
 
 /** Where the reading hands per-identity aggregates. A key may come many times, each time with part of its records; the sink merges them. */
 export interface IdentitySink {
@@ -17,3 +17,24 @@ export interface IdentitySink {
  * - exposure: the bitwise OR.
  * A part, once put, belongs to the sink: the reading never touches it again.
  */
+
+/** `part` merged into `into` (same key), as described above. */
+export function mergeIdentity(into: Identity, part: Identity): void {
+  if (part.distinctId !== undefined && into.distinctId === undefined) into.distinctId = into.key;
+  into.userIds = union(into.userIds, part.userIds);
+  into.emails = union(into.emails, part.emails);
+  into.deviceIds = union(into.deviceIds, part.deviceIds);
+  into.orgIds = union(into.orgIds, part.orgIds);
+  into.linkedIds = union(into.linkedIds, part.linkedIds);
+  into.places = union(into.places, part.places);
+  into.events += part.events;
+  if (part.first !== null && (into.first === null || part.first < into.first)) into.first = part.first;
+  if (part.last !== null && (into.last === null || part.last > into.last)) into.last = part.last;
+  into.exposure |= part.exposure;
+}
+
+function union(a: Texts, b: Texts): Texts {
+  if (a === undefined) return b;
+  for (const t of textsOf(b)) a = withText(a, t);
+  return a;
+}

@@ -51,6 +51,9 @@ export function hashFile(path: string): InternalSource {
   return { path, sha256: h.digest('hex'), bytes };
 }
 
+/** The staging database's page cache, in KiB: most of the join's memory (SQLite sorts beyond it on disk). */
+const STAGE_CACHE_KIB = 64 * 1024;
+
 export class InternalDb {
   readonly db: DB;
 
@@ -77,7 +80,7 @@ export class InternalDb {
     }
     // TEMP objects (the map's views) and the join's sorts and temporary indexes on disk, not in
     // memory. Set before the map runs: changing it drops every TEMP object.
-    this.db.pragma(process.env.BI_TS ?? 'temp_store = FILE');
+    this.db.pragma('temp_store = FILE');
     if (mapSql !== undefined) {
       try {
         this.db.exec(mapSql);
@@ -90,6 +93,8 @@ export class InternalDb {
     this.db.exec("ATTACH '' AS stage");
     this.db.pragma('stage.journal_mode = OFF');
     this.db.pragma('stage.synchronous = OFF');
+    // its pages cached up to STAGE_CACHE_KIB: the join's passes reread the staged tables many times
+    this.db.pragma(`stage.cache_size = -${STAGE_CACHE_KIB}`);
     registerFunctions(this.db);
   }
 

@@ -2,29 +2,8 @@
  * A sink holding every identity in memory, merged by key as src/core/stage.ts describes: the
  * reference the tests hand the reading to (the real stage is SQL: case/join.ts).
  */
-import { IdentityGroups, textsOf, withText, type Identity, type Texts } from '../../src/core/identity.js';
-import type { IdentitySink } from '../../src/core/stage.js';
-
-/** `part` merged into `into` (same key), as described above. */
-export function mergeIdentity(into: Identity, part: Identity): void {
-  if (part.distinctId !== undefined && into.distinctId === undefined) into.distinctId = into.key;
-  into.userIds = union(into.userIds, part.userIds);
-  into.emails = union(into.emails, part.emails);
-  into.deviceIds = union(into.deviceIds, part.deviceIds);
-  into.orgIds = union(into.orgIds, part.orgIds);
-  into.linkedIds = union(into.linkedIds, part.linkedIds);
-  into.places = union(into.places, part.places);
-  into.events += part.events;
-  if (part.first !== null && (into.first === null || part.first < into.first)) into.first = part.first;
-  if (part.last !== null && (into.last === null || part.last > into.last)) into.last = part.last;
-  into.exposure |= part.exposure;
-}
-
-function union(a: Texts, b: Texts): Texts {
-  if (a === undefined) return b;
-  for (const t of textsOf(b)) a = withText(a, t);
-  return a;
-}
+import { IdentityGroups, type Identity } from '../../src/core/identity.js';
+import { mergeIdentity, type IdentitySink } from '../../src/core/stage.js';
 
 /**
  * Every identity in memory, merged by key: the stand-in for a stage on disk (its memory grows
