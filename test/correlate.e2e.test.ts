@@ -135,7 +135,7 @@ describe('correlate on the bundled fixtures', () => {
     expect(r.code, explain(r)).toBe(0);
     const steps = r.stderr.split('\n').filter((l) => l !== '').map((l) => /^phase ([a-z +]+): \d+\.\d\d s, cpu \d+\.\d\d s, main \d+\.\d\d s \(cpu (?:\d+\.\d\d|\?) s\), rss \d+ MB, peak (?:\d+|\?) MB, heap \d+ MB$/.exec(l)?.[1] ?? `unexpected: ${l}`);
     expect(steps).toEqual([
-      'reading', 'staging identities', 'merging identities', 'users', 'matching', 'memberships', 'orgs', 'aggregating', 'admins',
+      'reading', 'staging identities', 'users', 'matching', 'memberships', 'orgs', 'aggregating', 'admins', 'list cells',
       'writing users', 'writing orgs', 'writing roster', 'writing unmatched', 'writing jurisdictions', 'hashing the internal database', 'writing the list files', 'publishing',
     ]);
     const files = readCase(out);

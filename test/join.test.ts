@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IdentityStage, resolveIdentities, writeJoinedLists } from '../src/case/join.js';
 import { createCaseTables, rowOf } from '../src/case/store.js';
-import { IdentityGroups, type Identity } from '../src/core/identity.js';
+import type { CanonicalRecord } from '../src/core/canonical.js';
+import { IdentityGroups } from '../src/core/identity.js';
 import { normalizeEmail } from '../src/core/normalize.js';
 import { LISTS, type ListName, type Row } from '../src/core/rows.js';
 import { InternalDb } from '../src/internal/db.js';
@@ -65,8 +66,8 @@ const DATABASE = fc.record({
 });
 
 function add(groups: IdentityGroups, r: Rec): void {
-  const key = (r.distinctId ?? r.userId ?? r.email ?? r.deviceId) as string;
-  groups.addTo(groups.identity(key), r.distinctId, r.userId, r.email, r.deviceId, r.orgIds, r.linkedIds, r.time, r.exposure, r.place);
+  const [country, region] = r.place === undefined ? [] : r.place.split('\u0000').map((x) => x || undefined);
+  groups.add({ ...r, country, region } as unknown as CanonicalRecord);
 }
 
 function internalDb(dir: string, db: { users: unknown[][]; orgs: unknown[][]; memberships: unknown[][] }, types: string): string {

@@ -1,5 +1,5 @@
 /**
- * Parallel NDJSON parsing (worker threads) and the list thread against the single-threaded path: the case directory
+ * Parallel NDJSON reading (worker threads) against the single-threaded path: the case directory
  * must be byte-identical — every list, summary.json and case.sqlite — on the bundled fixtures,
  * on an export with every line-level edge case, and on a generated set.
  */
@@ -10,12 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { explain, FIXTURES, runCli, tempDir } from './helpers.js';
 
 /** Tiny batches: every few lines go to another worker, and batches outnumber the workers. */
-const PARALLEL = { BREACH_IMPACT_THREADS: '2', BREACH_IMPACT_BATCH_BYTES: '700', BREACH_IMPACT_WRITER_THREAD_MIN_ROWS: '0', BREACH_IMPACT_SCAN_THREAD_MIN_BYTES: '0' };
+const PARALLEL = { BREACH_IMPACT_THREADS: '2', BREACH_IMPACT_BATCH_BYTES: '700' };
 /**
  * More workers than cores here: the order results are applied in must not depend on who finishes
- * first. And each worker numbers its keys afresh after a batch that took it past 2.
+ * first. And each aggregation window is handed on once it holds 2 identities.
  */
-const PARALLEL_3 = { BREACH_IMPACT_THREADS: '3', BREACH_IMPACT_BATCH_BYTES: '700', BREACH_IMPACT_WRITER_THREAD_MIN_ROWS: '0', BREACH_IMPACT_SCAN_THREAD_MIN_BYTES: '0', BREACH_IMPACT_WINDOW_KEYS: '2' };
+const PARALLEL_3 = { BREACH_IMPACT_THREADS: '3', BREACH_IMPACT_BATCH_BYTES: '700', BREACH_IMPACT_WINDOW_KEYS: '2' };
 const SINGLE = { BREACH_IMPACT_THREADS: '1' };
 
 async function both(args: string[], cwd: string) {
