@@ -58,6 +58,20 @@ describe.concurrent('the internal database', () => {
     ]);
   });
 
+  it('is opened read-only by its URI whatever its path holds (%, ?, #, spaces, non-ASCII, a relative file: prefix)', async () => {
+    const dir = setup();
+    mkdirSync(join(dir, 'we ird%2F?#dir'));
+    mkdirSync(join(dir, 'file:x'));
+    for (const path of [join('we ird%2F?#dir', 'in é.sqlite'), join('file:x', 'app.sqlite')]) {
+      const db = goodDb(join(dir, path));
+      const before = sha256(db);
+      const c = await correlateIn(dir, ['export.ndjson'], { internal: path, out: `case-${before.slice(0, 8)}`, timeoutMs: 30_000 });
+      expectCase(c, { code: 0, records: counts(2), rejected: [] });
+      expect(sha256(db)).toBe(before);
+      expect(readList(c.out, 'users.csv').map((u) => u.user_id)).toEqual(['1', '2']);
+    }
+  });
+
   it('is refused when missing or a directory (exit 2, naming the path, nothing published)', async () => {
     const dir = setup();
     expectRefused((await correlateIn(dir, ['export.ndjson'], { internal: 'nowhere.sqlite' })), 2, /internal database nowhere\.sqlite does not exist/);
