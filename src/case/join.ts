@@ -3,15 +3,15 @@
  *
  * - `main`: the internal database, opened read-only (`file:…?mode=ro`), so that `--map` views and
  *   every query name its tables as they always did (`users`, `main.users`);
- * - `stage`: a private temporary database (SQLite's own, 0600 and already unlinked) where the
- *   reading stages per-identity aggregates and the join keeps its intermediate tables;
+ * - `stage`: a private temporary database (SQLite's own, 0600 and already unlinked) holding the
+ *   staged identities and the join's intermediate tables;
  * - `out`: the case's case.sqlite (attached under its temporary name when the lists are written).
  *
- * Staged identities are merged (one row per vendor identity), matched by the rules of the spec
- * (user_id, email, distinct_id, vendor_link, device_link: the first rule with a candidate decides,
- * two or more candidates make the identity ambiguous), and the lists are computed by SQL into
- * case.sqlite in list order. Nothing of the internal tables is held in JavaScript: memory grows
- * with the staging batch and SQLite's cache, not with the export or the database.
+ * The identities (one per vendor identity, merged from the reading's parts) are matched by the
+ * rules of the spec (user_id, email, distinct_id, vendor_link, device_link: the first rule with a
+ * candidate decides, two or more candidates make the identity ambiguous), and the lists are
+ * computed by SQL into case.sqlite in list order. Nothing of the internal tables is held in
+ * JavaScript: the join's memory is SQLite's page caches, whatever the size of the database.
  *
  * Texts compare and sort by SQLite's BINARY collation: UTF-8 bytes, which is Unicode code point
  * order, the lists' order. The texts staged are well-formed (lone surrogates were replaced when
@@ -103,7 +103,8 @@ export class IdentityStage implements IdentitySink {
     db.exec(`CREATE TABLE stage.place (key TEXT, country TEXT, region TEXT, PRIMARY KEY (key, country, region)) WITHOUT ROWID`);
     const ident = batchInsert(db, 'stage.ident', 6);
     const txt = batchInsert(db, 'stage.txt', 3);
-    const place = batchInsert(db, 'stage.place', 3);
+    // (a place is `country\u0000region`; a NUL inside either, from the export, makes two places one)
+    const place = batchInsert(db, 'stage.place', 3, 'INSERT OR IGNORE');
     const identities = sortByCodePoints([...this.byKey.values()], (id) => id.key);
     this.byKey.clear();
     db.exec('BEGIN');
@@ -115,8 +116,8 @@ export class IdentityStage implements IdentitySink {
       const kinds: [number, Texts][] = [[USER, id.userIds], [EMAIL, id.emails], [DEVICE, id.deviceIds], [ORG, id.orgIds], [LINKED, id.linkedIds]];
       for (const [kind, texts] of kinds) for (const v of sortedTexts(texts)) txt.put(id.key, kind, v);
       for (const p of sortedTexts(id.places)) {
-        const at = p.indexOf('\u0000');
-        place.put(id.key, p.slice(0, at), p.slice(at + 1));
+        const [country, region] = p.split('\u0000');
+        place.put(id.key, country, region);
       }
     }
     ident.end();
@@ -134,9 +135,9 @@ function sortedTexts(t: Texts): readonly string[] {
 }
 
 /** Rows of `width` values into `table`, many to a statement: better-sqlite3's cost is mostly per statement run. */
-function batchInsert(db: DB, table: string, width: number): { put(...values: unknown[]): void; end(): void } {
+function batchInsert(db: DB, table: string, width: number, verb = 'INSERT'): { put(...values: unknown[]): void; end(): void } {
   const perInsert = Math.floor(PARAMETERS_PER_INSERT / width);
-  const insertOf = (n: number) => db.prepare(`INSERT INTO ${table} VALUES ${Array.from({ length: n }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ')}`);
+  const insertOf = (n: number) => db.prepare(`${verb} INTO ${table} VALUES ${Array.from({ length: n }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ')}`);
   const many = insertOf(perInsert);
   let values: unknown[] = [];
   return {
