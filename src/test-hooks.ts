@@ -9,7 +9,7 @@
  * | variable                                | default | what it does                                                                 | who uses it |
  * |-----------------------------------------|---------|------------------------------------------------------------------------------|-------------|
  * | BREACH_IMPACT_BATCH_BYTES=N             | 1 MiB   | bytes of lines per batch handed to a reading worker                          | test/parallel, test/zip |
- * | BREACH_IMPACT_WINDOW_KEYS=N             | 50,000  | identities an aggregation window holds before it is handed on (every reader) | test/parallel |
+ * | BREACH_IMPACT_WINDOW_KEYS=N             | 2,000   | identities an aggregation window holds before it is handed on (every reader) | test/parallel |
  * | BREACH_IMPACT_WORKER_HEAP_MB=N          | V8's    | cap on a reading worker's old generation (over it: the run stops, exit 1)     | test/hostile/faults |
  * | BREACH_IMPACT_HASH_THREAD_MIN_BYTES=N   | 64 MiB  | input size from which its SHA-256 is computed on a worker thread             | test/correlate.e2e, test/zip |
  * | BREACH_IMPACT_HASH_THREAD_FAIL_AFTER=N  | never   | the hashing thread fails on its message after the N-th (a chunk, the digest) | test/correlate.e2e |
@@ -23,7 +23,7 @@ function count(name: string, fallback: number): number {
 
 export const HOOKS = {
   batchBytes: Math.max(1, count('BREACH_IMPACT_BATCH_BYTES', 1 << 20)),
-  windowKeys: Math.max(1, count('BREACH_IMPACT_WINDOW_KEYS', 50_000)),
+  windowKeys: Math.max(1, count('BREACH_IMPACT_WINDOW_KEYS', 2_000)),
   /** undefined: V8's own limit */
   workerHeapMb: count('BREACH_IMPACT_WORKER_HEAP_MB', 0) || undefined,
   hashThreadMinBytes: count('BREACH_IMPACT_HASH_THREAD_MIN_BYTES', 64 << 20),
