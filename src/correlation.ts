@@ -11,7 +11,7 @@ import { RECORD_ID_KEY_BYTES } from './core/identity.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
 import { IdentityStage, resolveIdentities, RULES, writeJoinedLists } from './case/join.js';
-import { createCaseTables, listWriter, RejectedStage, storedCell, storedColumns } from './case/store.js';
+import { createCaseTables, RejectedStage, storedCell, storedColumns } from './case/store.js';
 import { writeListCsv } from './case/writer.js';
 import { escapeTerminal } from './output/cells.js';
 import { readExport, type FileResult, type Vendor } from './ingest/read.js';
@@ -22,6 +22,7 @@ import { closeWorkers } from './ingest/workers.js';
 import { HOOKS } from './test-hooks.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
+import { batchInsert } from './sqlite.js';
 import type { Ui } from './ui.js';
 import { VERSION } from './version.js';
 
@@ -243,8 +244,9 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       db.exec('BEGIN');
       createCaseTables(db, 'out');
       writeJoinedLists(db, phase);
-      const rejected = listWriter(db, 'out', 'rejected');
-      for (const row of rejectedRows.rows()) rejected.put(storedColumns('rejected').map((c) => storedCell(c, row[c])));
+      const columns = storedColumns('rejected');
+      const rejected = batchInsert(db, 'out."rejected"', columns.length);
+      for (const row of rejectedRows.rows()) rejected.put(...columns.map((c) => storedCell(c, row[c])));
       rejected.end();
     });
     rejectedRows.close();

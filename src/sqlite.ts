@@ -37,4 +37,26 @@ function readOnlyUri(path: string): string {
   return `file:${out}?mode=ro`;
 }
 
-export { Database };
+/** Values bound per INSERT statement: well under SQLite's limit. */
+const PARAMETERS_PER_INSERT = 960;
+
+/** Rows of `width` values into `table`, many to a statement: better-sqlite3's cost is mostly per statement run. */
+export function batchInsert(db: DB, table: string, width: number, verb = 'INSERT'): { put(...values: unknown[]): void; end(): void } {
+  const perInsert = Math.floor(PARAMETERS_PER_INSERT / width);
+  const insertOf = (n: number) => db.prepare(`${verb} INTO ${table} VALUES ${Array.from({ length: n }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ')}`);
+  const many = insertOf(perInsert);
+  let values: unknown[] = [];
+  return {
+    put(...row: unknown[]) {
+      for (const v of row) values.push(v);
+      if (values.length === perInsert * width) {
+        many.run(values);
+        values = [];
+      }
+    },
+    end() {
+      if (values.length > 0) insertOf(values.length / width).run(values);
+      values = [];
+    },
+  };
+}

@@ -21,7 +21,7 @@ import { CATEGORIES, categoriesOf } from '../core/categories.js';
 import { sortByCodePoints, textsOf, type Identity, type Texts } from '../core/identity.js';
 import { formatTime, normalizeEmail } from '../core/normalize.js';
 import { mergeIdentity, type IdentitySink } from '../core/stage.js';
-import type { DB, Statement } from '../sqlite.js';
+import { batchInsert, type DB } from '../sqlite.js';
 
 /** The matching rules, in the order they are tried (their index is `rule` in the tables). */
 export const RULES = ['user_id', 'email', 'distinct_id', 'vendor_link', 'device_link'] as const;
@@ -33,9 +33,6 @@ const EMAIL = 1;
 const DEVICE = 2;
 const ORG = 3;
 const LINKED = 4;
-
-/** Values bound per INSERT statement: well under SQLite's limit. */
-const PARAMETERS_PER_INSERT = 960;
 
 /** The bitwise OR of an exposure column over a group (one max() per category bit). */
 function orOf(column: string): string {
@@ -132,27 +129,6 @@ export class IdentityStage implements IdentitySink {
 function sortedTexts(t: Texts): readonly string[] {
   const list = textsOf(t);
   return list.length < 2 ? list : sortByCodePoints([...list], (x) => x);
-}
-
-/** Rows of `width` values into `table`, many to a statement: better-sqlite3's cost is mostly per statement run. */
-function batchInsert(db: DB, table: string, width: number, verb = 'INSERT'): { put(...values: unknown[]): void; end(): void } {
-  const perInsert = Math.floor(PARAMETERS_PER_INSERT / width);
-  const insertOf = (n: number) => db.prepare(`${verb} INTO ${table} VALUES ${Array.from({ length: n }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ')}`);
-  const many = insertOf(perInsert);
-  let values: unknown[] = [];
-  return {
-    put(...row: unknown[]) {
-      for (const v of row) values.push(v);
-      if (values.length === perInsert * width) {
-        many.run(values);
-        values = [];
-      }
-    },
-    end() {
-      if (values.length > 0) insertOf(values.length / width).run(values);
-      values = [];
-    },
-  };
 }
 
 /**

@@ -7,9 +7,6 @@ import { openDatabase, type DB, type Statement } from '../sqlite.js';
 import { COLUMNS, COUNT_COLUMNS, LIST_COLUMNS, LISTS, STORED_EXTRA, type ListName, type Row } from '../core/rows.js';
 import { InputError, UsageError } from '../errors.js';
 
-/** 64 rows of at most 12 columns: well under SQLite's 32,766 bound parameters. */
-const ROWS_PER_INSERT = 64;
-
 const STORED = new Map<ListName, readonly string[]>(LISTS.map((l) => [l, Object.freeze([...COLUMNS[l], ...(STORED_EXTRA[l] ?? [])])]));
 
 /** A list's columns in case.sqlite: its CSV columns, then any STORED_EXTRA. */
@@ -34,34 +31,6 @@ export function createCaseTables(db: DB, schema: string): void {
     db.exec(`CREATE TABLE ${schema}."${list}" (${cols.join(', ')})`);
   }
   db.exec(`CREATE TABLE ${schema}.meta (key TEXT PRIMARY KEY, value TEXT)`);
-}
-
-/**
- * Rows of a list into `schema`, in list order, one `put` each (its storedCell per column), then
- * `end`. Rows are inserted ROWS_PER_INSERT at a time: better-sqlite3's cost is mostly per
- * statement run.
- */
-export function listWriter(db: DB, schema: string, list: ListName): { put(cells: readonly Stored[]): void; end(): void } {
-  const cols = storedColumns(list);
-  const insert = (n: number) => db.prepare(`INSERT INTO ${schema}."${list}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES ${Array.from({ length: n }, () => `(${cols.map(() => '?').join(', ')})`).join(', ')}`);
-  const many = insert(ROWS_PER_INSERT);
-  let values: Stored[] = [];
-  let rows = 0;
-  return {
-    put: (cells) => {
-      for (const v of cells) values.push(v);
-      if (++rows === ROWS_PER_INSERT) {
-        many.run(values);
-        values = [];
-        rows = 0;
-      }
-    },
-    end: () => {
-      if (rows > 0) insert(rows).run(values);
-      values = [];
-      rows = 0;
-    },
-  };
 }
 
 /**
