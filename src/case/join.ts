@@ -140,7 +140,7 @@ function sortedTexts(t: Texts): readonly string[] {
 export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: (name: string) => void): JoinCounts {
   const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
 
-  // 2. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
+  // 1. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
   // by normalized email. One pass over users; the rows in the order it read them (seq), so that
   // of two rows with one id the last one's contact is kept.
   db.exec(`CREATE TABLE stage.want_id (id TEXT PRIMARY KEY) WITHOUT ROWID`);
@@ -160,7 +160,7 @@ export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: 
   db.exec(`DROP TABLE stage.iuser`);
   phase('users');
 
-  // 3. Matching: the first rule with a candidate decides (one: matched; more: ambiguous).
+  // 2. Matching: the first rule with a candidate decides (one: matched; more: ambiguous).
   db.exec(`CREATE TABLE stage.m (key TEXT PRIMARY KEY, user TEXT, rule INTEGER, ambiguous INTEGER) WITHOUT ROWID`);
   const decide = (rule: number, candidates: string) =>
     run(`INSERT INTO stage.m SELECT key, CASE WHEN count(DISTINCT user) = 1 THEN min(user) END, ${rule}, count(DISTINCT user) > 1 FROM (${candidates}) WHERE key NOT IN (SELECT key FROM stage.m) GROUP BY key ORDER BY key`);
@@ -179,20 +179,19 @@ export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: 
   db.exec(`DROP TABLE stage.link; DROP TABLE stage.device`);
   phase('matching');
 
-  // 4. Affected users, their orgs (memberships), and the orgs the lists name.
+  // 3. Affected users, their orgs (memberships), and the orgs the lists name.
   db.exec(`CREATE TABLE stage.au (user TEXT PRIMARY KEY, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER, rule INTEGER) WITHOUT ROWID`);
   run(`INSERT INTO stage.au SELECT m.user, sum(i.events), min(i.first), max(i.last), ${orOf('i.exposure')}, min(m.rule) FROM stage.m m JOIN stage.ident i ON i.key = m.key WHERE m.user IS NOT NULL GROUP BY m.user ORDER BY m.user`);
   // One pass over memberships: the affected users' rows, and every row of an admin role (whose
   // org may be affected); the user id's own value kept, in a column of the same declared type,
   // so that the users row it names is found by the same comparison as in the internal database.
-  const roles = adminRoles.length > 0 ? adminRoles : [''];
   const userIdType = (db.prepare(`SELECT type FROM pragma_table_info('memberships') WHERE name = 'user_id'`).pluck().get() as string | undefined) ?? '';
   db.exec(`CREATE TABLE stage.ms (seq INTEGER PRIMARY KEY, user TEXT, org TEXT, admin INTEGER, role, user_value ${/^[A-Za-z ()0-9,]*$/.test(userIdType) ? userIdType : ''})`);
   run(
     `INSERT INTO stage.ms (user, org, admin, role, user_value) SELECT u, o, a, role, user_id FROM (
-       SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o, ${adminRoles.length > 0 ? `lower(trim(role)) IN (${roles.map(() => '?').join(', ')})` : '0'} AS a, role, user_id FROM memberships LIMIT -1)
+       SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o, ${adminRoles.length > 0 ? `lower(trim(role)) IN (${adminRoles.map(() => '?').join(', ')})` : '0'} AS a, role, user_id FROM memberships LIMIT -1)
      WHERE u IS NOT NULL AND o IS NOT NULL AND (a OR u IN (SELECT user FROM stage.au))`,
-    ...(adminRoles.length > 0 ? roles : []),
+    ...adminRoles,
   );
   db.exec(`CREATE TABLE stage.mem (user TEXT, org TEXT, PRIMARY KEY (user, org)) WITHOUT ROWID`);
   run(`INSERT INTO stage.mem SELECT DISTINCT user, org FROM stage.ms WHERE user IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
@@ -205,7 +204,7 @@ export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: 
        WHERE id IN (SELECT org FROM stage.mem UNION SELECT t.value FROM stage.txt t WHERE t.kind = ${ORG} AND t.key IN (SELECT key FROM stage.um))`);
   phase('orgs');
 
-  // 5. Affected orgs: through affected users' memberships, and unattributed (unmatched
+  // 4. Affected orgs: through affected users' memberships, and unattributed (unmatched
   // identities naming an org that exists).
   db.exec(`CREATE TABLE stage.ao (org TEXT PRIMARY KEY, affected INTEGER, unattributed INTEGER, first INTEGER, last INTEGER, exposure INTEGER) WITHOUT ROWID`);
   run(`INSERT INTO stage.ao SELECT org, sum(a), sum(u), min(f), max(l), ${orOf('e')} FROM (
@@ -215,7 +214,7 @@ export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: 
        ) GROUP BY org ORDER BY org`);
   phase('aggregating');
 
-  // 6. Admins of the affected orgs: one roster row per (org, admin), the strongest role kept.
+  // 5. Admins of the affected orgs: one roster row per (org, admin), the strongest role kept.
   // An admin's contact: from a users row the membership finds (the last one read), else none.
   db.exec(`CREATE TABLE stage.admin (seq INTEGER PRIMARY KEY, org TEXT, user TEXT, role TEXT, email TEXT, name TEXT, found INTEGER)`);
   run(`INSERT INTO stage.admin (org, user, role, email, name, found)
@@ -233,7 +232,7 @@ export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: 
   phase('admins');
 
 
-  // 7. The list cells of many values, each made in one grouped pass (not a subquery per row),
+  // 6. The list cells of many values, each made in one grouped pass (not a subquery per row),
   // the admins per org, and each exposure mask's list.
   db.exec(`CREATE TABLE stage.uplace (user TEXT, country TEXT, region TEXT, PRIMARY KEY (user, country, region)) WITHOUT ROWID`);
   run(`INSERT INTO stage.uplace SELECT DISTINCT m.user, p.country, p.region FROM stage.m m JOIN stage.place p ON p.key = m.key WHERE m.user IS NOT NULL ORDER BY 1, 2, 3`);
