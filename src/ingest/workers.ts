@@ -158,9 +158,10 @@ export function startWorker(): Worker {
 }
 
 /**
- * Each worker's heap: a young generation of 12 MB (V8's default is 48 MB, two 16 MB halves): a
- * worker's garbage is a batch's parsed records, dead before the next batch, so a smaller one
- * costs no time and the reading peaks lower. HOOKS.workerHeapMb caps the old generation.
+ * Each worker's heap: a young generation of 12 MB, smaller than V8's own: a worker's garbage is
+ * a batch's parsed records and its short aggregation windows, dead soon after, so a smaller one
+ * costs no time and the reading peaks lower (docs/performance.md). HOOKS.workerHeapMb caps the
+ * old generation.
  */
 function workerLimits(): { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb: number } {
   return { maxYoungGenerationSizeMb: 12, ...(HOOKS.workerHeapMb !== undefined ? { maxOldGenerationSizeMb: HOOKS.workerHeapMb } : {}) };
