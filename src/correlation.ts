@@ -5,6 +5,7 @@
  */
 import { getRandomValues } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
 import { RECORD_ID_KEY_BYTES } from './core/identity.js';
@@ -238,7 +239,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       }
     };
     intoCase(() => {
-      db.prepare('ATTACH ? AS out').run(caseFile.tmp);
+      // absolute: a path beginning with file: would be read as a URI
+      db.prepare('ATTACH ? AS out').run(resolve(caseFile.tmp));
       db.pragma('out.journal_mode = MEMORY');
       db.pragma('out.synchronous = OFF');
       db.exec('BEGIN');

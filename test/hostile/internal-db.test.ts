@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { correlateIn, event, expectCase, expectRefused, readList, sha256, tempDir, writeInternalDb, type CaseRun } from './lib.js';
+import { correlateIn, event, expectCase, expectRefused, readList, run, sha256, tempDir, writeInternalDb, type CaseRun } from './lib.js';
 
 const PEOPLE = [
   ['1', 'alice@example.com', 'Alice'],
@@ -70,6 +70,10 @@ describe.concurrent('the internal database', () => {
       expect(sha256(db)).toBe(before);
       expect(readList(c.out, 'users.csv').map((u) => u.user_id)).toEqual(['1', '2']);
     }
+    // and a case directory whose relative path begins with file: (case.sqlite is attached by its path too)
+    const r = await run(['correlate', 'export.ndjson', '--internal', join('file:x', 'app.sqlite'), '--out', 'file:case', '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readList(join(dir, 'file:case'), 'users.csv').map((u) => u.user_id)).toEqual(['1', '2']);
   });
 
   it('is refused when missing or a directory (exit 2, naming the path, nothing published)', async () => {
