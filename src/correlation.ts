@@ -119,13 +119,16 @@ function phase(name: string): void {
 
 let phaseMainCpu: number | undefined;
 
+/** Linux's clock tick for user-visible CPU times (sysconf(_SC_CLK_TCK) on every Linux Node runs on). */
+const USER_HZ = 100;
+
 /** The main thread's own CPU time in seconds (Linux: its /proc task's utime + stime; elsewhere undefined). */
 function mainThreadCpu(): number | undefined {
   try {
     const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields 14 and 15 of stat(5), counted from the state (field 3) here; in clock ticks of 1/100 s
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    // utime and stime of stat(5), counted from the state field here; in clock ticks (USER_HZ)
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
   } catch {
     return undefined;
   }

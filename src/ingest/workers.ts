@@ -157,14 +157,17 @@ export function startWorker(): Worker {
   return worker;
 }
 
+/** A worker's young generation, smaller than V8's own. */
+const WORKER_YOUNG_MB = 12;
+
 /**
- * Each worker's heap: a young generation of 12 MB, smaller than V8's own: a worker's garbage is
- * a batch's parsed records and its short aggregation windows, dead soon after, so a smaller one
- * costs no time and the reading peaks lower (docs/performance.md). HOOKS.workerHeapMb caps the
- * old generation.
+ * Each worker's heap: a small young generation (WORKER_YOUNG_MB): a worker's garbage is a batch's
+ * parsed records and its short aggregation windows, dead soon after, so a smaller one costs no
+ * time and the reading peaks lower (docs/performance.md). HOOKS.workerHeapMb caps the old
+ * generation.
  */
 function workerLimits(): { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb: number } {
-  return { maxYoungGenerationSizeMb: 12, ...(HOOKS.workerHeapMb !== undefined ? { maxOldGenerationSizeMb: HOOKS.workerHeapMb } : {}) };
+  return { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, ...(HOOKS.workerHeapMb !== undefined ? { maxOldGenerationSizeMb: HOOKS.workerHeapMb } : {}) };
 }
 
 /** Identities as one JSON text: [key, has distinct_id, userIds, emails, deviceIds, orgIds, linkedIds, events, first, last, exposure, places] each. */
