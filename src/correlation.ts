@@ -23,6 +23,7 @@ import { closeWorkers } from './ingest/workers.js';
 import { HOOKS } from './test-hooks.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
+import { collectGarbage } from './memory.js';
 import { batchInsert } from './sqlite.js';
 import type { Ui } from './ui.js';
 import { VERSION } from './version.js';
@@ -222,12 +223,16 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     tally.endReading();
     const hashLost = takeHashFailure();
     if (hashLost !== undefined) throw hashLost;
+    // the reading's garbage (its record-id set among it) gone before the identities are staged
+    collectGarbage();
     phase('reading');
     ui.progress('matching identities against the internal database');
 
     // 2. The identities, staged in SQLite, resolved against the internal database in one
     // snapshot; the lists computed into case.sqlite and written from it.
     stage.end();
+    // and the identities, now staged, before the join's page caches fill
+    collectGarbage();
     phase('staging identities');
     const join = internal.snapshot(() => resolveIdentities(internal.db, opts.adminRoles, phase));
     ui.progress('writing the case');
