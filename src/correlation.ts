@@ -234,7 +234,16 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     // and the identities, now staged, before the join's page caches fill
     collectGarbage();
     phase('staging identities');
-    const join = internal.snapshot(() => resolveIdentities(internal.db, opts.adminRoles, phase));
+    const admins = internal.adminRows(opts.adminRoles, opts.threads, (why) => ui.warn(`the org admins could not be read on a second thread (${why}); they were read on this one`));
+    let join;
+    try {
+      join = await internal.snapshot(async () => {
+        admins.start();
+        return resolveIdentities(internal.db, opts.adminRoles, admins, phase);
+      });
+    } finally {
+      await admins.close();
+    }
     ui.progress('writing the case');
     caseFile.close();
     const db = internal.db;

@@ -65,6 +65,17 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     expect(s.identities.vendor).toBeGreaterThan(3);
   });
 
+  it('on fixtures/export with the internal database as a SQLite file (the admins read on a second connection)', async () => {
+    // (a .sql dump lives in one connection: only a file is read on a second one)
+    const internal = join(tempDir(), 'internal.sqlite');
+    const db = new Database(internal);
+    db.exec(readFileSync(join(FIXTURES, 'internal.sql'), 'utf8'));
+    db.close();
+    const exports = filesUnder(join(FIXTURES, 'export')).sort();
+    const s = await sameWithOneAndTwoThreads(exports, internal);
+    expect(s.records.read).toBe(32);
+  });
+
   it('refuses --threads 0', async () => {
     const r = await runCli(['correlate', join(FIXTURES, 'export', 'events.ndjson'), '--internal', join(FIXTURES, 'internal.sql'), '--out', join(tempDir(), 'c'), '--threads', '0']);
     expect(r.code, explain(r)).toBe(2);

@@ -131,13 +131,39 @@ function sortedTexts(t: Texts): readonly string[] {
   return list.length < 2 ? list : sortByCodePoints([...list], (x) => x);
 }
 
+/** The table readAdminRows fills, made in `schema` (before the join's snapshot: the connection that reads it later must know it). */
+export function createAdminTable(db: DB, schema: string): void {
+  db.exec(`CREATE TABLE ${schema}.admin_all (seq INTEGER PRIMARY KEY, org TEXT, user TEXT, role, email, name, found INTEGER)`);
+}
+
+/**
+ * Every membership row of an admin role, with what the users row its user_id finds says (SQLite's
+ * own comparison of memberships.user_id with users.id, as the internal database joins them), in
+ * the order read, into `schema`.admin_all. It needs nothing of the matching, so a second
+ * connection can read it while the main one matches (AdminRows).
+ */
+export function readAdminRows(db: DB, schema: string, adminRoles: readonly string[]): void {
+  if (adminRoles.length === 0) return;
+  db.prepare(
+    `INSERT INTO ${schema}.admin_all (org, user, role, email, name, found)
+     SELECT CAST(m.org_id AS TEXT), CAST(m.user_id AS TEXT), m.role, x.email, x.name, x.id IS NOT NULL
+     FROM memberships m LEFT JOIN users x ON x.id = m.user_id
+     WHERE m.user_id IS NOT NULL AND m.org_id IS NOT NULL AND lower(trim(m.role)) IN (${adminRoles.map(() => '?').join(', ')})`,
+  ).run(...adminRoles);
+}
+
+/** Where the admin rows are (readAdminRows): the attached database whose admin_all holds them, once it does. */
+export interface AdminRows {
+  schema(): Promise<string>;
+}
+
 /**
  * Resolves the staged identities against the internal tables
  * (`users`, `orgs`, `memberships` as the connection names them: the database's own, or --map's
  * TEMP views). Call inside one read transaction of the internal database: every step reads the
  * same snapshot. `adminRoles`: lower-case roles whose members receive the org notices.
  */
-export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: (name: string) => void): JoinCounts {
+export async function resolveIdentities(db: DB, adminRoles: readonly string[], admins: AdminRows, phase: (name: string) => void): Promise<JoinCounts> {
   const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
 
   // 1. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
@@ -182,19 +208,10 @@ export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: 
   // 3. Affected users, their orgs (memberships), and the orgs the lists name.
   db.exec(`CREATE TABLE stage.au (user TEXT PRIMARY KEY, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER, rule INTEGER) WITHOUT ROWID`);
   run(`INSERT INTO stage.au SELECT m.user, sum(i.events), min(i.first), max(i.last), ${orOf('i.exposure')}, min(m.rule) FROM stage.m m JOIN stage.ident i ON i.key = m.key WHERE m.user IS NOT NULL GROUP BY m.user ORDER BY m.user`);
-  // One pass over memberships: the affected users' rows, and every row of an admin role (whose
-  // org may be affected); the user id's own value kept, in a column of the same declared type,
-  // so that the users row it names is found by the same comparison as in the internal database.
-  const userIdType = (db.prepare(`SELECT type FROM pragma_table_info('memberships') WHERE name = 'user_id'`).pluck().get() as string | undefined) ?? '';
-  db.exec(`CREATE TABLE stage.ms (seq INTEGER PRIMARY KEY, user TEXT, org TEXT, admin INTEGER, role, user_value ${/^[A-Za-z ()0-9,]*$/.test(userIdType) ? userIdType : ''})`);
-  run(
-    `INSERT INTO stage.ms (user, org, admin, role, user_value) SELECT u, o, a, role, user_id FROM (
-       SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o, ${adminRoles.length > 0 ? `lower(trim(role)) IN (${adminRoles.map(() => '?').join(', ')})` : '0'} AS a, role, user_id FROM memberships LIMIT -1)
-     WHERE u IS NOT NULL AND o IS NOT NULL AND (a OR u IN (SELECT user FROM stage.au))`,
-    ...adminRoles,
-  );
+  // One pass over memberships: the affected users' orgs.
   db.exec(`CREATE TABLE stage.mem (user TEXT, org TEXT, PRIMARY KEY (user, org)) WITHOUT ROWID`);
-  run(`INSERT INTO stage.mem SELECT DISTINCT user, org FROM stage.ms WHERE user IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
+  run(`INSERT OR IGNORE INTO stage.mem SELECT u, o FROM (SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o FROM memberships LIMIT -1)
+       WHERE o IS NOT NULL AND u IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
   phase('memberships');
   // unmatched identities (not matched, ambiguous or not)
   db.exec(`CREATE TABLE stage.um (key TEXT PRIMARY KEY, ambiguous INTEGER) WITHOUT ROWID`);
@@ -216,12 +233,11 @@ export function resolveIdentities(db: DB, adminRoles: readonly string[], phase: 
 
   // 5. Admins of the affected orgs: one roster row per (org, admin), the strongest role kept.
   // An admin's contact: from a users row the membership finds (the last one read), else none.
+  const from = await admins.schema();
   db.exec(`CREATE TABLE stage.admin (seq INTEGER PRIMARY KEY, org TEXT, user TEXT, role TEXT, email TEXT, name TEXT, found INTEGER)`);
   run(`INSERT INTO stage.admin (org, user, role, email, name, found)
-       SELECT a.org, a.user, ${TEXT('a.role')}, ${TEXT('x.email')}, ${TEXT('x.name')}, x.id IS NOT NULL
-       FROM stage.ms a LEFT JOIN users x ON x.id = a.user_value
-       WHERE a.admin = 1 AND a.org IN (SELECT org FROM stage.ao) ORDER BY a.seq`);
-  db.exec(`DROP TABLE stage.ms`);
+       SELECT a.org, a.user, ${TEXT('a.role')}, ${TEXT('a.email')}, ${TEXT('a.name')}, a.found
+       FROM ${from}.admin_all a WHERE a.org IN (SELECT org FROM stage.ao) ORDER BY a.seq`);
   db.exec(`CREATE TABLE stage.admin_contact (user TEXT PRIMARY KEY, email TEXT, name TEXT) WITHOUT ROWID`);
   run(`INSERT OR REPLACE INTO stage.admin_contact SELECT user, email, name FROM stage.admin WHERE found = 1 ORDER BY seq`);
   // the strongest role: owner, then admin (in any case), then any other by its text

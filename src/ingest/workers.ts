@@ -125,10 +125,20 @@ export type ToWorker =
   /** bytes of the input being hashed, in order; the buffer comes back */
   | { type: 'hash'; chunk: Uint8Array }
   /** the input's SHA-256, and the worker's hash starts afresh */
-  | { type: 'digest' };
+  | { type: 'digest' }
+  /**
+   * The admin rows of the internal database at `path` (with the --map SQL) into the SQLite file
+   * `into` (case/join.ts readAdminRows), read on a read-only connection of the worker's own.
+   */
+  | { type: 'admins'; path: string; map: string | undefined; roles: string[]; into: string };
 
 /** Every message a worker sends the main thread. */
-export type FromWorker = { type: 'read'; id: number; buf: Uint8Array; result: ReadResult } | { type: 'hashed'; chunk: Uint8Array } | { type: 'digest'; hex: string };
+export type FromWorker =
+  | { type: 'read'; id: number; buf: Uint8Array; result: ReadResult }
+  | { type: 'hashed'; chunk: Uint8Array }
+  | { type: 'digest'; hex: string }
+  /** the admin rows are written (`failed`: the name of the error that stopped it: never its message, which may quote data) */
+  | { type: 'admins'; failed?: string };
 
 /** What became of a batch's lines. */
 export interface ReadResult {
@@ -216,6 +226,13 @@ function runWorker(): void {
       parentPort!.postMessage(reply, [m.buf.buffer as ArrayBuffer, result.hashes.buffer as ArrayBuffer, result.idents.buffer as ArrayBuffer]);
       return;
     }
+    if (m.type === 'admins') {
+      readAdminsInto(m).then(
+        () => parentPort!.postMessage({ type: 'admins' } satisfies FromWorker),
+        (e: unknown) => parentPort!.postMessage({ type: 'admins', failed: (e as { code?: string }).code ?? (e as Error).name ?? 'error' } satisfies FromWorker),
+      );
+      return;
+    }
     if (hashLeft-- <= 0) throw new Error('hashing failure injected by BREACH_IMPACT_HASH_THREAD_FAIL_AFTER');
     if (m.type === 'hash') {
       (hash ??= createHash('sha256')).update(m.chunk);
@@ -227,6 +244,24 @@ function runWorker(): void {
       parentPort!.postMessage(reply);
     }
   });
+}
+
+/** The admin rows, read in one transaction of a connection of this worker's own. */
+async function readAdminsInto(m: Extract<ToWorker, { type: 'admins' }>): Promise<void> {
+  // (loaded here: the reading workers never need SQLite)
+  const [{ InternalDb }, { readAdminRows }] = await Promise.all([import('../internal/db.js'), import('../case/join.js')]);
+  const internal = new InternalDb(m.path, m.map);
+  try {
+    const db = internal.db;
+    db.prepare('ATTACH ? AS adm').run(m.into);
+    db.pragma('adm.journal_mode = OFF');
+    db.pragma('adm.synchronous = OFF');
+    db.exec('BEGIN');
+    readAdminRows(db, 'adm', m.roles);
+    db.exec('COMMIT');
+  } finally {
+    internal.close();
+  }
 }
 
 function readBatch(reader: Reader, m: Extract<ToWorker, { type: 'read' }>): ReadResult {
@@ -509,4 +544,25 @@ export class ParallelLines {
     }
     sink.counted();
   }
+}
+
+// ---- the admin rows on a worker (case/join.ts readAdminRows)
+
+/**
+ * Has a worker read the admin rows of the internal database at `path` into the SQLite file `into`
+ * (its admin_all table made already); resolves when they are written, or with the name of the
+ * error that stopped the worker.
+ */
+export function readAdminsOnWorker(path: string, map: string | undefined, roles: readonly string[], into: string): { done: Promise<string | undefined>; stop(): Promise<number> } {
+  const worker = startWorker();
+  worker.ref();
+  const done = new Promise<string | undefined>((resolve) => {
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'admins') resolve(m.failed);
+    });
+    worker.on('error', (e) => resolve((e as { code?: string }).code ?? e.name));
+    worker.on('exit', (code) => resolve(`exit ${code}`));
+  });
+  worker.postMessage({ type: 'admins', path, map, roles: [...roles], into } satisfies ToWorker);
+  return { done, stop: () => worker.terminate() };
 }

@@ -7,8 +7,11 @@
  * INTEGER beyond 2^53 keeps every digit.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { registerFunctions } from '../case/join.js';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAdminTable, readAdminRows, registerFunctions, type AdminRows } from '../case/join.js';
+import { readAdminsOnWorker } from '../ingest/workers.js';
 import { InputError, SchemaError, UsageError } from '../errors.js';
 import { openDatabase, openReadOnly, type DB } from '../sqlite.js';
 
@@ -56,8 +59,13 @@ const STAGE_CACHE_KIB = 64 * 1024;
 
 export class InternalDb {
   readonly db: DB;
+  /** a .sql dump, loaded into this connection's memory (no other connection can read it) */
+  private readonly dump: boolean;
 
-  constructor(readonly path: string, mapSql: string | undefined) {
+  constructor(
+    readonly path: string,
+    private readonly mapSql: string | undefined,
+  ) {
     let st;
     try {
       st = statSync(path);
@@ -65,8 +73,9 @@ export class InternalDb {
       throw new UsageError(`internal database ${path} does not exist`, 'pass the path of your users/orgs/memberships database with --internal');
     }
     if (st.isDirectory()) throw new UsageError(`internal database ${path} is a directory`, 'pass a SQLite file or a .sql dump');
+    this.dump = path.toLowerCase().endsWith('.sql');
     try {
-      if (path.toLowerCase().endsWith('.sql')) {
+      if (this.dump) {
         this.db = openDatabase(':memory:');
         this.db.exec(readFileSync(path, 'utf8'));
       } else {
@@ -113,16 +122,21 @@ export class InternalDb {
     }
   }
 
-  /** Run `fn` inside one transaction: every query of the internal tables sees the same snapshot. */
-  snapshot<T>(fn: () => T): T {
+  /**
+   * Run `fn` inside one read transaction: every query of the internal tables sees the same
+   * snapshot, taken (the database's first page read) before `fn` runs.
+   */
+  async snapshot<T>(fn: () => Promise<T>): Promise<T> {
     try {
       this.db.exec('BEGIN');
+      this.db.prepare('SELECT count(*) FROM sqlite_master').get();
     } catch (e) {
+      this.endSnapshot();
       throw sqliteProblem(this.path, e);
     }
     let result: T;
     try {
-      result = fn();
+      result = await fn();
     } catch (e) {
       this.endSnapshot();
       if (e instanceof Error && (e as { code?: string }).code?.startsWith('SQLITE_')) throw sqliteProblem(this.path, e);
@@ -130,6 +144,53 @@ export class InternalDb {
     }
     if (this.db.inTransaction) this.db.exec('COMMIT');
     return result;
+  }
+
+  /**
+   * Where the join's admin rows are read (case/join.ts readAdminRows). Call before snapshot(),
+   * and `start()` inside it. With `threads` > 1 a worker reads them, on a read-only connection of
+   * its own, into a private file this connection attaches, while this one matches. It reads the
+   * same snapshot: this connection holds its shared lock from the snapshot's start, and a writer
+   * cannot commit to a rollback-journal database while it is held. A WAL database lets writers
+   * commit beside readers, and a .sql dump lives in this connection alone: those are read here,
+   * when the join asks; so are they when the worker fails (`fallback` is told the name of its
+   * error, never its message).
+   */
+  adminRows(roles: readonly string[], threads: number, fallback: (why: string) => void = () => undefined): AdminRows & { start(): void; close(): Promise<void> } {
+    const db = this.db;
+    const here = async () => {
+      readAdminRows(db, 'stage', roles);
+      return 'stage';
+    };
+    const wal = !this.dump && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
+    if (threads < 2 || this.dump || wal) {
+      createAdminTable(db, 'stage');
+      return { schema: here, start: () => undefined, close: async () => undefined };
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'breach-impact-join-'));
+    const into = join(dir, 'admins.sqlite');
+    closeSync(openSync(into, 'wx', 0o600));
+    db.prepare('ATTACH ? AS adm').run(into);
+    db.pragma('adm.journal_mode = OFF');
+    createAdminTable(db, 'adm');
+    createAdminTable(db, 'stage');
+    let worker: ReturnType<typeof readAdminsOnWorker> | undefined;
+    return {
+      start: () => {
+        worker = readAdminsOnWorker(this.path, this.mapSql, roles, into);
+      },
+      schema: async () => {
+        const failed = worker === undefined ? 'not started' : await worker.done;
+        if (failed === undefined) return 'adm';
+        fallback(failed);
+        return here();
+      },
+      close: async () => {
+        await worker?.stop();
+        if (db.open && !db.inTransaction) db.exec('DETACH adm');
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
 
   /** Ending a transaction after a failure must not hide the error being thrown. */
