@@ -31,12 +31,12 @@ function tables(file: string): Record<string, unknown[]> {
   }
 }
 
-async function sameWithOneAndTwoThreads(exports: string[], internal: string) {
+async function sameWithOneAndTwoThreads(exports: string[], internal: string, env: Record<string, string> = {}) {
   const dir = tempDir();
   const cases = [];
   for (const threads of ['1', '2']) {
     const out = join(dir, `case-${threads}`);
-    const r = await runCli(['correlate', ...exports, '--internal', internal, '--out', out, '--threads', threads], { env: HOOKS });
+    const r = await runCli(['correlate', ...exports, '--internal', internal, '--out', out, '--threads', threads], { env: { ...HOOKS, ...env } });
     expect(r.code === 0 || r.code === 1, explain(r)).toBe(true);
     cases.push({ out, r });
   }
@@ -72,8 +72,11 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     db.exec(readFileSync(join(FIXTURES, 'internal.sql'), 'utf8'));
     db.close();
     const exports = filesUnder(join(FIXTURES, 'export')).sort();
-    const s = await sameWithOneAndTwoThreads(exports, internal);
+    // the worker's scratch file is made under TMPDIR, and gone once the run is over
+    const tmp = tempDir();
+    const s = await sameWithOneAndTwoThreads(exports, internal, { TMPDIR: tmp });
     expect(s.records.read).toBe(32);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   it('refuses --threads 0', async () => {

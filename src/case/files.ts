@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 
@@ -16,16 +17,36 @@ const pending = new Set<string>();
 
 /** Remove every temporary file this process created (on error or Ctrl-C), with SQLite's side files. */
 export function removeTemporaries(): void {
-  for (const p of pending) {
-    for (const f of [p, `${p}-journal`, `${p}-wal`, `${p}-shm`]) {
-      try {
-        unlinkSync(f);
-      } catch {
-        /* already gone */
-      }
+  for (const p of pending) removeWithSideFiles(p);
+  pending.clear();
+}
+
+function removeWithSideFiles(p: string): void {
+  for (const f of [p, `${p}-journal`, `${p}-wal`, `${p}-shm`]) {
+    try {
+      unlinkSync(f);
+    } catch {
+      /* already gone */
     }
   }
-  pending.clear();
+}
+
+/**
+ * A private scratch file outside the case (0600, created exclusively under the system's temporary
+ * directory), for another thread to open by its name: removed by `remove()`, and with the other
+ * temporaries on an error or Ctrl-C.
+ */
+export function scratchFile(name: string): { path: string; remove(): void } {
+  const path = join(tmpdir(), `breach-impact-${process.pid}-${randomBytes(8).toString('hex')}-${name}`);
+  closeSync(openSync(path, 'wx', 0o600));
+  pending.add(path);
+  return {
+    path,
+    remove() {
+      removeWithSideFiles(path);
+      pending.delete(path);
+    },
+  };
 }
 
 function describe(e: unknown): string {

@@ -1,10 +1,12 @@
 /**
- * The join, in SQL. One connection holds three databases:
+ * The join, in SQL. One connection holds these databases:
  *
  * - `main`: the internal database, opened read-only (`file:…?mode=ro`), so that `--map` views and
  *   every query name its tables as they always did (`users`, `main.users`);
  * - `stage`: a private temporary database (SQLite's own, 0600 and already unlinked) holding the
  *   staged identities and the join's intermediate tables;
+ * - `adm`, when a worker reads the admin rows on a second connection (readAdminRows,
+ *   InternalDb.adminRows): the private scratch file it writes them to;
  * - `out`: the case's case.sqlite (attached under its temporary name when the lists are written).
  *
  * The identities (one per vendor identity, merged from the reading's parts) are matched by the

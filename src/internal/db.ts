@@ -7,9 +7,8 @@
  * INTEGER beyond 2^53 keeps every digit.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { scratchFile } from '../case/files.js';
 import { createAdminTable, readAdminRows, registerFunctions, type AdminRows } from '../case/join.js';
 import { readAdminsOnWorker } from '../ingest/workers.js';
 import { InputError, SchemaError, UsageError } from '../errors.js';
@@ -149,7 +148,8 @@ export class InternalDb {
   /**
    * Where the join's admin rows are read (case/join.ts readAdminRows). Call before snapshot(),
    * and `start()` inside it. With `threads` > 1 a worker reads them, on a read-only connection of
-   * its own, into a private file this connection attaches, while this one matches. It reads the
+   * its own, into a private scratch file (case/files.ts) this connection attaches, while this one
+   * matches. It reads the
    * same snapshot: this connection holds its shared lock from the snapshot's start, and a writer
    * cannot commit to a rollback-journal database while it is held. A WAL database lets writers
    * commit beside readers, and a .sql dump lives in this connection alone: those are read here,
@@ -167,17 +167,15 @@ export class InternalDb {
       createAdminTable(db, 'stage');
       return { schema: here, start: () => undefined, close: async () => undefined };
     }
-    const dir = mkdtempSync(join(tmpdir(), 'breach-impact-join-'));
-    const into = join(dir, 'admins.sqlite');
-    closeSync(openSync(into, 'wx', 0o600));
-    db.prepare('ATTACH ? AS adm').run(into);
+    const into = scratchFile('admins.sqlite');
+    db.prepare('ATTACH ? AS adm').run(into.path);
     db.pragma('adm.journal_mode = OFF');
     createAdminTable(db, 'adm');
     createAdminTable(db, 'stage');
     let worker: ReturnType<typeof readAdminsOnWorker> | undefined;
     return {
       start: () => {
-        worker = readAdminsOnWorker(this.path, this.mapSql, roles, into);
+        worker = readAdminsOnWorker(this.path, this.mapSql, roles, into.path);
       },
       schema: async () => {
         const failed = worker === undefined ? 'not started' : await worker.done;
@@ -187,8 +185,12 @@ export class InternalDb {
       },
       close: async () => {
         await worker?.stop();
-        if (db.open && !db.inTransaction) db.exec('DETACH adm');
-        rmSync(dir, { recursive: true, force: true });
+        try {
+          if (db.open && !db.inTransaction) db.exec('DETACH adm');
+        } catch {
+          /* the connection closes with the run: the file goes either way */
+        }
+        into.remove();
       },
     };
   }
