@@ -239,7 +239,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     try {
       join = await internal.snapshot(async () => {
         admins.start();
-        return resolveIdentities(internal.db, opts.adminRoles, admins, phase);
+        return resolveIdentities(internal.db, admins, phase);
       });
     } finally {
       await admins.close();

@@ -3,7 +3,8 @@
  * lists as JavaScript computed them before), on random exports and internal databases whose ids,
  * emails and roles come in every storage class and spelling that matters: the same lists, row
  * for row and cell for cell, and the same counts. The export's records reach the stage in random
- * chunks, each aggregated on its own, as the reading hands them over.
+ * chunks, each aggregated on its own, as the reading hands them over; the admin rows are read on
+ * the join's own connection or by a worker on a second one (InternalDb.adminRows).
  */
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -81,9 +82,15 @@ function internalDb(dir: string, db: { users: unknown[][]; orgs: unknown[][]; me
   return path;
 }
 
-/** The lists as the SQL join writes them: each list's rows as case.sqlite stores them, read back. */
+/**
+ * The lists as the SQL join writes them: each list's rows as case.sqlite stores them, read back.
+ * With `threads` 2 the admin rows are read by a worker, on a connection of its own: the worker
+ * runs the built module (dist/, made by `npm test` before the tests), for a worker thread cannot
+ * load TypeScript; a worker that fails (and leaves them to this connection) fails the test.
+ */
 async function sqlLists(path: string, dir: string, chunks: Rec[][], threads: number): Promise<{ lists: Record<string, Row[]>; counts: Awaited<ReturnType<typeof resolveIdentities>> }> {
-  const internal = new InternalDb(path, undefined);
+  const Internal = threads > 1 ? ((await import('../dist/internal/db.js')) as { InternalDb: typeof InternalDb }).InternalDb : InternalDb;
+  const internal = new Internal(path, undefined);
   try {
     const stage = new IdentityStage(internal.db);
     for (const chunk of chunks) {
@@ -92,12 +99,14 @@ async function sqlLists(path: string, dir: string, chunks: Rec[][], threads: num
       for (const id of groups.byKey.values()) stage.put(id);
     }
     stage.end();
-    const admins = internal.adminRows(ROLES, threads);
+    const admins = internal.adminRows(ROLES, threads, (why) => {
+      throw new Error(`the worker did not read the admin rows (${why})`);
+    });
     let counts;
     try {
       counts = await internal.snapshot(async () => {
         admins.start();
-        return resolveIdentities(internal.db, ROLES, admins, () => undefined);
+        return resolveIdentities(internal.db, admins, () => undefined);
       });
     } finally {
       await admins.close();

@@ -163,9 +163,9 @@ export interface AdminRows {
  * Resolves the staged identities against the internal tables
  * (`users`, `orgs`, `memberships` as the connection names them: the database's own, or --map's
  * TEMP views). Call inside one read transaction of the internal database: every step reads the
- * same snapshot. `adminRoles`: lower-case roles whose members receive the org notices.
+ * same snapshot. `admins`: where the admin rows are (readAdminRows), for the roster.
  */
-export async function resolveIdentities(db: DB, adminRoles: readonly string[], admins: AdminRows, phase: (name: string) => void): Promise<JoinCounts> {
+export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name: string) => void): Promise<JoinCounts> {
   const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
 
   // 1. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
