@@ -25,7 +25,7 @@ export function correlateCommand(io: Io): Command {
     .option('--until <time>', 'ignore records from this ISO 8601 time on (exclusive)')
     .option('--max-rejected <N|P%>', 'exit 3 if more than N (or P% of) records are rejected')
     .option('--max-unmatched <N|P%>', 'exit 3 if more than N (or P% of) vendor identities are unmatched')
-    .option('--threads <n>', 'threads reading NDJSON exports (default: one per core; 1: read on one thread; same output either way)')
+    .option('--threads <n>', 'threads reading NDJSON exports and the internal database (default: one per core; 1: read on one thread; same output either way)')
     .option('--force', 'write into a non-empty directory that holds no case', false)
     .option('--quiet', 'no progress or notes on stderr', false)
     .option('--json', 'print summary.json instead of the human summary', false)
