@@ -10,7 +10,7 @@ import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
 import { RECORD_ID_KEY_BYTES } from './core/identity.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
-import { MANIFEST, prepareCaseDir, StagedFile, TOOL } from './case/files.js';
+import { MANIFEST, prepareCaseDir, scratchFile, StagedFile, TOOL } from './case/files.js';
 import { IdentityStage, resolveIdentities, RULES, writeJoinedLists } from './case/join.js';
 import { createCaseTables, RejectedStage, storedCell, storedColumns } from './case/store.js';
 import { writeListCsv } from './case/writer.js';
@@ -155,23 +155,32 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
   const internal = new InternalDb(opts.internal, mapSql);
   const rejectedRows = new RejectedStage();
   const stage = new IdentityStage(internal.db);
+  let reading: Tally | undefined;
   try {
     prepareCaseDir(opts.out, opts.force);
     const caseFile = new StagedFile(opts.out, 'case.sqlite');
 
-    // 1. Read every export.
-    const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)), stage);
+    // 1. Read every export. The keyed records' entries for the dedupe go to a scratch file
+    // (core/dedupe.ts), the duplicates found when the reading ends; it is unlinked as soon as
+    // it is open (nothing is left of it whatever ends the run).
+    const keyedFile = scratchFile('keyed-records');
+    const tally = new Tally(opts.window, getRandomValues(new Uint8Array(RECORD_ID_KEY_BYTES)), stage, keyedFile.path);
+    keyedFile.remove();
+    reading = tally;
     let encodingErrors = 0;
     let complete = true;
     const inputs: (InputFile & Omit<FileSummary, 'file'>)[] = [];
+    /** files with records with and without a time (warned of once the untimed are counted) */
+    const partlyTimed: number[] = [];
     const windowed = opts.window.since !== undefined || opts.window.until !== undefined;
     const t0 = Date.now();
     for (const [fileIndex, path] of opts.exports.entries()) {
       const file = { path, label: labelOf(path), rawBytes: 0, sha256: '', gzip: false, zip: false, format: '', profile: '', profile_reason: '', records: 0, rejected: 0, untimed: 0, usable: true, complete: true };
       inputs.push(file);
+      tally.beginFile(fileIndex);
       const readBefore = tally.counts.read;
       const rejectedBefore = tally.counts.rejected;
-      const timesBefore = { ...tally.times };
+      const timedBefore = tally.times.timed;
       const reasons = new Map<string, number>();
       const result = await readExport(
         file,
@@ -203,17 +212,16 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       await closeWorkers(true);
       file.records = tally.counts.read - readBefore;
       file.rejected = tally.counts.rejected - rejectedBefore;
-      file.untimed = tally.times.untimed - timesBefore.untimed;
       file.usable = file.records > file.rejected;
       file.format = result.container === 'empty' ? 'empty' : `${result.profile} (${result.container})`;
       file.profile = result.profile;
       file.profile_reason = result.reason;
-      const timed = tally.times.timed - timesBefore.timed;
+      const timed = tally.times.timed - timedBefore;
       if (windowed && file.usable && timed === 0) {
         throw new UsageError(`${file.label}: no record in it carries a time this tool recognises, so --since/--until cannot window it`, `name the file's time field with --column time=FIELD (see breach-impact inspect ${file.label}), or leave out --since/--until`);
       }
       if (!file.usable) ui.warn(unusableWarning(file.label, file.records, reasons, result));
-      else if (file.untimed > 0 && timed > 0) ui.warn(`${file.label}: ${file.untimed.toLocaleString('en-US')} accepted records carry no time this tool recognises: they are never filtered by --since/--until and add nothing to first/last seen (--column time=FIELD names the time field)`);
+      else if (timed > 0) partlyTimed.push(fileIndex);
       function progress() {
         const secs = (Date.now() - t0) / 1000;
         const rate = secs > 0 ? Math.round(tally.counts.read / secs) : 0;
@@ -221,9 +229,15 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       }
     }
     tally.endReading();
+    // (a duplicate of an untimed record is untimed too: known only now)
+    for (const [i, file] of inputs.entries()) file.untimed = tally.untimedByFile[i] ?? 0;
+    for (const i of partlyTimed) {
+      const file = inputs[i];
+      if (file.untimed > 0) ui.warn(`${file.label}: ${file.untimed.toLocaleString('en-US')} accepted records carry no time this tool recognises: they are never filtered by --since/--until and add nothing to first/last seen (--column time=FIELD names the time field)`);
+    }
     const hashLost = takeHashFailure();
     if (hashLost !== undefined) throw hashLost;
-    // the reading's garbage (its record-id set among it) gone before the identities are staged
+    // the reading's garbage gone before the identities are staged
     collectGarbage();
     phase('reading');
     ui.progress('matching identities against the internal database');
@@ -340,6 +354,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     return { summary, exitCode };
   } finally {
     await closeWorkers(); // after a failure
+    reading?.close();
     rejectedRows.close();
     internal.close();
     ui.stopProgress();

@@ -1,6 +1,6 @@
 /**
  * A full garbage collection on demand. The reading leaves most of the heap garbage at once (its
- * records, the record-id set, and, once staged, every identity), and the SQL steps that follow
+ * records and, once staged, every identity), and the SQL steps that follow
  * allocate too little JavaScript for V8 to collect it: without this the join ran with the
  * reading's leftovers still resident, on top of SQLite's page caches. V8's `gc` is exposed once
  * (--expose-gc set at run time, read through a fresh context), and only where correlate asks.

@@ -11,6 +11,10 @@ import { forgetMatchingDetails, matchIdentities, unmatchedReason, type UserLooku
 import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js';
 import { looksLikeSecret } from '../src/core/secrets.js';
 import { Tally } from '../src/core/tally.js';
+import { KeyedRecords } from '../src/core/dedupe.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseJsonRecord, quoteLongNumbers } from '../src/ingest/json-record.js';
 import { JsonPlans } from '../src/ingest/plan.js';
 import { PROFILES } from '../src/ingest/profiles/index.js';
@@ -269,16 +273,64 @@ describe('grouping, dedupe and counts', () => {
     const t = new Tally({ since: 100_000, until: 200_000 }, new Uint8Array(32), sink);
     t.rejected();
     expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 50_000 }))).toBe('filtered');
-    expect(t.offer(rec({ distinctId: 'a', recordId: 'x', time: 150_999 }))).toBe('accepted'); // a filtered id was never accepted
-    expect(t.offer(rec({ distinctId: 'b', recordId: 'x', time: 160_000 }))).toBe('duplicates');
+    t.offer(rec({ distinctId: 'a', recordId: 'x', time: 150_999 })); // a filtered id was never accepted: accepted
+    t.offer(rec({ distinctId: 'b', recordId: 'x', time: 160_000 })); // a duplicate, known when the reading ends
     expect(t.offer(rec({ distinctId: 'a', recordId: 'y', time: 200_000 }))).toBe('filtered'); // until is exclusive
     expect(t.offer(rec({ distinctId: 'a', recordId: 'z', time: 100_000 }))).toBe('accepted'); // since is inclusive
     expect(t.offer(rec({ distinctId: 'a', time: null }))).toBe('accepted'); // no time: never filtered
-    const c = t.counts;
-    expect(c).toEqual({ read: 7, accepted: 3, rejected: 1, filtered: 2, duplicates: 1 });
-    // times kept in whole seconds (floored), as the lists show them
     t.endReading();
+    expect(t.counts).toEqual({ read: 7, accepted: 3, rejected: 1, filtered: 2, duplicates: 1 });
+    // times kept in whole seconds (floored), as the lists show them; the duplicate's event taken back from b
     expect(sink.get('a')).toMatchObject({ events: 3, first: 100, last: 150 });
+    expect(sink.get('b')).toMatchObject({ events: 0, first: 160, last: 160 });
+    expect(() => t.offer(rec({ distinctId: 'a', recordId: 'w', time: 150_000 }))).toThrow(/after the reading ended/);
+  });
+
+  it('finds the duplicates of many records, in input order, across files, on disk as in memory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bi-keyed-'));
+    try {
+      const path = join(dir, 'keyed');
+      writeFileSync(path, '', { mode: 0o600 });
+      const results = [path, undefined].map((file) => {
+        const sink = new MemorySink();
+        const t = new Tally({}, new Uint8Array(32).fill(5), sink, file);
+        // 300,000 records in two files: ids repeat every 200,000 records (enough for every bucket
+        // to write chunks out); every record of id ≡ 0 (mod 7) carries no time
+        for (let i = 0; i < 300_000; i++) {
+          if (i === 150_000) t.beginFile(1);
+          const n = i % 200_000;
+          t.offer(rec({ distinctId: `who-${n % 1000}`, recordId: `ins-${n}`, time: n % 7 === 0 ? null : 1_000_000 + n }));
+        }
+        t.endReading();
+        return { counts: { ...t.counts }, times: { ...t.times }, untimed: [...t.untimedByFile], who0: sink.get('who-0')?.events, who999: sink.get('who-999')?.events };
+      });
+      // the repeats are 200,000..299,999 (ids 0..99,999), all in file 1; 1 in 7 of them untimed
+      const untimedRepeats = Math.ceil(100_000 / 7);
+      const untimedAll = Math.ceil(200_000 / 7);
+      expect(results[0]).toEqual({
+        counts: { read: 300_000, accepted: 200_000, rejected: 0, filtered: 0, duplicates: 100_000 },
+        times: { timed: 300_000 - untimedAll - untimedRepeats, untimed: untimedAll },
+        untimed: [Math.ceil(150_000 / 7), untimedAll - Math.ceil(150_000 / 7)],
+        // who-0 holds ids 0, 1000, …: 200 of them, each once however often repeated
+        who0: 200,
+        who999: 200,
+      });
+      expect(results[1]).toEqual(results[0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tells apart entries whose hashes agree in their first 64 bits (the dedupe is decided by 128 bits)', () => {
+    const k = new KeyedRecords(new Uint8Array(32));
+    const entry = (c: number, d: number) => Uint32Array.from([0x12345678, 0x9abcdef0, c, d, 1, 2, 3, 4, 0]);
+    k.add(entry(1, 1), 0, 0);
+    k.add(entry(1, 2), 0, 0);
+    k.add(entry(2, 1), 0, 0);
+    k.add(entry(1, 2), 0, 0);
+    const found = k.finish();
+    expect(found.count).toBe(1);
+    expect([...found.events]).toEqual([['1:2:3:4', 1]]);
   });
 
   it('remembers record ids exactly across growth', () => {
@@ -305,7 +357,7 @@ describe('grouping, dedupe and counts', () => {
     expect(s.addHash(h(0, 0, 0, 1))).toBe(true);
   });
 
-  it('counts two records whose keys collide in the first 64 bits of the hash as two (the dedupe is decided by 128 bits)', () => {
+  it('counts two keys whose hashes collide in the first 64 bits as two (the set keeps all 128 bits)', () => {
     // a stand-in hash: SipHash as shipped, but the first two words forced equal for every key, as
     // a collision of a 64-bit hash would make them
     const colliding: typeof hashRecordId = (id, key, out, at) => {
@@ -317,13 +369,6 @@ describe('grouping, dedupe and counts', () => {
     expect(s.add('ins-a')).toBe(true);
     expect(s.add('ins-b')).toBe(true);
     expect(s.add('ins-a')).toBe(false);
-    // and through the counts: two different records, both accepted; the true repeat a duplicate
-    const t = new Tally({}, new Uint8Array(32).fill(3), new MemorySink());
-    (t as unknown as { seenIds: RecordIdSet }).seenIds = s;
-    expect(t.offer(rec({ distinctId: 'a', recordId: 'ins-c' }))).toBe('accepted');
-    expect(t.offer(rec({ distinctId: 'a', recordId: 'ins-d' }))).toBe('accepted');
-    expect(t.offer(rec({ distinctId: 'a', recordId: 'ins-d' }))).toBe('duplicates');
-    expect(t.counts).toMatchObject({ read: 3, accepted: 2, duplicates: 1 });
   });
 
   it('keys the dedupe by insert id, event, distinct_id and time to the second, each part length-prefixed', () => {

@@ -3,7 +3,7 @@
  * with golden files; count the corpus files a test file ran.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,8 +70,17 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult
   });
 }
 
+/** the temporary directories of this test file, removed after its last test (they hold cases: personal data of the fixtures) */
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A new private directory under the system's temporary directory, removed when the test file's tests are done. */
 export function tempDir(prefix = 'bi-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** Every file of a case directory, name → content (case.sqlite and manifest.json left out). */

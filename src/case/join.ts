@@ -94,6 +94,10 @@ export class IdentityStage implements IdentitySink {
     else mergeIdentity(have, id);
   }
 
+  takeBack(duplicates: (key: string) => number): void {
+    for (const id of this.byKey.values()) id.events -= duplicates(id.key);
+  }
+
   /** Every part has come: the identities, sorted, into stage.ident, stage.txt and stage.place (then let go). */
   end(): void {
     const db = this.db;

@@ -193,8 +193,9 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /**
- * Accepted records' dedupe keys (CanonicalRecord.recordId), as 128-bit keyed hashes in
- * open-addressing tables: 16 bytes a record and its slack instead of a string each. The keys are
+ * A set of dedupe keys (CanonicalRecord.recordId) as 128-bit keyed hashes, in open-addressing
+ * tables: 16 bytes a key and its slack instead of a string each (core/dedupe.ts holds one per
+ * bucket of the keyed records, one bucket at a time). The keys are
  * the attacker's: the hash is two SipHash-2-4 digests under two halves of a random key per run
  * (given by the caller), so keys cannot be crafted to collide (making a record pass for a
  * duplicate) or to crowd one table without the key, which no output, log or file holds; two

@@ -3,6 +3,8 @@ import { textsOf, withText, type Identity, type Texts } from './identity.js';
 /** Where the reading hands per-identity aggregates. A key may come many times, each time with part of its records; the sink merges them. */
 export interface IdentitySink {
   put(id: Identity): void;
+  /** After the last put: every identity's events less `duplicates(key)`, the duplicate records counted in them (see Tally). */
+  takeBack(duplicates: (key: string) => number): void;
 }
 
 /*
@@ -12,7 +14,7 @@ export interface IdentitySink {
  * - distinctId: set (to the key) when any part has it;
  * - userIds, emails, deviceIds, orgIds, linkedIds, places: the union, in the order first seen
  *   in the parts as they came (no list reads that order: every one sorts what it shows);
- * - events: the sum (a part may hold 0: an identity seen only in duplicate records);
+ * - events: the sum (less, at the end, the duplicates counted in it: takeBack);
  * - first: the least of the parts' (null when none has one); last: the greatest;
  * - exposure: the bitwise OR.
  * A part, once put, belongs to the sink: the reading never touches it again.

@@ -4,7 +4,8 @@
  * order. read = accepted + rejected + filtered + duplicates, always.
  */
 import type { CanonicalRecord } from './canonical.js';
-import { IdentityWindow, RECORD_ID_KEY_BYTES, RecordIdSet, type Identity, type RecordIdKey } from './identity.js';
+import { ENTRY_WORDS, identityHashKey, KeyedRecords } from './dedupe.js';
+import { groupingKey, hashRecordId, HASH_WORDS, IdentityWindow, type Identity, type RecordIdKey } from './identity.js';
 import type { IdentitySink } from './stage.js';
 import { HOOKS } from '../test-hooks.js';
 
@@ -35,45 +36,76 @@ export function inWindow(window: Window, time: number | null): boolean {
 }
 
 /**
- * The reading's state: the counts, the accepted record ids (the dedupe is exact, global and in
- * input order) and the identities of the records offered here, aggregated in a bounded window
- * and handed to the sink. Records read by workers are aggregated there (in windows of the same
- * bound): the tally decides their fates from what the workers send (offerHashed and the like) and
- * passes on their aggregates (put). No identity is kept here once handed on.
+ * The reading's state: the counts, the keyed records written down for the dedupe (KeyedRecords:
+ * exact, global and in input order, decided when the reading ends) and the identities of the
+ * records offered here, aggregated in a bounded window and handed to the sink. Records read by
+ * workers are aggregated there (in windows of the same bound): the tally counts them from what
+ * the workers send (offerKeyed and the like) and passes on their aggregates (put). No identity
+ * is kept here once handed on.
+ *
+ * Until endReading, every keyed record counts as accepted and as an event of its identity;
+ * endReading takes the duplicates back (from accepted, from the untimed, from their identities'
+ * events), so every count is final only after it.
  */
 export class Tally {
   readonly counts: Counts = { read: 0, accepted: 0, rejected: 0, filtered: 0, duplicates: 0 };
   readonly times: TimeCounts = { timed: 0, untimed: 0 };
-  /** the accepted record ids; let go by endReading (16 bytes a record: 128 MB at 5M records) */
-  private seenIds: RecordIdSet | undefined;
+  /** accepted records without a time, by file index (final after endReading) */
+  readonly untimedByFile: number[] = [];
+  /** the index of the file being read (beginFile) */
+  private file = 0;
+  private readonly keyed: KeyedRecords;
   private readonly aggregates: IdentityWindow;
+  /** one entry of a record offered here (KeyedRecords) */
+  private readonly entry = new Uint32Array(ENTRY_WORDS);
 
   /**
-   * `recordIdKey`: of the record-id hash (RecordIdSet); a caller outside tests passes a random
-   * one. `windowKeys`: identities aggregated before they are handed to the sink.
+   * `recordIdKey`: of the record-id hash (hashRecordId); a caller outside tests passes a random
+   * one. `keyedFile`: a private scratch file for the keyed records (none: kept in memory).
+   * `windowKeys`: identities aggregated before they are handed to the sink.
    */
   constructor(
     readonly window: Window,
     readonly recordIdKey: RecordIdKey,
     private readonly sink: IdentitySink,
+    keyedFile?: string,
     readonly windowKeys: number = HOOKS.windowKeys,
   ) {
-    this.seenIds = new RecordIdSet(recordIdKey);
+    this.keyed = new KeyedRecords(recordIdKey, keyedFile);
     this.aggregates = new IdentityWindow(windowKeys);
   }
 
-  private get seen(): RecordIdSet {
-    if (this.seenIds === undefined) throw new Error('a record offered after the reading ended');
-    return this.seenIds;
+  /** The records offered from now on are of file `index` (of the files read, from 0). */
+  beginFile(index: number): void {
+    this.file = index;
+    this.untimedByFile[index] ??= 0;
   }
 
   /**
    * Every record has been offered: the identities still aggregated here go to the sink, and the
-   * record ids are no longer needed (offering another throws).
+   * duplicates are found and taken back from the counts and from the sink's identities
+   * (offering another record throws).
    */
   endReading(): void {
     this.put(this.aggregates.take());
-    this.seenIds = undefined;
+    const found = this.keyed.finish();
+    this.counts.accepted -= found.count;
+    this.counts.duplicates += found.count;
+    for (const [file, n] of found.untimedByFile) {
+      this.times.untimed -= n;
+      this.untimedByFile[file] -= n;
+    }
+    if (found.events.size === 0) return;
+    const h = new Uint32Array(HASH_WORDS);
+    this.sink.takeBack((key) => {
+      hashRecordId(key, this.recordIdKey, h, 0);
+      return found.events.get(identityHashKey(h, 0)) ?? 0;
+    });
+  }
+
+  /** The scratch file is no longer written or read (after endReading, or when the reading failed). */
+  close(): void {
+    this.keyed.close();
   }
 
   rejected(): void {
@@ -81,33 +113,29 @@ export class Tally {
     this.counts.rejected++;
   }
 
-  /** A usable record with or without a time, accepted or not (see TimeCounts). */
-  timed(hasTime: boolean, accepted: boolean): void {
-    if (hasTime) this.times.timed++;
-    else if (accepted) this.times.untimed++;
+  /** `n` accepted records, `untimed` of them without a time. */
+  private accepted(n: number, untimed: number): void {
+    this.counts.read += n;
+    this.counts.accepted += n;
+    this.times.timed += n - untimed;
+    this.times.untimed += untimed;
+    this.untimedByFile[this.file] = (this.untimedByFile[this.file] ?? 0) + untimed;
   }
 
-  /** Returns the record's fate. */
-  offer(r: CanonicalRecord): 'accepted' | 'filtered' | 'duplicates' {
-    this.counts.read++;
+  /** Returns the record's fate as far as it is known before the reading ends (a keyed record may yet be a duplicate). */
+  offer(r: CanonicalRecord): 'accepted' | 'filtered' {
     if (!inWindow(this.window, r.time)) {
-      this.counts.filtered++;
-      this.timed(true, false);
+      this.offerFiltered(1);
       return 'filtered';
     }
-    let fate: 'accepted' | 'duplicates' = 'accepted';
-    if (r.recordId !== undefined && !this.seen.add(r.recordId)) {
-      this.counts.duplicates++;
-      this.timed(r.time !== null, false);
-      this.aggregates.add(r, false);
-      fate = 'duplicates';
-    } else {
-      this.counts.accepted++;
-      this.timed(r.time !== null, true);
-      this.aggregates.add(r);
+    this.accepted(1, r.time === null ? 1 : 0);
+    this.aggregates.add(r);
+    if (r.recordId !== undefined) {
+      writeEntry(r, this.recordIdKey, this.entry, 0);
+      this.keyed.add(this.entry, 0, this.file);
     }
     if (this.aggregates.full) this.put(this.aggregates.take());
-    return fate;
+    return 'accepted';
   }
 
   /**
@@ -122,28 +150,31 @@ export class Tally {
 
   /** Records a worker accepted that have no record id (so are never duplicates): `timed` of them with a time. */
   offerUnkeyed(n: number, timed: number): void {
-    this.counts.read += n;
-    this.counts.accepted += n;
-    this.times.timed += timed;
-    this.times.untimed += n - timed;
+    this.accepted(n, n - timed);
   }
 
-  /**
-   * A record a worker accepted, by its record key's hashRecordId() words (hashes[at..at+3]), in input order: true if
-   * accepted, false for a duplicate (whose event the caller takes back from the worker's
-   * aggregate: see IdentityGroups.add, `counted`).
-   */
-  offerHashed(hashes: Uint32Array, at: number, hasTime: boolean): boolean {
-    this.counts.read++;
-    const accepted = this.seen.addHash(hashes, at);
-    if (accepted) this.counts.accepted++;
-    else this.counts.duplicates++;
-    this.timed(hasTime, accepted);
-    return accepted;
+  /** Records a worker accepted that have a record id, by their entries (writeEntry), in input order. */
+  offerKeyed(entries: Uint32Array): void {
+    let untimed = 0;
+    for (let at = 0; at < entries.length; at += ENTRY_WORDS) {
+      untimed += entries[at + ENTRY_WORDS - 1] & 1;
+      this.keyed.add(entries, at, this.file);
+    }
+    this.accepted(entries.length / ENTRY_WORDS, untimed);
   }
 
-  /** Aggregates to the sink (a worker's, its duplicates' events taken back). */
+  /** Aggregates to the sink (a worker's). */
   put(ids: readonly Identity[]): void {
     for (const id of ids) this.sink.put(id);
   }
+}
+
+/**
+ * A keyed record's entry for the dedupe (KeyedRecords) at out[at..]: the hashes of its record key
+ * and of its identity's grouping key, and 1 when it carries no time (the file is added later).
+ */
+export function writeEntry(r: CanonicalRecord, key: RecordIdKey, out: Uint32Array, at: number): void {
+  hashRecordId(r.recordId!, key, out, at);
+  hashRecordId(groupingKey(r.distinctId, r.userId, r.email, r.deviceId), key, out, at + HASH_WORDS);
+  out[at + ENTRY_WORDS - 1] = r.time === null ? 1 : 0;
 }

@@ -7,23 +7,24 @@
  * worker decodes, parses, canonicalises and applies the --since/--until window, and aggregates
  * the records into identities itself, in a window of a bounded number of identities (the same
  * IdentityWindow and bound as the single-threaded path) kept across its batches. Per batch it
- * sends back what the main thread must decide in input order: the rejected lines, the counts,
- * and for every accepted record with a record key, the key's 128-bit hash and the local index of
- * the identity it went to. The main thread takes the batches in input order, as a
- * single-threaded run would: it adds each hash to the global record-id set and, for a duplicate,
- * takes its event back from that identity (what a duplicate holds still counts). When a
- * worker's window is full, and at the end of a file, the worker hands its aggregates over with a
- * batch's results and starts an empty window; the main thread passes them to the tally's sink,
- * which merges the parts of a key. So every count and every identity is exactly that of a
- * single-threaded run, and no thread holds every identity.
+ * sends back what the main thread must take in input order: the rejected lines, the counts, and
+ * for every accepted record with a record key, its entry for the dedupe (core/tally.ts
+ * writeEntry: the hashes of its record key and identity key). The main thread takes the batches
+ * in input order, as a single-threaded run would, and offers the entries to the tally, which
+ * decides the duplicates when the reading ends (core/dedupe.ts). When a worker's window is full,
+ * and at the end of a file, the worker hands its aggregates over with a batch's results and
+ * starts an empty window; the main thread passes them to the tally's sink, which merges the parts
+ * of a key. So every count and every identity is exactly that of a single-threaded run, and no
+ * thread holds every identity.
  *
  * Hashing an input (SHA-256 for the manifest) on a worker of the same kind: see hasher.ts.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult } from '../core/canonical.js';
-import { hashRecordId, HASH_WORDS, IdentityWindow, type Identity, type RecordIdKey, type Texts } from '../core/identity.js';
-import { inWindow, type Tally, type Window } from '../core/tally.js';
+import { ENTRY_WORDS } from '../core/dedupe.js';
+import { IdentityWindow, type Identity, type RecordIdKey, type Texts } from '../core/identity.js';
+import { inWindow, writeEntry, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, LOSSY_NUMBER_HINT, pageResults, parseJsonRecord, type JsonObject } from './json-record.js';
 import { JsonPlans } from './plan.js';
 import { PROFILES, type ProfileName } from './profiles/index.js';
@@ -150,10 +151,8 @@ export interface ReadResult {
   /** accepted records without a record key (never duplicates), and how many of them carry a time */
   unkeyed: number;
   unkeyedTimed: number;
-  /** the accepted records with a record key, in input order: the key's hashRecordId() words, HASH_WORDS a record */
-  hashes: Uint32Array;
-  /** for each of those: the local index of its identity in the worker's window × 2, + 1 when it carries a time */
-  idents: Int32Array;
+  /** the accepted records with a record key, in input order: their entries for the dedupe (writeEntry), ENTRY_WORDS each */
+  entries: Uint32Array;
   /** the window's identities, by local index, when it was handed over after this batch (packIdentities) */
   identities?: string;
 }
@@ -223,7 +222,7 @@ function runWorker(): void {
       if (reader === undefined) throw new Error('a batch came before its setup');
       const result = readBatch(reader, m);
       const reply: FromWorker = { type: 'read', id: m.id, buf: m.buf, result };
-      parentPort!.postMessage(reply, [m.buf.buffer as ArrayBuffer, result.hashes.buffer as ArrayBuffer, result.idents.buffer as ArrayBuffer]);
+      parentPort!.postMessage(reply, [m.buf.buffer as ArrayBuffer, result.entries.buffer as ArrayBuffer]);
       return;
     }
     if (m.type === 'admins') {
@@ -267,8 +266,9 @@ async function readAdminsInto(m: Extract<ToWorker, { type: 'admins' }>): Promise
 function readBatch(reader: Reader, m: Extract<ToWorker, { type: 'read' }>): ReadResult {
   const { setup, plans, identities } = reader;
   const rejects: [number, string, string][] = [];
-  const keys: string[] = [];
-  const idents: number[] = [];
+  // the entries of the keyed records, written as they come (a batch's records die young)
+  let entries = new Uint32Array(256 * ENTRY_WORDS);
+  let keyed = 0;
   let encodingErrors = 0;
   let filtered = 0;
   let unkeyed = 0;
@@ -283,14 +283,18 @@ function readBatch(reader: Reader, m: Extract<ToWorker, { type: 'read' }>): Read
         filtered++;
         return;
       }
-      // counted as an event here; the main thread takes it back if the record is a duplicate
-      const local = identities.add(r);
+      // counted as an event here; taken back when the reading ends if the record is a duplicate
+      identities.add(r);
       if (r.recordId === undefined) {
         unkeyed++;
         if (r.time !== null) unkeyedTimed++;
       } else {
-        keys.push(r.recordId);
-        idents.push(local * 2 + (r.time !== null ? 1 : 0));
+        if ((keyed + 1) * ENTRY_WORDS > entries.length) {
+          const more = new Uint32Array(entries.length * 2);
+          more.set(entries);
+          entries = more;
+        }
+        writeEntry(r, setup.recordIdKey, entries, ENTRY_WORDS * keyed++);
       }
     },
   };
@@ -300,9 +304,7 @@ function readBatch(reader: Reader, m: Extract<ToWorker, { type: 'read' }>): Read
     jsonValue(whole.subarray(start, m.ends[line]), true, sink);
     start = m.ends[line];
   }
-  const hashes = new Uint32Array(keys.length * HASH_WORDS);
-  keys.forEach((k, i) => hashRecordId(k, setup.recordIdKey, hashes, HASH_WORDS * i));
-  const result: ReadResult = { rejects: JSON.stringify(rejects), encodingErrors, filtered, unkeyed, unkeyedTimed, hashes, idents: Int32Array.from(idents) };
+  const result: ReadResult = { rejects: JSON.stringify(rejects), encodingErrors, filtered, unkeyed, unkeyedTimed, entries: entries.slice(0, keyed * ENTRY_WORDS) };
   if (m.flush || identities.full) result.identities = packIdentities(identities.take());
   return result;
 }
@@ -319,11 +321,6 @@ interface Slot {
   busy: number;
   /** the setup the worker reads with (ReadSetup as JSON); undefined until its first batch */
   setup?: string;
-  /**
-   * Events to take back from identities of the worker's current window, by local index: its
-   * records found to be duplicates, applied when the window is handed over.
-   */
-  takeBack: Map<number, number>;
   /** terminated by closeWorkers, not lost */
   closing?: boolean;
 }
@@ -349,7 +346,7 @@ function request(slot: Slot, m: ToWorker, transfer: ArrayBuffer[]): Promise<Extr
 function workerFor(threads: number): Slot {
   if (pool.length < threads) {
     const worker = startWorker();
-    const slot: Slot = { worker, busy: 0, takeBack: new Map() };
+    const slot: Slot = { worker, busy: 0 };
     worker.on('message', (m: FromWorker) => {
       if (m.type !== 'read') return;
       if (--slot.busy === 0) worker.unref();
@@ -413,7 +410,7 @@ interface Batch {
   done: Promise<unknown>;
 }
 
-const NO_RESULT: ReadResult = { rejects: '[]', encodingErrors: 0, filtered: 0, unkeyed: 0, unkeyedTimed: 0, hashes: new Uint32Array(0), idents: new Int32Array(0) };
+const NO_RESULT: ReadResult = { rejects: '[]', encodingErrors: 0, filtered: 0, unkeyed: 0, unkeyedTimed: 0, entries: new Uint32Array(0) };
 
 /**
  * Lines in, results applied in input order: usable records counted in `tally`, their workers'
@@ -500,7 +497,6 @@ export class ParallelLines {
     if (slot.setup !== this.setupKey) {
       m.setup = this.setup;
       slot.setup = this.setupKey;
-      slot.takeBack.clear();
     }
     batch.done = request(slot, m, [sent, ends.buffer]).then((reply) => {
       this.free.push(reply.buf.buffer as ArrayBuffer);
@@ -529,19 +525,8 @@ export class ParallelLines {
     if (r.encodingErrors > 0) sink.encodingErrors(r.encodingErrors);
     tally.offerFiltered(r.filtered);
     tally.offerUnkeyed(r.unkeyed, r.unkeyedTimed);
-    const { hashes, idents } = r;
-    const takeBack = batch.slot?.takeBack;
-    for (let k = 0; k < idents.length; k++) {
-      if (tally.offerHashed(hashes, HASH_WORDS * k, (idents[k] & 1) === 1)) continue;
-      const local = idents[k] >> 1;
-      takeBack!.set(local, (takeBack!.get(local) ?? 0) + 1);
-    }
-    if (r.identities !== undefined) {
-      const ids = unpackIdentities(r.identities);
-      for (const [local, n] of takeBack!) ids[local].events -= n;
-      takeBack!.clear();
-      tally.put(ids);
-    }
+    tally.offerKeyed(r.entries);
+    if (r.identities !== undefined) tally.put(unpackIdentities(r.identities));
     sink.counted();
   }
 }

@@ -18,6 +18,10 @@ export class MemorySink implements IdentitySink {
     else mergeIdentity(have, id);
   }
 
+  takeBack(duplicates: (key: string) => number): void {
+    for (const id of this.groups.byKey.values()) id.events -= duplicates(id.key);
+  }
+
   get(key: string): Identity | undefined {
     return this.groups.byKey.get(key);
   }
