@@ -110,7 +110,8 @@ export class IdentityStage implements IdentitySink {
     const place = batchInsert(db, 'stage.place', 3, 'INSERT OR IGNORE');
     const identities = sortByCodePoints([...this.byKey.values()], (id) => id.key);
     this.byKey.clear();
-    db.exec('BEGIN');
+    // (a savepoint: the join's snapshot may hold a transaction open already)
+    db.exec('SAVEPOINT staging');
     for (let i = 0; i < identities.length; i++) {
       const id = identities[i];
       identities[i] = undefined as unknown as Identity;
@@ -127,7 +128,7 @@ export class IdentityStage implements IdentitySink {
     txt.end();
     place.end();
     db.exec(`CREATE INDEX stage.txt_by_value ON txt (kind, value, key)`);
-    db.exec('COMMIT');
+    db.exec('RELEASE staging');
   }
 }
 
