@@ -29,12 +29,12 @@ import { batchInsert, type DB } from '../sqlite.js';
 export const RULES = ['user_id', 'email', 'distinct_id', 'vendor_link', 'device_link'] as const;
 export type Rule = (typeof RULES)[number];
 
-/** Kinds of staged texts (stage.txt.kind). */
-const USER = 0;
-const EMAIL = 1;
-const DEVICE = 2;
-const ORG = 3;
-const LINKED = 4;
+/**
+ * The staged texts of the identities, a table per kind: (key, value), in key order. Every step
+ * reads one kind, scanning it in key order or probing it by key, so no index by value is built.
+ */
+const KINDS = ['ident_user', 'ident_email', 'ident_device', 'ident_org', 'ident_linked'] as const;
+const [USER, EMAIL, DEVICE, ORG, LINKED] = KINDS.map((kind) => `stage.${kind}`);
 
 /** The bitwise OR of an exposure column over a group (one max() per category bit). */
 function orOf(column: string): string {
@@ -98,14 +98,14 @@ export class IdentityStage implements IdentitySink {
     for (const id of this.byKey.values()) id.events -= duplicates(id.key);
   }
 
-  /** Every part has come: the identities, sorted, into stage.ident, stage.txt and stage.place (then let go). */
+  /** Every part has come: the identities, sorted, into stage.ident, the tables of their texts (KINDS) and stage.place (then let go). */
   end(): void {
     const db = this.db;
     db.exec(`CREATE TABLE stage.ident (key TEXT PRIMARY KEY, has_distinct INTEGER, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER) WITHOUT ROWID`);
-    db.exec(`CREATE TABLE stage.txt (key TEXT, kind INTEGER, value TEXT, PRIMARY KEY (key, kind, value)) WITHOUT ROWID`);
+    for (const kind of KINDS) db.exec(`CREATE TABLE stage.${kind} (key TEXT, value TEXT, PRIMARY KEY (key, value)) WITHOUT ROWID`);
     db.exec(`CREATE TABLE stage.place (key TEXT, country TEXT, region TEXT, PRIMARY KEY (key, country, region)) WITHOUT ROWID`);
     const ident = batchInsert(db, 'stage.ident', 6);
-    const txt = batchInsert(db, 'stage.txt', 3);
+    const [users, emails, devices, orgs, linked] = KINDS.map((kind) => batchInsert(db, `stage.${kind}`, 2));
     // (a place is `country\u0000region`; a NUL inside either, from the export, makes two places one)
     const place = batchInsert(db, 'stage.place', 3, 'INSERT OR IGNORE');
     const identities = sortByCodePoints([...this.byKey.values()], (id) => id.key);
@@ -116,18 +116,17 @@ export class IdentityStage implements IdentitySink {
       const id = identities[i];
       identities[i] = undefined as unknown as Identity;
       ident.put(id.key, id.distinctId !== undefined ? 1 : 0, id.events, id.first, id.last, id.exposure);
-      // (key, kind, value) in key order: each identity's texts sorted within a kind
-      const kinds: [number, Texts][] = [[USER, id.userIds], [EMAIL, id.emails], [DEVICE, id.deviceIds], [ORG, id.orgIds], [LINKED, id.linkedIds]];
-      for (const [kind, texts] of kinds) for (const v of sortedTexts(texts)) txt.put(id.key, kind, v);
+      // (key, value) in key order: each identity's texts sorted
+      const kinds: [typeof users, Texts][] = [[users, id.userIds], [emails, id.emails], [devices, id.deviceIds], [orgs, id.orgIds], [linked, id.linkedIds]];
+      for (const [table, texts] of kinds) for (const v of sortedTexts(texts)) table.put(id.key, v);
       for (const p of sortedTexts(id.places)) {
         const [country, region] = p.split('\u0000');
         place.put(id.key, country, region);
       }
     }
     ident.end();
-    txt.end();
+    for (const table of [users, emails, devices, orgs, linked]) table.end();
     place.end();
-    db.exec(`CREATE INDEX stage.txt_by_value ON txt (kind, value, key)`);
     db.exec('RELEASE staging');
   }
 }
@@ -177,9 +176,9 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
   // by normalized email. One pass over users; the rows in the order it read them (seq), so that
   // of two rows with one id the last one's contact is kept.
   db.exec(`CREATE TABLE stage.want_id (id TEXT PRIMARY KEY) WITHOUT ROWID`);
-  run(`INSERT INTO stage.want_id SELECT value FROM stage.txt WHERE kind = ${USER} UNION SELECT key FROM stage.ident WHERE has_distinct = 1`);
+  run(`INSERT INTO stage.want_id SELECT value FROM ${USER} UNION SELECT key FROM stage.ident WHERE has_distinct = 1`);
   db.exec(`CREATE TABLE stage.want_email (email TEXT PRIMARY KEY) WITHOUT ROWID`);
-  run(`INSERT INTO stage.want_email SELECT DISTINCT value FROM stage.txt WHERE kind = ${EMAIL}`);
+  run(`INSERT INTO stage.want_email SELECT DISTINCT value FROM ${EMAIL} ORDER BY 1`);
   db.exec(`CREATE TABLE stage.iuser (seq INTEGER PRIMARY KEY, id TEXT, email, name, norm TEXT)`);
   run(`INSERT INTO stage.iuser (id, email, name, norm)
        SELECT id, email, name, CASE WHEN norm IN stage.want_email THEN norm END FROM (SELECT CAST(id AS TEXT) AS id, email, name, ${NORM('email')} AS norm FROM users LIMIT -1)
@@ -197,18 +196,18 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
   db.exec(`CREATE TABLE stage.m (key TEXT PRIMARY KEY, user TEXT, rule INTEGER, ambiguous INTEGER) WITHOUT ROWID`);
   const decide = (rule: number, candidates: string) =>
     run(`INSERT INTO stage.m SELECT key, CASE WHEN count(DISTINCT user) = 1 THEN min(user) END, ${rule}, count(DISTINCT user) > 1 FROM (${candidates}) WHERE key NOT IN (SELECT key FROM stage.m) GROUP BY key ORDER BY key`);
-  decide(0, `SELECT t.key AS key, t.value AS user FROM stage.txt t WHERE t.kind = ${USER} AND t.value IN stage.uid`);
-  decide(1, `SELECT t.key AS key, u.id AS user FROM stage.txt t JOIN stage.umail u ON u.norm = t.value WHERE t.kind = ${EMAIL}`);
+  decide(0, `SELECT t.key AS key, t.value AS user FROM ${USER} t WHERE t.value IN stage.uid`);
+  decide(1, `SELECT t.key AS key, u.id AS user FROM ${EMAIL} t JOIN stage.umail u ON u.norm = t.value`);
   decide(2, `SELECT key, key AS user FROM stage.ident WHERE has_distinct = 1 AND key IN stage.uid`);
   // Rule 4, the vendor's own links: an identity is linked to a matched one when one's vendor id is
   // among the other's linked ids, or both carry one linked id.
   db.exec(`CREATE TABLE stage.link (id TEXT, user TEXT, PRIMARY KEY (id, user)) WITHOUT ROWID`);
-  run(`INSERT INTO stage.link SELECT DISTINCT id, user FROM (SELECT key AS id, user FROM stage.m WHERE user IS NOT NULL UNION ALL SELECT t.value, m.user FROM stage.txt t JOIN stage.m m ON m.key = t.key WHERE t.kind = ${LINKED} AND m.user IS NOT NULL) ORDER BY 1, 2`);
-  decide(3, `SELECT x.key AS key, l.user AS user FROM (SELECT key, key AS id FROM stage.ident UNION ALL SELECT key, value FROM stage.txt WHERE kind = ${LINKED}) x JOIN stage.link l ON l.id = x.id`);
+  run(`INSERT INTO stage.link SELECT DISTINCT id, user FROM (SELECT key AS id, user FROM stage.m WHERE user IS NOT NULL UNION ALL SELECT t.value, m.user FROM ${LINKED} t JOIN stage.m m ON m.key = t.key WHERE m.user IS NOT NULL) ORDER BY 1, 2`);
+  decide(3, `SELECT x.key AS key, l.user AS user FROM (SELECT key, key AS id FROM stage.ident UNION ALL SELECT key, value FROM ${LINKED}) x JOIN stage.link l ON l.id = x.id`);
   // Rule 5: devices seen on identities matched by rules 1–4.
   db.exec(`CREATE TABLE stage.device (id TEXT, user TEXT, PRIMARY KEY (id, user)) WITHOUT ROWID`);
-  run(`INSERT INTO stage.device SELECT DISTINCT t.value, m.user FROM stage.txt t JOIN stage.m m ON m.key = t.key WHERE t.kind = ${DEVICE} AND m.user IS NOT NULL ORDER BY 1, 2`);
-  decide(4, `SELECT t.key AS key, d.user AS user FROM stage.txt t JOIN stage.device d ON d.id = t.value WHERE t.kind = ${DEVICE}`);
+  run(`INSERT INTO stage.device SELECT DISTINCT t.value, m.user FROM ${DEVICE} t JOIN stage.m m ON m.key = t.key WHERE m.user IS NOT NULL ORDER BY 1, 2`);
+  decide(4, `SELECT t.key AS key, d.user AS user FROM ${DEVICE} t JOIN stage.device d ON d.id = t.value`);
   db.exec(`DROP TABLE stage.link; DROP TABLE stage.device`);
   phase('matching');
 
@@ -225,7 +224,7 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
   run(`INSERT INTO stage.um SELECT i.key, CASE WHEN m.ambiguous = 1 THEN m.rule END FROM stage.ident i LEFT JOIN stage.m m ON m.key = i.key WHERE m.user IS NULL ORDER BY i.key`);
   db.exec(`CREATE TABLE stage.org (id TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID`);
   run(`INSERT OR REPLACE INTO stage.org SELECT id, ${TEXT('name')} FROM (SELECT CAST(id AS TEXT) AS id, name FROM orgs)
-       WHERE id IN (SELECT org FROM stage.mem UNION SELECT t.value FROM stage.txt t WHERE t.kind = ${ORG} AND t.key IN (SELECT key FROM stage.um))`);
+       WHERE id IN (SELECT org FROM stage.mem UNION SELECT t.value FROM ${ORG} t WHERE t.key IN (SELECT key FROM stage.um))`);
   phase('orgs');
 
   // 4. Affected orgs: through affected users' memberships, and unattributed (unmatched
@@ -234,7 +233,7 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
   run(`INSERT INTO stage.ao SELECT org, sum(a), sum(u), min(f), max(l), ${orOf('e')} FROM (
          SELECT mem.org AS org, 1 AS a, 0 AS u, au.first AS f, au.last AS l, au.exposure AS e FROM stage.mem mem JOIN stage.au au ON au.user = mem.user
          UNION ALL
-         SELECT t.value, 0, 1, i.first, i.last, i.exposure FROM stage.um um JOIN stage.txt t ON t.key = um.key AND t.kind = ${ORG} JOIN stage.ident i ON i.key = um.key JOIN stage.org o ON o.id = t.value
+         SELECT t.value, 0, 1, i.first, i.last, i.exposure FROM stage.um um JOIN ${ORG} t ON t.key = um.key JOIN stage.ident i ON i.key = um.key JOIN stage.org o ON o.id = t.value
        ) GROUP BY org ORDER BY org`);
   phase('aggregating');
 
@@ -265,8 +264,8 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
        ON CONFLICT (user) DO UPDATE SET countries = excluded.countries, regions = excluded.regions`);
   db.exec(`CREATE TABLE stage.mcell (key TEXT PRIMARY KEY, reason TEXT, emails TEXT, orgs TEXT) WITHOUT ROWID`);
   run(`INSERT INTO stage.mcell SELECT um.key, ${REASON}, '', '[]' FROM stage.um um ORDER BY um.key`);
-  run(`UPDATE stage.mcell SET emails = e.list FROM (SELECT t.key AS key, group_concat(t.value, ';' ORDER BY t.value) AS list FROM stage.txt t WHERE t.kind = ${EMAIL} AND t.key IN (SELECT key FROM stage.um) GROUP BY t.key) e WHERE e.key = mcell.key`);
-  run(`UPDATE stage.mcell SET orgs = o.list FROM (SELECT t.key AS key, json_group_array(t.value ORDER BY t.value) AS list FROM stage.txt t WHERE t.kind = ${ORG} AND t.key IN (SELECT key FROM stage.um) GROUP BY t.key) o WHERE o.key = mcell.key`);
+  run(`UPDATE stage.mcell SET emails = e.list FROM (SELECT t.key AS key, group_concat(t.value, ';' ORDER BY t.value) AS list FROM ${EMAIL} t WHERE t.key IN (SELECT key FROM stage.um) GROUP BY t.key) e WHERE e.key = mcell.key`);
+  run(`UPDATE stage.mcell SET orgs = o.list FROM (SELECT t.key AS key, json_group_array(t.value ORDER BY t.value) AS list FROM ${ORG} t WHERE t.key IN (SELECT key FROM stage.um) GROUP BY t.key) o WHERE o.key = mcell.key`);
   db.exec(`CREATE TABLE stage.admins (org TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID`);
   run(`INSERT INTO stage.admins SELECT org, count(*) FROM stage.roster GROUP BY org ORDER BY org`);
   db.exec(`CREATE TABLE stage.mask (mask INTEGER PRIMARY KEY, list TEXT)`);
@@ -300,7 +299,7 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
 
 /** Why an unmatched identity (stage.um as `um`) is: ambiguous by a rule, else whether it names an org that exists. */
 const REASON = `(CASE WHEN um.ambiguous IS NOT NULL THEN 'ambiguous_' || ${RULE_NAME('um.ambiguous')}
-  WHEN EXISTS (SELECT 1 FROM stage.txt t JOIN stage.org o ON o.id = t.value WHERE t.key = um.key AND t.kind = ${ORG}) THEN 'org_only' ELSE 'no_match' END)`;
+  WHEN EXISTS (SELECT 1 FROM ${ORG} t JOIN stage.org o ON o.id = t.value WHERE t.key = um.key) THEN 'org_only' ELSE 'no_match' END)`;
 
 /**
  * The lists users, orgs, roster, unmatched and jurisdictions, from the resolved identities into
