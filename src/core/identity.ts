@@ -54,7 +54,21 @@ export function withText(t: Texts, v: string | undefined): Texts {
 
 /** A record's (country, region) as identities keep it, `country\u0000region`; none without either. */
 export function placeOf(r: CanonicalRecord): string | undefined {
-  return r.country !== undefined || r.region !== undefined ? `${r.country ?? ''}\u0000${r.region ?? ''}` : undefined;
+  return r.country !== undefined || r.region !== undefined ? internPlace(`${r.country ?? ''}\u0000${r.region ?? ''}`) : undefined;
+}
+
+/** Distinct places seen, each held once: most exports name a few thousand places for many more people. */
+const PLACES = new Map<string, string>();
+/** Places held in PLACES at most: past it, a place is kept as it came (the table stays bounded). */
+const MAX_PLACES = 1 << 16;
+
+/** The place's one shared string (Texts of a place: its strings shared too). */
+export function internPlace<T extends Texts>(t: T): T {
+  if (typeof t !== 'string') return (Array.isArray(t) ? t.map((p: string) => internPlace(p)) : t) as T;
+  const have = PLACES.get(t);
+  if (have !== undefined) return have as T;
+  if (PLACES.size < MAX_PLACES) PLACES.set(t, t);
+  return t;
 }
 
 /**
@@ -88,7 +102,8 @@ export function addRecord(id: Identity, r: CanonicalRecord, counted = true): voi
   // set once, to the key: a record with a distinct_id is keyed by it, so every one holds that text
   // (storing each record's fresh copy into an old identity would keep a dead string per record)
   if (r.distinctId !== undefined && id.distinctId === undefined) id.distinctId = id.key;
-  id.userIds = withText(id.userIds, r.userId);
+  // (the key's own string when they are equal: one string held, not two)
+  id.userIds = withText(id.userIds, r.userId === id.key ? id.key : r.userId);
   id.emails = withText(id.emails, r.email);
   id.deviceIds = withText(id.deviceIds, r.deviceId);
   for (const o of r.orgIds) id.orgIds = withText(id.orgIds, o);

@@ -23,7 +23,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult } from '../core/canonical.js';
 import { ENTRY_WORDS } from '../core/dedupe.js';
-import { IdentityWindow, type Identity, type RecordIdKey, type Texts } from '../core/identity.js';
+import { IdentityWindow, internPlace, type Identity, type RecordIdKey, type Texts } from '../core/identity.js';
 import { inWindow, writeEntry, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, LOSSY_NUMBER_HINT, pageResults, parseJsonRecord, type JsonObject } from './json-record.js';
 import { JsonPlans } from './plan.js';
@@ -190,7 +190,8 @@ function unpackIdentities(json: string): Identity[] {
   return (JSON.parse(json) as Packed[]).map(([key, d, userIds, emails, deviceIds, orgIds, linkedIds, events, first, last, exposure, places]) => ({
     key,
     distinctId: d === 1 ? key : undefined,
-    userIds: userIds ?? undefined,
+    // (the key's own string when they are equal: a user id that is the distinct_id is one string, not two)
+    userIds: userIds === key ? key : (userIds ?? undefined),
     emails: emails ?? undefined,
     deviceIds: deviceIds ?? undefined,
     orgIds: orgIds ?? undefined,
@@ -199,7 +200,7 @@ function unpackIdentities(json: string): Identity[] {
     first,
     last,
     exposure,
-    places: places ?? undefined,
+    places: internPlace(places ?? undefined),
   }));
 }
 
