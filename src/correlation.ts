@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { CATEGORIES } from './core/categories.js';
 import type { CanonicalField } from './core/canonical.js';
 import { RECORD_ID_KEY_BYTES } from './core/identity.js';
+import type { ListName } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, scratchFile, StagedFile, TOOL } from './case/files.js';
 import { IdentityStage, resolveIdentities, RULES, writeJoinedLists } from './case/join.js';
@@ -19,7 +20,7 @@ import { readExport, type FileResult, type Vendor } from './ingest/read.js';
 import { vendorOfProfiles } from './ingest/profiles/index.js';
 import { UsageError } from './errors.js';
 import { takeHashFailure } from './ingest/hasher.js';
-import { closeWorkers } from './ingest/workers.js';
+import { closeWorkers, writeListsOnWorker } from './ingest/workers.js';
 import { HOOKS } from './test-hooks.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
 import { hashFile, InternalDb } from './internal/db.js';
@@ -315,12 +316,31 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       db.exec('COMMIT');
     });
 
-    // 4. The list files from case.sqlite, summary.json, the manifest; publish.
-    const staged: { file: StagedFile; rows: number | null }[] = [];
-    for (const name of ['users', 'orgs', 'roster', 'unmatched', 'jurisdictions', 'rejected'] as const) {
-      const file = new StagedFile(opts.out, `${name}.csv`);
-      staged.push({ file, rows: writeListCsv(db, 'out', name, file) });
+    // 4. The list files from case.sqlite, summary.json, the manifest; publish. With --threads 2
+    // or more, the longest list is written by a worker (a read-only connection of its own to
+    // case.sqlite, now committed) while this thread writes the others.
+    const order = ['users', 'orgs', 'roster', 'unmatched', 'jurisdictions', 'rejected'] as const;
+    const files = new Map(order.map((name) => [name, new StagedFile(opts.out, `${name}.csv`)]));
+    const rows = new Map<ListName, number>();
+    const aside: ListName[] = opts.threads > 1 ? ['users'] : [];
+    const onWorker = aside.length > 0 ? writeListsOnWorker(resolve(caseFile.tmp), aside.map((name) => [name, files.get(name)!.descriptor])) : undefined;
+    for (const name of order) if (!aside.includes(name)) rows.set(name, writeListCsv(db, 'out', name, files.get(name)!));
+    if (onWorker !== undefined) {
+      const written = await onWorker;
+      if (written.rows !== undefined) {
+        aside.forEach((name, i) => rows.set(name, written.rows![i]));
+      } else {
+        const failed = written.failed ?? 'error';
+        // a full or failing disk is the case directory's; anything else, written again here
+        if (OUTPUT_FAILURES.has(failed)) throw files.get(aside[0])!.failure(Object.assign(new Error(failed), { code: failed }));
+        ui.warn(`the list files could not be written on a second thread (${failed}); they were written on this one`);
+        for (const name of aside) {
+          files.get(name)!.restart();
+          rows.set(name, writeListCsv(db, 'out', name, files.get(name)!));
+        }
+      }
     }
+    const staged: { file: StagedFile; rows: number | null }[] = order.map((name) => ({ file: files.get(name)!, rows: rows.get(name)! }));
     db.exec('DETACH out');
     phase('writing the list files');
     const summaryFile = new StagedFile(opts.out, 'summary.json');
@@ -361,6 +381,9 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     ui.stopProgress();
   }
 }
+
+/** Error codes of a write that fails the same whichever thread writes (a full disk, a read-only one): never retried. */
+const OUTPUT_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EBADF']);
 
 /** What to say of a file that gave no usable record: what it held, why it was refused, what to try. */
 function unusableWarning(label: string, records: number, reasons: ReadonlyMap<string, number>, result: FileResult): string {

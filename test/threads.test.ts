@@ -79,6 +79,30 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     expect(readdirSync(tmp)).toEqual([]);
   });
 
+  it('writes the list files again on this thread when the worker writing them fails part way', async () => {
+    const exports = filesUnder(join(FIXTURES, 'export')).sort();
+    const dir = tempDir();
+    const run = (threads: string, env: Record<string, string>) =>
+      runCli(['correlate', ...exports, '--internal', join(FIXTURES, 'internal.sql'), '--out', join(dir, `case-${threads}`), '--threads', threads], { env: { ...HOOKS, ...env } });
+    const one = await run('1', {});
+    // the worker writes users.csv's header, then fails
+    const two = await run('2', { BREACH_IMPACT_LIST_THREAD_FAIL: 'EINJECTED' });
+    expect(two.code, explain(two)).toBe(one.code);
+    const warning = 'breach-impact: warning: the list files could not be written on a second thread (EINJECTED); they were written on this one\n';
+    expect(two.stderr).toContain(warning);
+    expect(two.stderr.replace(warning, '')).toBe(one.stderr);
+    for (const f of LISTS) expect(readFileSync(join(dir, 'case-2', f), 'utf8'), f).toBe(readFileSync(join(dir, 'case-1', f), 'utf8'));
+  });
+
+  it('fails the run as one thread would when the worker writing a list file finds the disk full: nothing published', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'case');
+    const r = await runCli(['correlate', join(FIXTURES, 'export', 'events.ndjson'), '--internal', join(FIXTURES, 'internal.sql'), '--out', out, '--threads', '2'], { env: { ...HOOKS, BREACH_IMPACT_LIST_THREAD_FAIL: 'ENOSPC' } });
+    expect(r.code, explain(r)).toBe(1);
+    expect(r.stderr).toMatch(/cannot write the case directory .*: no space left on the device/);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
   it('refuses --threads 0', async () => {
     const r = await runCli(['correlate', join(FIXTURES, 'export', 'events.ndjson'), '--internal', join(FIXTURES, 'internal.sql'), '--out', join(tempDir(), 'c'), '--threads', '0']);
     expect(r.code, explain(r)).toBe(2);

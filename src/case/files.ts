@@ -5,7 +5,7 @@
  * temporary files.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
@@ -152,6 +152,18 @@ export class StagedFile {
   get descriptor(): number {
     if (this.fd === undefined) throw new Error(`${this.name} is closed`);
     return this.fd;
+  }
+
+  /** Start the file again, empty (after a writer that failed part way through it). */
+  restart(): void {
+    try {
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+      // our own file, in a directory of ours: opened again without following a link
+      this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+    } catch (e) {
+      throw outputError(this.dir, e);
+    }
   }
 
   /** The error to throw when writing this file failed with `e` (as write() throws it). */

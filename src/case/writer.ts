@@ -11,7 +11,7 @@ import type { StagedFile } from './files.js';
 import type { Stored } from './store.js';
 
 /** Writes list `name` of case.sqlite (attached as `schema`) to `file`, its header first; returns its rows. */
-export function writeListCsv(db: DB, schema: string, name: ListName, file: StagedFile): number {
+export function writeListCsv(db: DB, schema: string, name: ListName, file: Pick<StagedFile, 'write'>): number {
   const columns = COLUMNS[name];
   file.write(csvLine([...columns]));
   const rows = db.prepare(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM ${schema}."${name}" ORDER BY rowid`).raw(true).iterate() as IterableIterator<Stored[]>;

@@ -20,6 +20,8 @@
  * Hashing an input (SHA-256 for the manifest) on a worker of the same kind: see hasher.ts.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { writeSync } from 'node:fs';
+import type { ListName } from '../core/rows.js';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult } from '../core/canonical.js';
 import { ENTRY_WORDS } from '../core/dedupe.js';
@@ -131,7 +133,12 @@ export type ToWorker =
    * The admin rows of the internal database at `path` (with the --map SQL) into the SQLite file
    * `into` (case/join.ts readAdminRows), read on a read-only connection of the worker's own.
    */
-  | { type: 'admins'; path: string; map: string | undefined; roles: string[]; into: string };
+  | { type: 'admins'; path: string; map: string | undefined; roles: string[]; into: string }
+  /**
+   * The list files `lists` (each a list's name and the descriptor of its staged file, open in this
+   * process) written from the case.sqlite at `path` (case/writer.ts), on a read-only connection.
+   */
+  | { type: 'lists'; path: string; lists: [ListName, number][] };
 
 /** Every message a worker sends the main thread. */
 export type FromWorker =
@@ -139,7 +146,9 @@ export type FromWorker =
   | { type: 'hashed'; chunk: Uint8Array }
   | { type: 'digest'; hex: string }
   /** the admin rows are written (`failed`: the name of the error that stopped it: never its message, which may quote data) */
-  | { type: 'admins'; failed?: string };
+  | { type: 'admins'; failed?: string }
+  /** the list files are written, with their rows (`failed`: the code of the error that stopped it, never its message) */
+  | { type: 'lists'; rows?: number[]; failed?: string };
 
 /** What became of a batch's lines. */
 export interface ReadResult {
@@ -226,6 +235,13 @@ function runWorker(): void {
       parentPort!.postMessage(reply, [m.buf.buffer as ArrayBuffer, result.entries.buffer as ArrayBuffer]);
       return;
     }
+    if (m.type === 'lists') {
+      writeListsFrom(m).then(
+        (rows) => parentPort!.postMessage({ type: 'lists', rows } satisfies FromWorker),
+        (e: unknown) => parentPort!.postMessage({ type: 'lists', failed: (e as { code?: string }).code ?? (e as Error).name ?? 'error' } satisfies FromWorker),
+      );
+      return;
+    }
     if (m.type === 'admins') {
       readAdminsInto(m).then(
         () => parentPort!.postMessage({ type: 'admins' } satisfies FromWorker),
@@ -261,6 +277,26 @@ async function readAdminsInto(m: Extract<ToWorker, { type: 'admins' }>): Promise
     db.exec('COMMIT');
   } finally {
     internal.close();
+  }
+}
+
+/** The list files, each written to its descriptor from case.sqlite; their rows. */
+async function writeListsFrom(m: Extract<ToWorker, { type: 'lists' }>): Promise<number[]> {
+  // (loaded here: the reading workers never need SQLite)
+  const [{ openReadOnly }, { writeListCsv }] = await Promise.all([import('../sqlite.js'), import('../case/writer.js')]);
+  const db = openReadOnly(m.path);
+  try {
+    let writes = 0;
+    return m.lists.map(([name, fd]) =>
+      writeListCsv(db, 'main', name, {
+        write: (text) => {
+          if (HOOKS.listThreadFail !== undefined && ++writes > 1) throw Object.assign(new Error('list thread failure injected by BREACH_IMPACT_LIST_THREAD_FAIL'), { code: HOOKS.listThreadFail });
+          writeSync(fd, typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
+        },
+      }),
+    );
+  } finally {
+    db.close();
   }
 }
 
@@ -551,4 +587,23 @@ export function readAdminsOnWorker(path: string, map: string | undefined, roles:
   });
   worker.postMessage({ type: 'admins', path, map, roles: [...roles], into } satisfies ToWorker);
   return { done, stop: () => worker.terminate() };
+}
+
+// ---- list files on a worker (case/writer.ts writeListCsv)
+
+/**
+ * Has a worker write the list files `lists` (name, descriptor) from the case.sqlite at `path`;
+ * resolves with their rows, or with the code of the error that stopped it.
+ */
+export function writeListsOnWorker(path: string, lists: [ListName, number][]): Promise<{ rows?: number[]; failed?: string }> {
+  const worker = startWorker();
+  worker.ref();
+  return new Promise<{ rows?: number[]; failed?: string }>((resolve) => {
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'lists') resolve(m);
+    });
+    worker.on('error', (e) => resolve({ failed: (e as { code?: string }).code ?? e.name }));
+    worker.on('exit', (code) => resolve({ failed: `exit ${code}` }));
+    worker.postMessage({ type: 'lists', path, lists } satisfies ToWorker);
+  }).finally(() => void worker.terminate());
 }
