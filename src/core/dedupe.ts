@@ -18,6 +18,7 @@
  * how many events per identity (by the hash of its key).
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { InputError } from '../errors.js';
 import { HASH_WORDS, RecordIdSet, type RecordIdKey } from './identity.js';
 
 /** 32-bit words of an entry: the record key's hash, the identity key's hash, file index × 2 + 1 when it carries no time. */
@@ -77,7 +78,15 @@ export class KeyedRecords {
       this.chunks[b].push(buf.slice());
     } else {
       const bytes = new Uint8Array(buf.buffer, buf.byteOffset, CHUNK_BYTES);
-      for (let done = 0; done < CHUNK_BYTES; ) done += writeSync(this.fd, bytes, done, CHUNK_BYTES - done, this.written + done);
+      try {
+        for (let done = 0; done < CHUNK_BYTES; ) done += writeSync(this.fd, bytes, done, CHUNK_BYTES - done, this.written + done);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        throw new InputError(
+          `cannot write the dedupe's scratch file in the temporary directory: ${code === 'ENOSPC' ? 'no space left on the device' : (code ?? 'write failed')}; no case was written`,
+          'free space there, or set TMPDIR to a directory on a larger disk (the dedupe takes 36 bytes per record of the exports)',
+        );
+      }
       this.chunks[b].push(this.written);
       this.written += CHUNK_BYTES;
     }

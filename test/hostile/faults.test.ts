@@ -165,6 +165,30 @@ describe('an output directory that cannot be written', () => {
   });
 });
 
+describe('a full temporary directory', () => {
+  const ns = mountNamespace();
+  // the dedupe writes 36 bytes a keyed record to a scratch file in TMPDIR (unlinked at once), in
+  // chunks of 512 records of one of 256 buckets: 150,000 records make several
+  it.skipIf(!ns)('is a clear error (exit 1) when the dedupe fills TMPDIR, with nothing published and nothing left there (needs a mount namespace: unshare -m)', async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    for (let i = 0; i < 150_000; i++) lines.push(event({ distinct_id: `u${i}`, $insert_id: `i${i}` }));
+    writeFileSync(join(dir, 'big.ndjson'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'internal.sql'), 'CREATE TABLE users (id, email, name); CREATE TABLE orgs (id, name); CREATE TABLE memberships (user_id, org_id, role);');
+    mkdirSync(join(dir, 'small-tmp'));
+    const r = await run(['correlate', 'big.ndjson', '--internal', 'internal.sql', '--out', 'case'], {
+      cwd: dir,
+      env: { TMPDIR: join(dir, 'small-tmp') },
+      wrap: [...ns!, 'sh', '-c', 'mount -t tmpfs -o size=128k none "$0" && "$@"; rc=$?; ls -A "$0" > "$0.listing"; exit $rc', join(dir, 'small-tmp')],
+    });
+    expect(r.code, explainCase({ r })).toBe(1);
+    expect(r.stderr).toMatch(/cannot write the dedupe's scratch file in the temporary directory: no space left on the device; no case was written/);
+    expect(r.stderr).toMatch(/what to do: free space there, or set TMPDIR to a directory on a larger disk/);
+    expect(readFileSync(join(dir, 'small-tmp.listing'), 'utf8')).toBe('');
+    expect(readdirSync(join(dir, 'case'))).toEqual([]);
+  });
+});
+
 describe('a reader that closes the pipe early', () => {
   let dir: string;
   beforeAll(async () => {
