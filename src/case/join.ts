@@ -105,7 +105,8 @@ export class IdentityStage implements IdentitySink {
     for (const kind of KINDS) db.exec(`CREATE TABLE stage.${kind} (key TEXT, value TEXT, PRIMARY KEY (key, value)) WITHOUT ROWID`);
     db.exec(`CREATE TABLE stage.place (key TEXT, country TEXT, region TEXT, PRIMARY KEY (key, country, region)) WITHOUT ROWID`);
     const ident = batchInsert(db, 'stage.ident', 6);
-    const [users, emails, devices, orgs, linked] = KINDS.map((kind) => batchInsert(db, `stage.${kind}`, 2));
+    const tables = KINDS.map((kind) => batchInsert(db, `stage.${kind}`, 2));
+    const [users, emails, devices, orgs, linked] = tables;
     // (a place is `country\u0000region`; a NUL inside either, from the export, makes two places one)
     const place = batchInsert(db, 'stage.place', 3, 'INSERT OR IGNORE');
     const identities = sortByCodePoints([...this.byKey.values()], (id) => id.key);
@@ -125,7 +126,7 @@ export class IdentityStage implements IdentitySink {
       }
     }
     ident.end();
-    for (const table of [users, emails, devices, orgs, linked]) table.end();
+    for (const table of tables) table.end();
     place.end();
     db.exec('RELEASE staging');
   }

@@ -21,10 +21,10 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { writeSync } from 'node:fs';
-import type { ListName } from '../core/rows.js';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult } from '../core/canonical.js';
 import { ENTRY_WORDS } from '../core/dedupe.js';
+import type { ListName } from '../core/rows.js';
 import { IdentityWindow, internPlace, type Identity, type RecordIdKey, type Texts } from '../core/identity.js';
 import { inWindow, writeEntry, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, LOSSY_NUMBER_HINT, pageResults, parseJsonRecord, type JsonObject } from './json-record.js';
@@ -442,7 +442,6 @@ interface Batch {
   lines: number[];
   /** physical line numbers of oversize lines among them, rejected on the main thread */
   oversize: number[];
-  slot?: Slot;
   result?: ReadResult;
   done: Promise<unknown>;
 }
@@ -525,7 +524,7 @@ export class ParallelLines {
 
   /** The batch being filled (perhaps empty) to `slot`. */
   private send(slot: Slot, flush: boolean): void {
-    const batch: Batch = { lines: this.lines, oversize: this.oversized, slot, done: Promise.resolve() };
+    const batch: Batch = { lines: this.lines, oversize: this.oversized, done: Promise.resolve() };
     // The batch's buffer moves to the worker and comes back with the results; the next batch
     // is filled in one that came back (or a new one while too few are back).
     const sent = this.buf.buffer as ArrayBuffer;
@@ -568,6 +567,28 @@ export class ParallelLines {
   }
 }
 
+// ---- one-job workers: the admin rows, the list files
+
+/**
+ * A worker of its own for one job: `m` is sent to it, and `reply` resolves with its reply of type
+ * `m.type`, or with `{ failed }` naming what stopped it (an error's code or name, never its
+ * message, which may quote data).
+ */
+function oneJob<T extends 'admins' | 'lists'>(m: Extract<ToWorker, { type: T }>): { reply: Promise<Extract<FromWorker, { type: T }> | { failed: string }>; stop(): Promise<number> } {
+  const worker = startWorker();
+  worker.ref();
+  const type: string = (m as { type: T }).type;
+  const reply = new Promise<Extract<FromWorker, { type: T }> | { failed: string }>((resolve) => {
+    worker.on('message', (r: FromWorker) => {
+      if (r.type === type) resolve(r as Extract<FromWorker, { type: T }>);
+    });
+    worker.on('error', (e) => resolve({ failed: (e as { code?: string }).code ?? e.name }));
+    worker.on('exit', (code) => resolve({ failed: `exit ${code}` }));
+  });
+  worker.postMessage(m);
+  return { reply, stop: () => worker.terminate() };
+}
+
 // ---- the admin rows on a worker (case/join.ts readAdminRows)
 
 /**
@@ -576,17 +597,8 @@ export class ParallelLines {
  * error that stopped the worker.
  */
 export function readAdminsOnWorker(path: string, map: string | undefined, roles: readonly string[], into: string): { done: Promise<string | undefined>; stop(): Promise<number> } {
-  const worker = startWorker();
-  worker.ref();
-  const done = new Promise<string | undefined>((resolve) => {
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'admins') resolve(m.failed);
-    });
-    worker.on('error', (e) => resolve((e as { code?: string }).code ?? e.name));
-    worker.on('exit', (code) => resolve(`exit ${code}`));
-  });
-  worker.postMessage({ type: 'admins', path, map, roles: [...roles], into } satisfies ToWorker);
-  return { done, stop: () => worker.terminate() };
+  const job = oneJob({ type: 'admins', path, map, roles: [...roles], into });
+  return { done: job.reply.then((r) => r.failed), stop: job.stop };
 }
 
 // ---- list files on a worker (case/writer.ts writeListCsv)
@@ -596,14 +608,6 @@ export function readAdminsOnWorker(path: string, map: string | undefined, roles:
  * resolves with their rows, or with the code of the error that stopped it.
  */
 export function writeListsOnWorker(path: string, lists: [ListName, number][]): Promise<{ rows?: number[]; failed?: string }> {
-  const worker = startWorker();
-  worker.ref();
-  return new Promise<{ rows?: number[]; failed?: string }>((resolve) => {
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'lists') resolve(m);
-    });
-    worker.on('error', (e) => resolve({ failed: (e as { code?: string }).code ?? e.name }));
-    worker.on('exit', (code) => resolve({ failed: `exit ${code}` }));
-    worker.postMessage({ type: 'lists', path, lists } satisfies ToWorker);
-  }).finally(() => void worker.terminate());
+  const job = oneJob({ type: 'lists', path, lists });
+  return job.reply.finally(() => void job.stop());
 }
