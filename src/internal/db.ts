@@ -149,11 +149,11 @@ export class InternalDb {
    * Where the join's admin rows are read (case/join.ts readAdminRows). Call before snapshot(),
    * and `start()` inside it. With `threads` > 1 a worker reads them, on a read-only connection of
    * its own, into a private scratch file (case/files.ts) this connection attaches, while this one
-   * stages the identities and matches them. It reads the same snapshot: this connection holds its shared lock from the snapshot's start, and a writer
-   * cannot commit to a rollback-journal database while it is held. A WAL database lets writers
-   * commit beside readers, and a .sql dump lives in this connection alone: those are read here,
-   * when the join asks; so are they when the worker fails (`fallback` is told the name of its
-   * error, never its message).
+   * stages the identities and matches them. It reads the same snapshot: this connection holds its
+   * shared lock from the snapshot's start, and a writer cannot commit to a rollback-journal
+   * database while it is held. A WAL database lets writers commit beside readers, and a .sql dump
+   * lives in this connection alone: those are read here, when the join asks; so are they when the
+   * worker fails (`fallback` is told the name of its error, never its message).
    */
   adminRows(roles: readonly string[], threads: number, fallback: (why: string) => void = () => undefined): AdminRows & { start(): void; close(): Promise<void> } {
     const db = this.db;
