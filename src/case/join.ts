@@ -174,20 +174,32 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
   const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
 
   // 1. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
-  // by normalized email. One pass over users; the rows in the order it read them (seq), so that
+  // by normalized email, with their rows in the order a scan of users reads them (seq), so that
   // of two rows with one id the last one's contact is kept.
   db.exec(`CREATE TABLE stage.want_id (id TEXT PRIMARY KEY) WITHOUT ROWID`);
   run(`INSERT INTO stage.want_id SELECT value FROM ${USER} UNION SELECT key FROM stage.ident WHERE has_distinct = 1`);
   db.exec(`CREATE TABLE stage.want_email (email TEXT PRIMARY KEY) WITHOUT ROWID`);
   run(`INSERT INTO stage.want_email SELECT DISTINCT value FROM ${EMAIL} ORDER BY 1`);
   db.exec(`CREATE TABLE stage.iuser (seq INTEGER PRIMARY KEY, id TEXT, email, name, norm TEXT)`);
-  run(`INSERT INTO stage.iuser (id, email, name, norm)
-       SELECT id, email, name, CASE WHEN norm IN stage.want_email THEN norm END FROM (SELECT CAST(id AS TEXT) AS id, email, name, ${NORM('email')} AS norm FROM users LIMIT -1)
-       WHERE id IS NOT NULL AND (id IN stage.want_id OR norm IN stage.want_email)`);
-  db.exec(`CREATE TABLE stage.uid (id TEXT PRIMARY KEY) WITHOUT ROWID`);
-  run(`INSERT INTO stage.uid SELECT DISTINCT id FROM stage.iuser WHERE id IN stage.want_id ORDER BY 1`);
+  const iuser = (from: string, where: string) => `INSERT INTO stage.iuser (seq, id, email, name, norm) SELECT seq, id, email, name, CASE WHEN norm IN stage.want_email THEN norm END FROM (${from}) WHERE ${where}`;
+  const schema = rowidSchema(db, 'users');
+  const byId = schema !== undefined ? indexLedBy(db, schema, 'users', 'id') : undefined;
+  if (byId !== undefined) {
+    // A table with an index on id: its rows by rowid, found in two passes, by id over that index
+    // (probing want_id in key order, where a scan of the table would probe it at random) and by
+    // email over the table; then read in rowid order, the order a scan of the table reads them.
+    db.exec(`CREATE TABLE stage.urow (r INTEGER PRIMARY KEY)`);
+    run(`INSERT OR IGNORE INTO stage.urow SELECT rowid FROM users INDEXED BY "${byId.replaceAll('"', '""')}" WHERE CAST(id AS TEXT) IN stage.want_id`);
+    run(`INSERT OR IGNORE INTO stage.urow SELECT r FROM (SELECT rowid AS r, ${NORM('email')} AS norm FROM users NOT INDEXED LIMIT -1) WHERE norm IN stage.want_email`);
+    run(iuser(`SELECT u.rowid AS seq, CAST(u.id AS TEXT) AS id, u.email AS email, u.name AS name, ${NORM('u.email')} AS norm FROM stage.urow r JOIN users u ON u.rowid = r.r ORDER BY r.r LIMIT -1`, 'id IS NOT NULL'));
+    db.exec(`DROP TABLE stage.urow`);
+  } else {
+    // one pass over users (a view, a table without an index on id, or one whose rowid is its id), numbered as read
+    run(iuser(`SELECT NULL AS seq, CAST(id AS TEXT) AS id, email, name, ${NORM('email')} AS norm FROM users LIMIT -1`, 'id IS NOT NULL AND (id IN stage.want_id OR norm IN stage.want_email)'));
+  }
   db.exec(`CREATE TABLE stage.umail (norm TEXT, id TEXT, PRIMARY KEY (norm, id)) WITHOUT ROWID`);
   run(`INSERT INTO stage.umail SELECT DISTINCT norm, id FROM stage.iuser WHERE norm IS NOT NULL ORDER BY 1, 2`);
+  // (every id the matching probes by is in want_id: found here, it is a contact's)
   db.exec(`CREATE TABLE stage.contact (id TEXT PRIMARY KEY, email TEXT, name TEXT) WITHOUT ROWID`);
   run(`INSERT OR REPLACE INTO stage.contact SELECT id, ${TEXT('email')}, ${TEXT('name')} FROM stage.iuser ORDER BY seq`);
   db.exec(`DROP TABLE stage.iuser`);
@@ -197,9 +209,9 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
   db.exec(`CREATE TABLE stage.m (key TEXT PRIMARY KEY, user TEXT, rule INTEGER, ambiguous INTEGER) WITHOUT ROWID`);
   const decide = (rule: number, candidates: string) =>
     run(`INSERT INTO stage.m SELECT key, CASE WHEN count(DISTINCT user) = 1 THEN min(user) END, ${rule}, count(DISTINCT user) > 1 FROM (${candidates}) WHERE key NOT IN (SELECT key FROM stage.m) GROUP BY key ORDER BY key`);
-  decide(0, `SELECT t.key AS key, t.value AS user FROM ${USER} t WHERE t.value IN stage.uid`);
+  decide(0, `SELECT t.key AS key, t.value AS user FROM ${USER} t WHERE t.value IN (SELECT id FROM stage.contact)`);
   decide(1, `SELECT t.key AS key, u.id AS user FROM ${EMAIL} t JOIN stage.umail u ON u.norm = t.value`);
-  decide(2, `SELECT key, key AS user FROM stage.ident WHERE has_distinct = 1 AND key IN stage.uid`);
+  decide(2, `SELECT key, key AS user FROM stage.ident WHERE has_distinct = 1 AND key IN (SELECT id FROM stage.contact)`);
   // Rule 4, the vendor's own links: an identity is linked to a matched one when one's vendor id is
   // among the other's linked ids, or both carry one linked id.
   db.exec(`CREATE TABLE stage.link (id TEXT, user TEXT, PRIMARY KEY (id, user)) WITHOUT ROWID`);
@@ -296,6 +308,32 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
     unmatchedByReason,
     exposed,
   };
+}
+
+/**
+ * The schema ('temp' or 'main') of `table` as the connection resolves the name, if it is a table
+ * with a rowid that no column of its hides: not a view, nor a table WITHOUT ROWID, nor one with a
+ * column named rowid.
+ */
+function rowidSchema(db: DB, table: string): string | undefined {
+  // (temp, then main, as the name is resolved; never another attached database: reading one
+  // inside the snapshot would lock a file a worker is writing)
+  const found = db.prepare(`SELECT 'temp', type FROM sqlite_temp_master WHERE name = ? COLLATE NOCASE UNION ALL SELECT 'main', type FROM sqlite_master WHERE name = ? COLLATE NOCASE LIMIT 1`).raw().get(table, table) as [string, string] | undefined;
+  if (found === undefined || found[1] !== 'table') return undefined;
+  const columns = (db.prepare(`SELECT name FROM pragma_table_info(?, ?)`).pluck().all(table, found[0]) as string[]).map((c) => c.toLowerCase());
+  if (columns.includes('rowid')) return undefined;
+  try {
+    db.prepare(`SELECT rowid FROM ${table} LIMIT 0`).all();
+    return found[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The name of an index of `schema`.`table` (not partial) whose first column is `column`, if it has one. */
+function indexLedBy(db: DB, schema: string, table: string, column: string): string | undefined {
+  const rows = db.prepare(`SELECT il.name, (SELECT ii.name FROM pragma_index_info(il.name, ?) ii WHERE ii.seqno = 0) FROM pragma_index_list(?, ?) il WHERE il.partial = 0`).raw().all(schema, table, schema) as [string, string | null][];
+  return rows.find(([, first]) => first?.toLowerCase() === column)?.[0];
 }
 
 /** Why an unmatched identity (stage.um as `um`) is: ambiguous by a rule, else whether it names an org that exists. */
