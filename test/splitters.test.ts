@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CsvSplitter } from '../src/ingest/csv.js';
 import { JsonStreamSplitter } from '../src/ingest/json-stream.js';
-import { LineSplitter } from '../src/ingest/lines.js';
+import fc from 'fast-check';
+import { BlockCutter, LineSplitter } from '../src/ingest/lines.js';
 import { corpusList, describeCorpus } from './helpers.js';
 
 function lines(input: Buffer, chunk: number, max = 1 << 20): string[] {
@@ -51,6 +52,67 @@ describe('LineSplitter', () => {
   it('reports an over-long line by its number without keeping it, and goes on', () => {
     const input = Buffer.from(`ok\n${'x'.repeat(100)}\nnext\n${'y'.repeat(101)}`);
     for (const c of CHUNKS) expect(lines(input, c, 100), `chunk ${c}`).toEqual(['1:ok', `2:${'x'.repeat(100)}`, '3:next', '4:OVERSIZE']);
+  });
+});
+
+/** Lines as `lines` numbers them, fed in chunks of the given sizes (a stop: no end()). */
+function linesInChunks(input: Buffer, sizes: number[], max: number, complete: boolean): string[] {
+  const out: string[] = [];
+  const s = new LineSplitter({ line: (n, b) => out.push(`${n}:${b.toString('latin1')}`), oversize: (n) => out.push(`${n}:OVERSIZE`) }, max);
+  for (const part of chunked(input, sizes)) s.push(part);
+  if (complete) s.end();
+  return out;
+}
+
+/** The same input cut into blocks (BlockCutter), each block split on its own and its lines numbered after the blocks before it. */
+function linesInBlocks(input: Buffer, sizes: number[], blockBytes: number, max: number, complete: boolean): string[] {
+  const parts: (Buffer | 'oversize')[] = [];
+  const cutter = new BlockCutter({ buffer: (min) => Buffer.alloc(min, 0x78), block: (buf, end) => void parts.push(Buffer.from(buf.subarray(0, end))), oversize: () => void parts.push('oversize') }, blockBytes, max);
+  for (const part of chunked(input, sizes)) cutter.push(part);
+  cutter.end(complete);
+  const out: string[] = [];
+  let before = 0;
+  for (const part of parts) {
+    if (part === 'oversize') {
+      out.push(`${++before}:OVERSIZE`);
+      continue;
+    }
+    const s = new LineSplitter({ line: (n, b) => out.push(`${before + n}:${b.toString('latin1')}`), oversize: (n) => out.push(`${before + n}:OVERSIZE`) }, max);
+    s.push(part);
+    s.end();
+    before += s.lines;
+  }
+  return out;
+}
+
+function* chunked(input: Buffer, sizes: number[]): Generator<Buffer> {
+  let at = 0;
+  for (let i = 0; at < input.length; i++) {
+    const n = sizes.length === 0 ? input.length : sizes[i % sizes.length];
+    yield input.subarray(at, at + n);
+    at += n;
+  }
+}
+
+describe('BlockCutter', () => {
+  it('cuts an input into blocks whose lines, split block by block, are the lines of the whole input', () => {
+    const bytes = fc.array(fc.constantFrom(0x61, 0x62, 0x0a, 0x0d, 0x0d, 0x0a), { maxLength: 300 }).map((b) => Buffer.from(b));
+    fc.assert(
+      fc.property(bytes, fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 8 }), fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 30 }), fc.boolean(), (input, sizes, blockBytes, max, complete) => {
+        expect(linesInBlocks(input, sizes, blockBytes, max, complete)).toEqual(linesInChunks(input, sizes, max, complete));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never splits a CRLF between two blocks, nor holds an oversize line whole', () => {
+    // a CR as the last byte of a full buffer, its LF in the next chunk
+    expect(linesInBlocks(Buffer.from('ab\r\ncd\r\n'), [3], 3, 10, true)).toEqual(['1:ab', '2:cd']);
+    const held: number[] = [];
+    const cutter = new BlockCutter({ buffer: (min) => (held.push(min), Buffer.alloc(min)), block: () => undefined, oversize: () => undefined }, 4, 16);
+    for (let i = 0; i < 100; i++) cutter.push(Buffer.from('xxxxxxxx'));
+    cutter.end(true);
+    expect(Math.max(...held)).toBe(18);
   });
 });
 

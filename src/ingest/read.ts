@@ -194,52 +194,55 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
   };
   if (container === 'ndjson' && (opts.threads ?? 1) > 1 && sink.tally !== undefined) {
     const tally = sink.tally;
-    // The workers need the profile: lines wait here until one holds a record to detect it from.
+    // The workers need the profile: the input's bytes wait here until a line holds a record to
+    // detect it from (a splitter of their own finds the lines; the workers split them again).
     let parallel: ParallelLines | undefined;
-    const held: [number, Buffer | undefined][] = [];
+    const held: Buffer[] = [];
+    let heldLines = 0;
     let heldBytes = 0;
-    const start = (first: JsonObject | undefined) => {
+    let first: JsonObject | undefined;
+    const start = () => {
       parallel = new ParallelLines(choose(first).profile.name, opts.columns, opts.threads!, tally, {
         encodingErrors: (n) => sink.encodingErrors(n),
-        reject: (line, reason, excerpt) => sink.reject(line, reason, excerpt),
-        counted: () => sink.progress?.(),
+        reject: (line, reason, excerpt) => {
+          seen(line);
+          sink.reject(line, reason, excerpt);
+        },
+        counted: (lines) => {
+          seen(lines);
+          sink.progress?.();
+        },
       });
-      for (const [line, bytes] of held) {
-        if (bytes === undefined) parallel.oversize(line);
-        else parallel.line(line, bytes);
-      }
+      for (const b of held) parallel.push(b);
       held.length = 0;
     };
-    if (opts.vendor !== undefined) start(undefined);
-    const splitter = new LineSplitter({
-      line: (line, bytes) => {
-        seen(line);
-        if (parallel !== undefined) return parallel.line(line, bytes);
-        held.push([line, Buffer.from(bytes)]);
-        heldBytes += bytes.length;
-        const first = firstRecordOf(bytes);
-        if (first !== undefined || held.length >= DETECT_MAX_LINES || heldBytes >= DETECT_MAX_BYTES) start(first);
+    const detect = new LineSplitter({
+      line: (_line, bytes) => {
+        heldLines++;
+        first ??= firstRecordOf(bytes);
       },
-      oversize: (line) => {
-        seen(line);
-        if (parallel !== undefined) parallel.oversize(line);
-        else held.push([line, undefined]);
-      },
+      oversize: () => void heldLines++,
     });
+    if (opts.vendor !== undefined) start();
     const started = () => {
-      if (parallel === undefined) start(undefined);
+      if (parallel === undefined) start();
       return parallel!;
     };
     return {
       push: (b) => {
-        splitter.push(b);
-        return parallel?.settle();
+        if (parallel !== undefined) {
+          parallel.push(b);
+          return parallel.settle();
+        }
+        held.push(Buffer.from(b));
+        heldBytes += b.length;
+        detect.push(b);
+        if (first === undefined && heldLines < DETECT_MAX_LINES && heldBytes < DETECT_MAX_BYTES) return undefined;
+        start();
+        return (parallel as ParallelLines | undefined)?.settle();
       },
-      end: () => {
-        splitter.end();
-        return started().end();
-      },
-      settle: () => started().end(),
+      end: () => started().end(true),
+      settle: () => started().end(false),
     };
   }
   const finish = () => {

@@ -33,6 +33,7 @@ import { PROFILES, type ProfileName } from './profiles/index.js';
 import { InputError } from '../errors.js';
 import { HOOKS } from '../test-hooks.js';
 import { excerptOf, replacedCount } from './text.js';
+import { BlockCutter, LineSplitter } from './lines.js';
 
 /** A blank NDJSON line holds only JSON white space (a lone BOM or NBSP is a record, and invalid). */
 export const JSON_BLANK = /^[ \t\r\n]*$/;
@@ -121,10 +122,11 @@ export interface ReadSetup {
 /** Every message the main thread sends a worker. */
 export type ToWorker =
   /**
-   * A batch of lines (`buf`, cut at `ends`) to read; the buffer comes back with the results, to
-   * be filled again. `flush`: hand the window's aggregates over after it, whether full or not.
+   * A block of whole lines (`buf`: from a line's start to a line's end, or to the end of the
+   * input) to split and read; the buffer comes back with the results, to be filled again.
+   * `flush`: hand the window's aggregates over after it, whether full or not.
    */
-  | { type: 'read'; id: number; setup?: ReadSetup; buf: Uint8Array; ends: Int32Array; flush: boolean }
+  | { type: 'read'; id: number; setup?: ReadSetup; buf: Uint8Array; flush: boolean }
   /** bytes of the input being hashed, in order; the buffer comes back */
   | { type: 'hash'; chunk: Uint8Array }
   /** the input's SHA-256, and the worker's hash starts afresh */
@@ -150,9 +152,11 @@ export type FromWorker =
   /** the list files are written, with their rows (`failed`: the code of the error that stopped it, never its message) */
   | { type: 'lists'; rows?: number[]; failed?: string };
 
-/** What became of a batch's lines. */
+/** What became of a block's lines. */
 export interface ReadResult {
-  /** per rejected record, in order: [its line's index in the batch, reason, excerpt], as JSON (one string crosses threads) */
+  /** the block's physical lines */
+  lines: number;
+  /** per rejected record, in order: [its line's number in the block (from 1), reason, excerpt], as JSON (one string crosses threads) */
   rejects: string;
   encodingErrors: number;
   /** records outside --since/--until */
@@ -335,13 +339,17 @@ function readBatch(reader: Reader, m: Extract<ToWorker, { type: 'read' }>): Read
       }
     },
   };
-  const whole = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
-  let start = 0;
-  for (; line < m.ends.length; line++) {
-    jsonValue(whole.subarray(start, m.ends[line]), true, sink);
-    start = m.ends[line];
-  }
-  const result: ReadResult = { rejects: JSON.stringify(rejects), encodingErrors, filtered, unkeyed, unkeyedTimed, entries: entries.slice(0, keyed * ENTRY_WORDS) };
+  // the block's lines as a whole input's: the same splitter, numbering them from 1 (line)
+  const splitter = new LineSplitter({
+    line: (no, bytes) => {
+      line = no;
+      jsonValue(bytes, true, sink);
+    },
+    oversize: (no) => void rejects.push([no, 'record_too_large', '']),
+  });
+  splitter.push(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength));
+  splitter.end();
+  const result: ReadResult = { lines: splitter.lines, rejects: JSON.stringify(rejects), encodingErrors, filtered, unkeyed, unkeyedTimed, entries: entries.slice(0, keyed * ENTRY_WORDS) };
   if (m.flush || identities.full) result.identities = packIdentities(identities.take());
   return result;
 }
@@ -433,39 +441,39 @@ export async function closeWorkers(complete = false): Promise<void> {
 export interface LineSink {
   encodingErrors(n: number): void;
   reject(line: number, reason: string, excerpt: string): void;
-  /** after each batch's records were counted (for progress) */
-  counted(): void;
+  /** after each block's records were counted (for progress): `lines`, the lines read so far */
+  counted(lines: number): void;
 }
 
 interface Batch {
-  /** physical line numbers of the batch's lines */
-  lines: number[];
-  /** physical line numbers of oversize lines among them, rejected on the main thread */
-  oversize: number[];
+  /** lines of an oversize line dropped on this thread (no block) */
+  oversize?: true;
   result?: ReadResult;
   done: Promise<unknown>;
 }
 
-const NO_RESULT: ReadResult = { rejects: '[]', encodingErrors: 0, filtered: 0, unkeyed: 0, unkeyedTimed: 0, entries: new Uint32Array(0) };
+const NO_RESULT: ReadResult = { lines: 0, rejects: '[]', encodingErrors: 0, filtered: 0, unkeyed: 0, unkeyedTimed: 0, entries: new Uint32Array(0) };
 
 /**
- * Lines in, results applied in input order: usable records counted in `tally`, their workers'
- * aggregates handed to its sink, the rest reported to the line sink.
- * `line()`/`oversize()` follow LineSplitter's sink.
+ * An NDJSON input's bytes in, results applied in input order: usable records counted in
+ * `tally`, their workers' aggregates handed to its sink, the rest reported to the line sink.
+ *
+ * The bytes are cut into blocks of whole lines of about HOOKS.batchBytes (BlockCutter), and each
+ * block goes to a worker, which splits it into lines as the single-threaded reader splits the
+ * whole input (LineSplitter, numbering from 1 in the block); the block's lines are numbered in
+ * the input when its results are applied, in order. So this thread does no work per line. An
+ * oversize line (dropped by the cutter) is rejected here as record_too_large, in its place.
  */
 export class ParallelLines {
-  /** the batch being filled: a buffer of its own (never a pool's slice), for it moves to the worker */
-  private buf: Buffer;
-  /** batch buffers back from the workers */
+  private readonly cutter: BlockCutter;
+  /** block buffers back from the workers */
   private readonly free: ArrayBuffer[] = [];
-  private used = 0;
-  private ends: number[] = [];
-  private lines: number[] = [];
-  private oversized: number[] = [];
+  /** lines of the blocks applied */
+  private linesRead = 0;
   private readonly queue: Batch[] = [];
   private readonly setup: ReadSetup;
   private readonly setupKey: string;
-  /** the workers given batches of this file (their windows are handed over at its end) */
+  /** the workers given blocks of this file (their windows are handed over at its end) */
   private readonly slots = new Set<Slot>();
 
   constructor(
@@ -475,25 +483,28 @@ export class ParallelLines {
     private readonly tally: Tally,
     private readonly sink: LineSink,
   ) {
-    this.buf = Buffer.from(new ArrayBuffer(HOOKS.batchBytes));
     this.setup = { profile, columns: [...columns], window: tally.window, recordIdKey: tally.recordIdKey, windowKeys: tally.windowKeys };
     this.setupKey = JSON.stringify([profile, this.setup.columns, this.setup.window, Buffer.from(tally.recordIdKey).toString('hex'), tally.windowKeys]);
+    this.cutter = new BlockCutter(
+      {
+        // a buffer of its own (never a pool's slice), for it moves to the worker
+        buffer: (min) => {
+          const back = this.free.pop();
+          return Buffer.from(back !== undefined && back.byteLength >= min ? back : new ArrayBuffer(min));
+        },
+        block: (buf, end) => this.send(workerFor(this.threads), buf, end, false),
+        oversize: () => void this.queue.push({ oversize: true, result: NO_RESULT, done: Promise.resolve() }),
+      },
+      HOOKS.batchBytes,
+    );
   }
 
-  line(lineNo: number, bytes: Buffer): void {
-    if (this.used + bytes.length > this.buf.length && this.lines.length > 0) this.dispatch(false);
-    if (bytes.length > this.buf.length) this.buf = Buffer.from(new ArrayBuffer(bytes.length));
-    bytes.copy(this.buf, this.used);
-    this.used += bytes.length;
-    this.ends.push(this.used);
-    this.lines.push(lineNo);
+  /** The input's next bytes (only read during the call). */
+  push(chunk: Buffer): void {
+    this.cutter.push(chunk);
   }
 
-  oversize(lineNo: number): void {
-    this.oversized.push(lineNo);
-  }
-
-  /** Apply what is ready; resolves once few enough batches are outstanding. */
+  /** Apply what is ready; resolves once few enough blocks are outstanding. */
   async settle(limit = IN_FLIGHT_PER_WORKER * this.threads): Promise<void> {
     if (lost !== undefined) throw lost;
     this.applyReady();
@@ -503,49 +514,33 @@ export class ParallelLines {
     }
   }
 
-  /** Hand out the last partial batch, have every worker hand its window over, and apply everything. */
-  async end(): Promise<void> {
-    if (this.lines.length > 0 || this.oversized.length > 0) this.dispatch(false);
-    for (const slot of this.slots) this.send(slot, true);
+  /**
+   * Hand out the last block, have every worker hand its window over, and apply everything.
+   * `complete`: the input ended (its last line may have no line end); else it stopped, and a
+   * line it ended inside is not a line.
+   */
+  async end(complete = true): Promise<void> {
+    this.cutter.end(complete);
+    for (const slot of this.slots) this.send(slot, Buffer.alloc(0), 0, true);
     this.slots.clear();
     await this.settle(0);
   }
 
-  private dispatch(flush: boolean): void {
-    if (this.lines.length === 0) {
-      this.queue.push({ lines: [], oversize: this.oversized, result: NO_RESULT, done: Promise.resolve() });
-      this.oversized = [];
-      return;
-    }
-    const slot = workerFor(this.threads);
+  /** `buf[0, end)` to `slot` (its buffer moves to the worker, and comes back with the results to be filled again). */
+  private send(slot: Slot, buf: Buffer, end: number, flush: boolean): void {
     this.slots.add(slot);
-    this.send(slot, flush);
-  }
-
-  /** The batch being filled (perhaps empty) to `slot`. */
-  private send(slot: Slot, flush: boolean): void {
-    const batch: Batch = { lines: this.lines, oversize: this.oversized, done: Promise.resolve() };
-    // The batch's buffer moves to the worker and comes back with the results; the next batch
-    // is filled in one that came back (or a new one while too few are back).
-    const sent = this.buf.buffer as ArrayBuffer;
-    const ends = Int32Array.from(this.ends);
-    const m: ToWorker = { type: 'read', id: nextId++, buf: new Uint8Array(sent, 0, this.used), ends, flush };
+    const batch: Batch = { done: Promise.resolve() };
+    const m: ToWorker = { type: 'read', id: nextId++, buf: new Uint8Array(buf.buffer, buf.byteOffset, end), flush };
     if (slot.setup !== this.setupKey) {
       m.setup = this.setup;
       slot.setup = this.setupKey;
     }
-    batch.done = request(slot, m, [sent, ends.buffer]).then((reply) => {
+    batch.done = request(slot, m, [buf.buffer as ArrayBuffer]).then((reply) => {
       this.free.push(reply.buf.buffer as ArrayBuffer);
       batch.result = reply.result;
     });
     batch.done.catch(() => undefined);
-    const next = this.free.pop();
-    this.buf = Buffer.from(next !== undefined && next.byteLength >= HOOKS.batchBytes ? next : new ArrayBuffer(HOOKS.batchBytes));
     this.queue.push(batch);
-    this.used = 0;
-    this.ends = [];
-    this.lines = [];
-    this.oversized = [];
   }
 
   private applyReady(): void {
@@ -555,15 +550,21 @@ export class ParallelLines {
   private apply(batch: Batch): void {
     const r = batch.result!;
     const { sink, tally } = this;
-    // (the rejected list is ordered by line: the oversize lines need not be interleaved)
-    for (const l of batch.oversize) sink.reject(l, 'record_too_large', '');
-    for (const [i, reason, excerpt] of JSON.parse(r.rejects) as [number, string, string][]) sink.reject(batch.lines[i], reason, excerpt);
+    const first = this.linesRead;
+    if (batch.oversize) {
+      this.linesRead++;
+      sink.reject(this.linesRead, 'record_too_large', '');
+      sink.counted(this.linesRead);
+      return;
+    }
+    this.linesRead += r.lines;
+    for (const [i, reason, excerpt] of JSON.parse(r.rejects) as [number, string, string][]) sink.reject(first + i, reason, excerpt);
     if (r.encodingErrors > 0) sink.encodingErrors(r.encodingErrors);
     tally.offerFiltered(r.filtered);
     tally.offerUnkeyed(r.unkeyed, r.unkeyedTimed);
     tally.offerKeyed(r.entries);
     if (r.identities !== undefined) tally.put(unpackIdentities(r.identities));
-    sink.counted();
+    sink.counted(this.linesRead);
   }
 }
 
