@@ -12,6 +12,7 @@ import { formatTime, normalizeEmail, parseTime } from '../src/core/normalize.js'
 import { looksLikeSecret } from '../src/core/secrets.js';
 import { Tally } from '../src/core/tally.js';
 import { KeyedRecords } from '../src/core/dedupe.js';
+import { mergeIdentity, mergePacked, packParts, partIdentity, unpackParts } from '../src/core/stage.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -417,6 +418,30 @@ describe('grouping, dedupe and counts', () => {
 function adminRows(rows: { orgId: string; userId: string; role: string }[]): AdminRows {
   return { orgIds: rows.map((r) => r.orgId), userIds: rows.map((r) => r.userId), roles: rows.map((r) => r.role) };
 }
+
+describe('parts packed across threads', () => {
+  const text = fc.constantFrom('k', 'a', 'b', 'c', 'US\u0000CA', '');
+  const texts = fc.oneof(fc.constant(undefined), text, fc.uniqueArray(text, { minLength: 2, maxLength: 4 }));
+  const part = (key: string) =>
+    fc.record({ d: fc.boolean(), userIds: texts, emails: texts, deviceIds: texts, orgIds: texts, linkedIds: texts, places: texts, events: fc.nat(5), first: fc.option(fc.integer({ min: 0, max: 9 }), { nil: null }), last: fc.option(fc.integer({ min: 0, max: 9 }), { nil: null }), exposure: fc.nat(255) }).map(
+      (r): Identity => ({ key, distinctId: r.d ? key : undefined, userIds: r.userIds, emails: r.emails, deviceIds: r.deviceIds, orgIds: r.orgIds, linkedIds: r.linkedIds, events: r.events, first: r.first, last: r.last, exposure: r.exposure, places: r.places }),
+    );
+  it('merge in place (mergePacked) as the parts would merge unpacked (mergeIdentity)', () => {
+    fc.assert(
+      fc.property(fc.array(part('k'), { minLength: 1, maxLength: 6 }), (parts) => {
+        const packed = unpackParts(packParts(parts));
+        const a = partIdentity(packed[0]);
+        const b = partIdentity(packed[0]);
+        for (const p of packed.slice(1)) {
+          mergePacked(a, p);
+          mergeIdentity(b, partIdentity(p));
+        }
+        expect(a).toEqual(b);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
 
 describe('packed contacts', () => {
   it('give back the email and the name exactly, whatever they hold', () => {

@@ -22,7 +22,7 @@
 import { CATEGORIES, categoriesOf } from '../core/categories.js';
 import { sortByCodePoints, textsOf, type Identity, type Texts } from '../core/identity.js';
 import { formatTime, normalizeEmail } from '../core/normalize.js';
-import { mergeIdentity, type IdentitySink } from '../core/stage.js';
+import { mergeIdentity, mergePacked, partIdentity, unpackParts, type IdentitySink } from '../core/stage.js';
 import { batchInsert, type DB } from '../sqlite.js';
 
 /** The matching rules, in the order they are tried (their index is `rule` in the tables). */
@@ -92,6 +92,14 @@ export class IdentityStage implements IdentitySink {
     const have = this.byKey.get(id.key);
     if (have === undefined) this.byKey.set(id.key, id);
     else mergeIdentity(have, id);
+  }
+
+  putParts(json: string): void {
+    for (const p of unpackParts(json)) {
+      const have = this.byKey.get(p[0]);
+      if (have === undefined) this.byKey.set(p[0], partIdentity(p));
+      else mergePacked(have, p);
+    }
   }
 
   takeBack(duplicates: (key: string) => number): void {

@@ -163,9 +163,14 @@ export class Tally {
     this.accepted(entries.length / ENTRY_WORDS, untimed);
   }
 
-  /** Aggregates to the sink (a worker's). */
+  /** Aggregates to the sink. */
   put(ids: readonly Identity[]): void {
     for (const id of ids) this.sink.put(id);
+  }
+
+  /** A worker's aggregates, packed (core/stage.ts packParts), to the sink. */
+  putParts(json: string): void {
+    this.sink.putParts(json);
   }
 }
 

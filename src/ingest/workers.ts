@@ -25,7 +25,8 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { canonicalize, canonicalizeUnlessNumeric, type CanonicalField, type CanonicalRecord, type CanonicalResult } from '../core/canonical.js';
 import { ENTRY_WORDS } from '../core/dedupe.js';
 import type { ListName } from '../core/rows.js';
-import { IdentityWindow, internPlace, type Identity, type RecordIdKey, type Texts } from '../core/identity.js';
+import { IdentityWindow, type RecordIdKey } from '../core/identity.js';
+import { packParts } from '../core/stage.js';
 import { inWindow, writeEntry, type Tally, type Window } from '../core/tally.js';
 import { checkRecord, LOSSY_NUMBER_HINT, pageResults, parseJsonRecord, type JsonObject } from './json-record.js';
 import { JsonPlans } from './plan.js';
@@ -166,7 +167,7 @@ export interface ReadResult {
   unkeyedTimed: number;
   /** the accepted records with a record key, in input order: their entries for the dedupe (writeEntry), ENTRY_WORDS each */
   entries: Uint32Array;
-  /** the window's identities, by local index, when it was handed over after this batch (packIdentities) */
+  /** the window's identities, when it was handed over after this block (core/stage.ts packParts) */
   identities?: string;
 }
 
@@ -190,31 +191,6 @@ const WORKER_YOUNG_MB = 12;
  */
 function workerLimits(): { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb: number } {
   return { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, ...(HOOKS.workerHeapMb !== undefined ? { maxOldGenerationSizeMb: HOOKS.workerHeapMb } : {}) };
-}
-
-/** Identities as one JSON text: [key, has distinct_id, userIds, emails, deviceIds, orgIds, linkedIds, events, first, last, exposure, places] each. */
-function packIdentities(ids: readonly Identity[]): string {
-  return JSON.stringify(ids.map((id) => [id.key, id.distinctId !== undefined ? 1 : 0, id.userIds ?? null, id.emails ?? null, id.deviceIds ?? null, id.orgIds ?? null, id.linkedIds ?? null, id.events, id.first, id.last, id.exposure, id.places ?? null]));
-}
-
-type Packed = [string, 0 | 1, Texts | null, Texts | null, Texts | null, Texts | null, Texts | null, number, number | null, number | null, number, Texts | null];
-
-function unpackIdentities(json: string): Identity[] {
-  return (JSON.parse(json) as Packed[]).map(([key, d, userIds, emails, deviceIds, orgIds, linkedIds, events, first, last, exposure, places]) => ({
-    key,
-    distinctId: d === 1 ? key : undefined,
-    // (the key's own string when they are equal: a user id that is the distinct_id is one string, not two)
-    userIds: userIds === key ? key : (userIds ?? undefined),
-    emails: emails ?? undefined,
-    deviceIds: deviceIds ?? undefined,
-    orgIds: orgIds ?? undefined,
-    linkedIds: linkedIds ?? undefined,
-    events,
-    first,
-    last,
-    exposure,
-    places: internPlace(places ?? undefined),
-  }));
 }
 
 // ---- the worker's side
@@ -350,7 +326,7 @@ function readBatch(reader: Reader, m: Extract<ToWorker, { type: 'read' }>): Read
   splitter.push(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength));
   splitter.end();
   const result: ReadResult = { lines: splitter.lines, rejects: JSON.stringify(rejects), encodingErrors, filtered, unkeyed, unkeyedTimed, entries: entries.slice(0, keyed * ENTRY_WORDS) };
-  if (m.flush || identities.full) result.identities = packIdentities(identities.take());
+  if (m.flush || identities.full) result.identities = packParts(identities.take());
   return result;
 }
 
@@ -563,7 +539,7 @@ export class ParallelLines {
     tally.offerFiltered(r.filtered);
     tally.offerUnkeyed(r.unkeyed, r.unkeyedTimed);
     tally.offerKeyed(r.entries);
-    if (r.identities !== undefined) tally.put(unpackIdentities(r.identities));
+    if (r.identities !== undefined) tally.putParts(r.identities);
     sink.counted(this.linesRead);
   }
 }

@@ -3,7 +3,7 @@
  * reference the tests hand the reading to (the real stage is SQL: case/join.ts).
  */
 import { IdentityGroups, type Identity } from '../../src/core/identity.js';
-import { mergeIdentity, type IdentitySink } from '../../src/core/stage.js';
+import { mergeIdentity, partIdentity, unpackParts, type IdentitySink } from '../../src/core/stage.js';
 
 /**
  * Every identity in memory, merged by key: the stand-in for a stage on disk (its memory grows
@@ -16,6 +16,11 @@ export class MemorySink implements IdentitySink {
     const have = this.groups.byKey.get(id.key);
     if (have === undefined) this.groups.byKey.set(id.key, id);
     else mergeIdentity(have, id);
+  }
+
+  /** (each part unpacked whole and put: the reference for IdentityStage's merging in place) */
+  putParts(json: string): void {
+    for (const p of unpackParts(json)) this.put(partIdentity(p));
   }
 
   takeBack(duplicates: (key: string) => number): void {
