@@ -224,17 +224,17 @@ describe('the SQL join against the reference model', () => {
 
 /** The SQL join's lists and counts are the model's, on these records and this internal database. */
 async function agrees(records: Rec[], database: { users: unknown[][]; orgs: unknown[][]; memberships: unknown[][] }, pieces: number, threads: number, form: UsersForm, types: string): Promise<void> {
-        const dir = tempDir();
-        const path = internalDb(dir, database, types, form);
-        const chunks: Rec[][] = Array.from({ length: pieces }, (_, i) => records.filter((_, j) => j % pieces === i));
-        const got = await sqlLists(path, dir, chunks, threads, form);
-        const want = modelLists(path, records);
-        for (const l of LISTS as readonly ListName[]) expect(plain(got.lists[l]), l).toEqual(plain(want.lists[l] as Row[]));
-        expect(got.counts.vendor).toBe(want.vendor);
-        expect(got.counts.matched).toBe(want.impact.matchedIdentities);
-        expect(got.counts.unmatched).toBe(want.impact.count.unmatched);
-        expect(got.counts.matchedBy).toEqual(Object.fromEntries(RULES.map((r) => [r, want.impact.matchedBy[r]])));
-        expect(got.counts.unmatchedByReason).toEqual(want.impact.unmatchedByReason);
-        expect(got.counts.exposed).toEqual(want.impact.exposedUsers);
-        expect([got.counts.users, got.counts.orgs, got.counts.roster, got.counts.orgsWithoutAdmin]).toEqual([want.impact.count.users, want.impact.count.orgs, want.admin.count.roster, want.admin.count.orgsWithoutAdmin]);
+  const dir = tempDir();
+  const path = internalDb(dir, database, types, form);
+  const chunks: Rec[][] = Array.from({ length: pieces }, (_, i) => records.filter((_, j) => j % pieces === i));
+  const got = await sqlLists(path, dir, chunks, threads, form);
+  const want = modelLists(path, records);
+  for (const l of LISTS as readonly ListName[]) expect(plain(got.lists[l]), l).toEqual(plain(want.lists[l] as Row[]));
+  expect(got.counts.vendor).toBe(want.vendor);
+  expect(got.counts.matched).toBe(want.impact.matchedIdentities);
+  expect(got.counts.unmatched).toBe(want.impact.count.unmatched);
+  expect(got.counts.matchedBy).toEqual(Object.fromEntries(RULES.map((r) => [r, want.impact.matchedBy[r]])));
+  expect(got.counts.unmatchedByReason).toEqual(want.impact.unmatchedByReason);
+  expect(got.counts.exposed).toEqual(want.impact.exposedUsers);
+  expect([got.counts.users, got.counts.orgs, got.counts.roster, got.counts.orgsWithoutAdmin]).toEqual([want.impact.count.users, want.impact.count.orgs, want.admin.count.roster, want.admin.count.orgsWithoutAdmin]);
 }
