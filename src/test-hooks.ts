@@ -8,7 +8,7 @@
  *
  * | variable                                | default | what it does                                                                 | who uses it |
  * |-----------------------------------------|---------|------------------------------------------------------------------------------|-------------|
- * | BREACH_IMPACT_BATCH_BYTES=N             | 1 MiB   | bytes of lines per batch handed to a reading worker                          | test/parallel, test/zip |
+ * | BREACH_IMPACT_BATCH_BYTES=N             | 1 MiB   | bytes of a block of whole lines handed to a reading worker                   | test/parallel, test/zip |
  * | BREACH_IMPACT_WINDOW_KEYS=N             | 2,000   | identities an aggregation window holds before it is handed on (every reader) | test/parallel |
  * | BREACH_IMPACT_WORKER_HEAP_MB=N          | V8's    | cap on a reading worker's old generation (over it: the run stops, exit 1)     | test/hostile/faults |
  * | BREACH_IMPACT_HASH_THREAD_MIN_BYTES=N   | 64 MiB  | input size from which its SHA-256 is computed on a worker thread             | test/correlate.e2e, test/zip |

@@ -1,21 +1,23 @@
 /**
  * One JSON value's fate (shared by the single-threaded reader and the workers), and the worker
- * threads: one module, one message format (ToWorker, FromWorker) for both of their jobs.
+ * threads: one module, one message format (ToWorker, FromWorker) for all of their jobs.
  *
- * Reading NDJSON in parallel: the main thread splits lines (physical line numbers, CR/CRLF,
- * oversize lines: LineSplitter), copies them into batches and hands each batch to a worker. A
- * worker decodes, parses, canonicalises and applies the --since/--until window, and aggregates
- * the records into identities itself, in a window of a bounded number of identities (the same
- * IdentityWindow and bound as the single-threaded path) kept across its batches. Per batch it
- * sends back what the main thread must take in input order: the rejected lines, the counts, and
- * for every accepted record with a record key, its entry for the dedupe (core/tally.ts
- * writeEntry: the hashes of its record key and identity key). The main thread takes the batches
- * in input order, as a single-threaded run would, and offers the entries to the tally, which
- * decides the duplicates when the reading ends (core/dedupe.ts). When a worker's window is full,
- * and at the end of a file, the worker hands its aggregates over with a batch's results and
- * starts an empty window; the main thread passes them to the tally's sink, which merges the parts
- * of a key. So every count and every identity is exactly that of a single-threaded run, and no
- * thread holds every identity.
+ * Reading NDJSON in parallel: the main thread cuts the input into blocks of whole lines
+ * (ParallelLines, BlockCutter: no work per line) and hands each block to a worker. A worker
+ * splits its block into lines as the single-threaded reader splits the whole input
+ * (LineSplitter), decodes, parses, canonicalises and applies the --since/--until window, and
+ * aggregates the records into identities itself, in a window of a bounded number of identities
+ * (the same IdentityWindow and bound as the single-threaded path) kept across its blocks. Per
+ * block it sends back what the main thread must take in input order: its lines, the rejected
+ * ones (numbered in the block), the counts, and for every accepted record with a record key, its
+ * entry for the dedupe (core/tally.ts writeEntry: the hashes of its record key and identity
+ * key). The main thread takes the blocks in input order, as a single-threaded run would, numbers
+ * their lines, and offers the entries to the tally, which decides the duplicates when the
+ * reading ends (core/dedupe.ts). When a worker's window is full, and at the end of a file, the
+ * worker hands its aggregates over with a block's results and starts an empty window; the main
+ * thread merges them into the tally's sink, part by part as packed (core/stage.ts). So every
+ * count and every identity is exactly that of a single-threaded run, and no thread holds every
+ * identity.
  *
  * Hashing an input (SHA-256 for the manifest) on a worker of the same kind: see hasher.ts.
  */
