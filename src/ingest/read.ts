@@ -204,10 +204,7 @@ function makeFeeder(container: Container, opts: ReadOptions, file: InputFile, si
     const start = () => {
       parallel = new ParallelLines(choose(first).profile.name, opts.columns, opts.threads!, tally, {
         encodingErrors: (n) => sink.encodingErrors(n),
-        reject: (line, reason, excerpt) => {
-          seen(line);
-          sink.reject(line, reason, excerpt);
-        },
+        reject: (line, reason, excerpt) => sink.reject(line, reason, excerpt),
         counted: (lines) => {
           seen(lines);
           sink.progress?.();

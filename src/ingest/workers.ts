@@ -424,7 +424,7 @@ export interface LineSink {
 }
 
 interface Batch {
-  /** lines of an oversize line dropped on this thread (no block) */
+  /** an over-long line the cutter dropped (no block): one line, rejected as record_too_large */
   oversize?: true;
   result?: ReadResult;
   done: Promise<unknown>;
@@ -499,7 +499,7 @@ export class ParallelLines {
    */
   async end(complete = true): Promise<void> {
     this.cutter.end(complete);
-    for (const slot of this.slots) this.send(slot, Buffer.alloc(0), 0, true);
+    for (const slot of this.slots) this.send(slot, Buffer.from(new ArrayBuffer(0)), 0, true);
     this.slots.clear();
     await this.settle(0);
   }
