@@ -244,21 +244,22 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     ui.progress('matching identities against the internal database');
 
     // 2. The identities, staged in SQLite, resolved against the internal database in one
-    // snapshot; the lists computed into case.sqlite and written from it. The admin rows' worker
-    // (if any) starts with the snapshot: it reads while this thread stages the identities.
-    const admins = internal.adminRows(opts.adminRoles, opts.threads, (why) => ui.warn(`the org admins could not be read on a second thread (${why}); they were read on this one`));
+    // snapshot; the lists computed into case.sqlite and written from it. The worker reading the
+    // memberships and the admin rows (if any) starts with the snapshot: it reads while this
+    // thread stages the identities and matches them.
+    const internalRows = internal.internalRows(opts.adminRoles, opts.threads, (why) => ui.warn(`the memberships and org admins could not be read on a second thread (${why}); they were read on this one`));
     let join;
     try {
       join = await internal.snapshot(async () => {
-        admins.start();
+        internalRows.start();
         stage.end();
         // and the identities, now staged, before the join's page caches fill
         collectGarbage();
         phase('staging identities');
-        return resolveIdentities(internal.db, admins, phase);
+        return resolveIdentities(internal.db, internalRows, phase);
       });
     } finally {
-      await admins.close();
+      await internalRows.close();
     }
     ui.progress('writing the case');
     caseFile.close();

@@ -4,7 +4,8 @@
  * emails and roles come in every storage class and spelling that matters: the same lists, row
  * for row and cell for cell, and the same counts. The export's records reach the stage in random
  * chunks, each aggregated on its own, as the reading hands them over; the admin rows are read on
- * the join's own connection or by a worker on a second one (InternalDb.adminRows).
+ * the join's own connection, or with the memberships by a worker on a second one
+ * (InternalDb.internalRows).
  */
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -94,7 +95,7 @@ function internalDb(dir: string, db: { users: unknown[][]; orgs: unknown[][]; me
 
 /**
  * The lists as the SQL join writes them: each list's rows as case.sqlite stores them, read back.
- * With `threads` 2 the admin rows are read by a worker, on a connection of its own: the worker
+ * With `threads` 2 the memberships and the admin rows are read by a worker, on a connection of its own: the worker
  * runs the built module (dist/, made by `npm test` before the tests), for a worker thread cannot
  * load TypeScript; a worker that fails (and leaves them to this connection) fails the test.
  */
@@ -109,17 +110,17 @@ async function sqlLists(path: string, dir: string, chunks: Rec[][], threads: num
       for (const id of groups.byKey.values()) stage.put(id);
     }
     stage.end();
-    const admins = internal.adminRows(ROLES, threads, (why) => {
-      throw new Error(`the worker did not read the admin rows (${why})`);
+    const internalRows = internal.internalRows(ROLES, threads, (why) => {
+      throw new Error(`the worker did not read the memberships and the admin rows (${why})`);
     });
     let counts;
     try {
       counts = await internal.snapshot(async () => {
-        admins.start();
-        return resolveIdentities(internal.db, admins, () => undefined);
+        internalRows.start();
+        return resolveIdentities(internal.db, internalRows, () => undefined);
       });
     } finally {
-      await admins.close();
+      await internalRows.close();
     }
     internal.db.prepare('ATTACH ? AS out').run(join(dir, 'case.sqlite'));
     createCaseTables(internal.db, 'out');

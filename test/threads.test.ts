@@ -65,7 +65,7 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     expect(s.identities.vendor).toBeGreaterThan(3);
   });
 
-  it('on fixtures/export with the internal database as a SQLite file (the admins read on a second connection)', async () => {
+  it('on fixtures/export with the internal database as a SQLite file (the memberships and admins read on a second connection)', async () => {
     // (a .sql dump lives in one connection: only a file is read on a second one)
     const internal = join(tempDir(), 'internal.sqlite');
     const db = new Database(internal);
@@ -76,6 +76,28 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     const tmp = tempDir();
     const s = await sameWithOneAndTwoThreads(exports, internal, { TMPDIR: tmp });
     expect(s.records.read).toBe(32);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it('reads the memberships and admin rows on this thread when the worker reading them fails part way', async () => {
+    const internal = join(tempDir(), 'internal.sqlite');
+    const db = new Database(internal);
+    db.exec(readFileSync(join(FIXTURES, 'internal.sql'), 'utf8'));
+    db.close();
+    const exports = filesUnder(join(FIXTURES, 'export')).sort();
+    const dir = tempDir();
+    const tmp = tempDir();
+    const run = (threads: string, env: Record<string, string>) =>
+      runCli(['correlate', ...exports, '--internal', internal, '--out', join(dir, `case-${threads}`), '--threads', threads], { env: { ...HOOKS, TMPDIR: tmp, ...env } });
+    const one = await run('1', {});
+    // the worker reads the memberships, then fails before the admin rows
+    const two = await run('2', { BREACH_IMPACT_INTERNAL_THREAD_FAIL: 'EINJECTED' });
+    expect(two.code, explain(two)).toBe(one.code);
+    const warning = 'breach-impact: warning: the memberships and org admins could not be read on a second thread (EINJECTED); they were read on this one\n';
+    expect(two.stderr).toContain(warning);
+    expect(two.stderr.replace(warning, '')).toBe(one.stderr);
+    for (const f of LISTS) expect(readFileSync(join(dir, 'case-2', f), 'utf8'), f).toBe(readFileSync(join(dir, 'case-1', f), 'utf8'));
+    expect(tables(join(dir, 'case-2', 'case.sqlite'))).toEqual(tables(join(dir, 'case-1', 'case.sqlite')));
     expect(readdirSync(tmp)).toEqual([]);
   });
 

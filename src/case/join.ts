@@ -5,8 +5,8 @@
  *   every query name its tables as they always did (`users`, `main.users`);
  * - `stage`: a private temporary database (SQLite's own, 0600 and already unlinked) holding the
  *   staged identities and the join's intermediate tables;
- * - `adm`, when a worker reads the admin rows on a second connection (readAdminRows,
- *   InternalDb.adminRows): the private scratch file it writes them to;
+ * - `adm`, when a worker reads the internal side's rows on a second connection (readAdminRows,
+ *   readMemberships, InternalDb.internalRows): the private scratch file it writes them to;
  * - `out`: the case's case.sqlite (attached under its temporary name when the lists are written).
  *
  * The identities (one per vendor identity, merged from the reading's parts) are matched by the
@@ -155,7 +155,7 @@ export function createAdminTable(db: DB, schema: string): void {
  * Every membership row of an admin role, with what the users row its user_id finds says (SQLite's
  * own comparison of memberships.user_id with users.id, as the internal database joins them), in
  * the order read, into `schema`.admin_all. It needs nothing of the matching, so a second
- * connection can read it while the main one matches (AdminRows).
+ * connection can read it while the main one matches (InternalRows).
  */
 export function readAdminRows(db: DB, schema: string, adminRoles: readonly string[]): void {
   if (adminRoles.length === 0) return;
@@ -167,18 +167,45 @@ export function readAdminRows(db: DB, schema: string, adminRoles: readonly strin
   ).run(...adminRoles);
 }
 
-/** Where the admin rows are (readAdminRows): the attached database whose admin_all holds them, once it does. */
-export interface AdminRows {
-  schema(): Promise<string>;
+/** The table readMemberships fills, made in `schema` (before the join's snapshot, as createAdminTable). */
+export function createMemberTable(db: DB, schema: string): void {
+  db.exec(`CREATE TABLE ${schema}.member_all (user TEXT, org TEXT, PRIMARY KEY (user, org)) WITHOUT ROWID`);
+}
+
+/**
+ * Every (user, org) of memberships with both set, as the texts the join compares (SQLite's CAST),
+ * into `schema`.member_all in key order. It needs nothing of the export: a second connection
+ * builds it while the main one stages and matches (InternalRows), and the memberships step is
+ * then a probe of it per affected user, in key order, where it would otherwise pass over every
+ * membership and probe the affected users at random (memberships has no index by user_id in the
+ * extracts the tool is built for).
+ */
+export function readMemberships(db: DB, schema: string): void {
+  db.prepare(
+    `INSERT OR IGNORE INTO ${schema}.member_all SELECT u, o FROM (SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o FROM memberships LIMIT -1)
+     WHERE u IS NOT NULL AND o IS NOT NULL ORDER BY 1, 2`,
+  ).run();
+}
+
+/** Where the join finds the rows of the internal database a second connection may read ahead of it. */
+export interface InternalRows {
+  /** the attached database whose admin_all holds the admin rows (readAdminRows), once it does */
+  admins(): Promise<string>;
+  /**
+   * the attached database whose member_all holds the memberships (readMemberships), once it does;
+   * undefined when nothing read them ahead: the memberships step reads the table itself
+   */
+  memberships(): Promise<string | undefined>;
 }
 
 /**
  * Resolves the staged identities against the internal tables
  * (`users`, `orgs`, `memberships` as the connection names them: the database's own, or --map's
  * TEMP views). Call inside one read transaction of the internal database: every step reads the
- * same snapshot. `admins`: where the admin rows are (readAdminRows), for the roster.
+ * same snapshot. `internal`: where the admin rows (for the roster) and, if a second connection
+ * read them, the memberships are.
  */
-export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name: string) => void): Promise<JoinCounts> {
+export async function resolveIdentities(db: DB, internal: InternalRows, phase: (name: string) => void): Promise<JoinCounts> {
   const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
 
   // 1. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
@@ -235,9 +262,13 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
   // 3. Affected users, their orgs (memberships), and the orgs the lists name.
   db.exec(`CREATE TABLE stage.au (user TEXT PRIMARY KEY, events INTEGER, first INTEGER, last INTEGER, exposure INTEGER, rule INTEGER) WITHOUT ROWID`);
   run(`INSERT INTO stage.au SELECT m.user, sum(i.events), min(i.first), max(i.last), ${orOf('i.exposure')}, min(m.rule) FROM stage.m m JOIN stage.ident i ON i.key = m.key WHERE m.user IS NOT NULL GROUP BY m.user ORDER BY m.user`);
-  // One pass over memberships: the affected users' orgs.
+  // The affected users' orgs: from the memberships a second connection read, each affected
+  // user's in key order, or in one pass over memberships.
   db.exec(`CREATE TABLE stage.mem (user TEXT, org TEXT, PRIMARY KEY (user, org)) WITHOUT ROWID`);
-  run(`INSERT OR IGNORE INTO stage.mem SELECT u, o FROM (SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o FROM memberships LIMIT -1)
+  const members = await internal.memberships();
+  if (members !== undefined) run(`INSERT INTO stage.mem SELECT user, org FROM ${members}.member_all WHERE user IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
+  else
+    run(`INSERT OR IGNORE INTO stage.mem SELECT u, o FROM (SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o FROM memberships LIMIT -1)
        WHERE o IS NOT NULL AND u IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
   phase('memberships');
   // unmatched identities (not matched, ambiguous or not)
@@ -260,7 +291,7 @@ export async function resolveIdentities(db: DB, admins: AdminRows, phase: (name:
 
   // 5. Admins of the affected orgs: one roster row per (org, admin), the strongest role kept.
   // An admin's contact: from a users row the membership finds (the last one read), else none.
-  const from = await admins.schema();
+  const from = await internal.admins();
   db.exec(`CREATE TABLE stage.admin (seq INTEGER PRIMARY KEY, org TEXT, user TEXT, role TEXT, email TEXT, name TEXT, found INTEGER)`);
   run(`INSERT INTO stage.admin (org, user, role, email, name, found)
        SELECT a.org, a.user, ${TEXT('a.role')}, ${TEXT('a.email')}, ${TEXT('a.name')}, a.found

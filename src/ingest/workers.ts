@@ -135,10 +135,11 @@ export type ToWorker =
   /** the input's SHA-256, and the worker's hash starts afresh */
   | { type: 'digest' }
   /**
-   * The admin rows of the internal database at `path` (with the --map SQL) into the SQLite file
-   * `into` (case/join.ts readAdminRows), read on a read-only connection of the worker's own.
+   * The memberships and the admin rows of the internal database at `path` (with the --map SQL)
+   * into the SQLite file `into` (case/join.ts readMemberships, readAdminRows), read in one
+   * transaction of a read-only connection of the worker's own.
    */
-  | { type: 'admins'; path: string; map: string | undefined; roles: string[]; into: string }
+  | { type: 'internal'; path: string; map: string | undefined; roles: string[]; into: string }
   /**
    * The list files `lists` (each a list's name and the descriptor of its staged file, open in this
    * process) written from the case.sqlite at `path` (case/writer.ts), on a read-only connection.
@@ -150,8 +151,8 @@ export type FromWorker =
   | { type: 'read'; id: number; buf: Uint8Array; result: ReadResult }
   | { type: 'hashed'; chunk: Uint8Array }
   | { type: 'digest'; hex: string }
-  /** the admin rows are written (`failed`: the name of the error that stopped it: never its message, which may quote data) */
-  | { type: 'admins'; failed?: string }
+  /** the memberships and the admin rows are written (`failed`: the name of the error that stopped it: never its message, which may quote data) */
+  | { type: 'internal'; failed?: string }
   /** the list files are written, with their rows (`failed`: the code of the error that stopped it, never its message) */
   | { type: 'lists'; rows?: number[]; failed?: string };
 
@@ -224,10 +225,10 @@ function runWorker(): void {
       );
       return;
     }
-    if (m.type === 'admins') {
-      readAdminsInto(m).then(
-        () => parentPort!.postMessage({ type: 'admins' } satisfies FromWorker),
-        (e: unknown) => parentPort!.postMessage({ type: 'admins', failed: (e as { code?: string }).code ?? (e as Error).name ?? 'error' } satisfies FromWorker),
+    if (m.type === 'internal') {
+      readInternalInto(m).then(
+        () => parentPort!.postMessage({ type: 'internal' } satisfies FromWorker),
+        (e: unknown) => parentPort!.postMessage({ type: 'internal', failed: (e as { code?: string }).code ?? (e as Error).name ?? 'error' } satisfies FromWorker),
       );
       return;
     }
@@ -244,10 +245,10 @@ function runWorker(): void {
   });
 }
 
-/** The admin rows, read in one transaction of a connection of this worker's own. */
-async function readAdminsInto(m: Extract<ToWorker, { type: 'admins' }>): Promise<void> {
+/** The memberships, then the admin rows (the join needs them in that order), read in one transaction of a connection of this worker's own. */
+async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>): Promise<void> {
   // (loaded here: the reading workers never need SQLite)
-  const [{ InternalDb }, { readAdminRows }] = await Promise.all([import('../internal/db.js'), import('../case/join.js')]);
+  const [{ InternalDb }, { readAdminRows, readMemberships }] = await Promise.all([import('../internal/db.js'), import('../case/join.js')]);
   const internal = new InternalDb(m.path, m.map);
   try {
     const db = internal.db;
@@ -255,6 +256,8 @@ async function readAdminsInto(m: Extract<ToWorker, { type: 'admins' }>): Promise
     db.pragma('adm.journal_mode = OFF');
     db.pragma('adm.synchronous = OFF');
     db.exec('BEGIN');
+    readMemberships(db, 'adm');
+    if (HOOKS.internalThreadFail !== undefined) throw Object.assign(new Error('internal rows thread failure injected by BREACH_IMPACT_INTERNAL_THREAD_FAIL'), { code: HOOKS.internalThreadFail });
     readAdminRows(db, 'adm', m.roles);
     db.exec('COMMIT');
   } finally {
@@ -553,7 +556,7 @@ export class ParallelLines {
  * `m.type`, or with `{ failed }` naming what stopped it (an error's code or name, never its
  * message, which may quote data).
  */
-function oneJob<T extends 'admins' | 'lists'>(m: Extract<ToWorker, { type: T }>): { reply: Promise<Extract<FromWorker, { type: T }> | { failed: string }>; stop(): Promise<number> } {
+function oneJob<T extends 'internal' | 'lists'>(m: Extract<ToWorker, { type: T }>): { reply: Promise<Extract<FromWorker, { type: T }> | { failed: string }>; stop(): Promise<number> } {
   const worker = startWorker();
   worker.ref();
   const type: string = (m as { type: T }).type;
@@ -568,15 +571,15 @@ function oneJob<T extends 'admins' | 'lists'>(m: Extract<ToWorker, { type: T }>)
   return { reply, stop: () => worker.terminate() };
 }
 
-// ---- the admin rows on a worker (case/join.ts readAdminRows)
+// ---- the internal side's rows on a worker (case/join.ts readMemberships, readAdminRows)
 
 /**
- * Has a worker read the admin rows of the internal database at `path` into the SQLite file `into`
- * (its admin_all table made already); resolves when they are written, or with the name of the
- * error that stopped the worker.
+ * Has a worker read the memberships and the admin rows of the internal database at `path` into
+ * the SQLite file `into` (its member_all and admin_all tables made already); resolves when they
+ * are written, or with the name of the error that stopped the worker.
  */
-export function readAdminsOnWorker(path: string, map: string | undefined, roles: readonly string[], into: string): { done: Promise<string | undefined>; stop(): Promise<number> } {
-  const job = oneJob({ type: 'admins', path, map, roles: [...roles], into });
+export function readInternalOnWorker(path: string, map: string | undefined, roles: readonly string[], into: string): { done: Promise<string | undefined>; stop(): Promise<number> } {
+  const job = oneJob({ type: 'internal', path, map, roles: [...roles], into });
   return { done: job.reply.then((r) => r.failed), stop: job.stop };
 }
 

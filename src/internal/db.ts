@@ -9,8 +9,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { scratchFile } from '../case/files.js';
-import { createAdminTable, readAdminRows, registerFunctions, type AdminRows } from '../case/join.js';
-import { readAdminsOnWorker } from '../ingest/workers.js';
+import { createAdminTable, createMemberTable, readAdminRows, registerFunctions, type InternalRows } from '../case/join.js';
+import { readInternalOnWorker } from '../ingest/workers.js';
 import { InputError, SchemaError, UsageError } from '../errors.js';
 import { openDatabase, openReadOnly, type DB } from '../sqlite.js';
 
@@ -146,16 +146,18 @@ export class InternalDb {
   }
 
   /**
-   * Where the join's admin rows are read (case/join.ts readAdminRows). Call before snapshot(),
-   * and `start()` inside it. With `threads` > 1 a worker reads them, on a read-only connection of
-   * its own, into a private scratch file (case/files.ts) this connection attaches, while this one
-   * stages the identities and matches them. It reads the same snapshot: this connection holds its
-   * shared lock from the snapshot's start, and a writer cannot commit to a rollback-journal
-   * database while it is held. A WAL database lets writers commit beside readers, and a .sql dump
-   * lives in this connection alone: those are read here, when the join asks; so are they when the
-   * worker fails (`fallback` is told the name of its error, never its message).
+   * Where the rows the join reads of the internal side alone are read: the admin rows
+   * (case/join.ts readAdminRows) and the memberships by user (readMemberships). Call before
+   * snapshot(), and `start()` inside it. With `threads` > 1 a worker reads both, on a read-only
+   * connection of its own, into a private scratch file (case/files.ts) this connection attaches,
+   * while this one stages the identities and matches them. It reads the same snapshot: this
+   * connection holds its shared lock from the snapshot's start, and a writer cannot commit to a
+   * rollback-journal database while it is held. A WAL database lets writers commit beside
+   * readers, and a .sql dump lives in this connection alone: those are read here, the admin rows
+   * when the join asks and the memberships by the join's own pass; so are they when the worker
+   * fails (`fallback` is told the name of its error, never its message, once).
    */
-  adminRows(roles: readonly string[], threads: number, fallback: (why: string) => void = () => undefined): AdminRows & { start(): void; close(): Promise<void> } {
+  internalRows(roles: readonly string[], threads: number, fallback: (why: string) => void = () => undefined): InternalRows & { start(): void; close(): Promise<void> } {
     const db = this.db;
     const here = async () => {
       readAdminRows(db, 'stage', roles);
@@ -164,24 +166,28 @@ export class InternalDb {
     const wal = !this.dump && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
     if (threads < 2 || this.dump || wal) {
       createAdminTable(db, 'stage');
-      return { schema: here, start: () => undefined, close: async () => undefined };
+      return { admins: here, memberships: async () => undefined, start: () => undefined, close: async () => undefined };
     }
-    const into = scratchFile('admins.sqlite');
+    const into = scratchFile('internal-rows.sqlite');
     db.prepare('ATTACH ? AS adm').run(into.path);
     db.pragma('adm.journal_mode = OFF');
     createAdminTable(db, 'adm');
+    createMemberTable(db, 'adm');
     createAdminTable(db, 'stage');
-    let worker: ReturnType<typeof readAdminsOnWorker> | undefined;
+    let worker: ReturnType<typeof readInternalOnWorker> | undefined;
+    let outcome: Promise<string | undefined> | undefined;
+    /** undefined once the worker has written both tables, else why it did not (told to `fallback` once) */
+    const failure = () =>
+      (outcome ??= (worker === undefined ? Promise.resolve('not started') : worker.done).then((failed) => {
+        if (failed !== undefined) fallback(failed);
+        return failed;
+      }));
     return {
       start: () => {
-        worker = readAdminsOnWorker(this.path, this.mapSql, roles, into.path);
+        worker = readInternalOnWorker(this.path, this.mapSql, roles, into.path);
       },
-      schema: async () => {
-        const failed = worker === undefined ? 'not started' : await worker.done;
-        if (failed === undefined) return 'adm';
-        fallback(failed);
-        return here();
-      },
+      admins: async () => ((await failure()) === undefined ? 'adm' : here()),
+      memberships: async () => ((await failure()) === undefined ? 'adm' : undefined),
       close: async () => {
         await worker?.stop();
         try {
