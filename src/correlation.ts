@@ -247,7 +247,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     // snapshot; the lists computed into case.sqlite and written from it. The worker reading the
     // memberships and the admin rows (if any) starts with the snapshot: it reads while this
     // thread stages the identities and matches them.
-    const internalRows = internal.internalRows(opts.adminRoles, opts.threads, (why) => ui.warn(`the memberships and org admins could not be read on a second thread (${why}); they were read on this one`));
+    const internalRows = internal.internalRows(opts.adminRoles, opts.threads, (why) => ui.warn(`the rows of the internal database could not be read ahead on a second thread (${why}); they were read on this one`));
     let join;
     try {
       join = await internal.snapshot(async () => {

@@ -110,9 +110,15 @@ async function sqlLists(path: string, dir: string, chunks: Rec[][], threads: num
       for (const id of groups.byKey.values()) stage.put(id);
     }
     stage.end();
-    const internalRows = internal.internalRows(ROLES, threads, (why) => {
-      throw new Error(`the worker did not read the memberships and the admin rows (${why})`);
-    });
+    // (waiting for every table: on these small databases this thread would claim them all first)
+    const internalRows = internal.internalRows(
+      ROLES,
+      threads,
+      (why) => {
+        throw new Error(`the worker did not read the internal rows (${why})`);
+      },
+      true,
+    );
     let counts;
     try {
       counts = await internal.snapshot(async () => {

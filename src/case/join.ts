@@ -5,8 +5,9 @@
  *   every query name its tables as they always did (`users`, `main.users`);
  * - `stage`: a private temporary database (SQLite's own, 0600 and already unlinked) holding the
  *   staged identities and the join's intermediate tables;
- * - `adm`, when a worker reads the internal side's rows on a second connection (readAdminRows,
- *   readMemberships, InternalDb.internalRows): the private scratch file it writes them to;
+ * - `xadmin`, `xmember`, when a worker reads the internal side's rows on a second connection
+ *   (readAdminRows, readMemberships; InternalDb.internalRows): the private scratch files it
+ *   writes them to, one each;
  * - `out`: the case's case.sqlite (attached under its temporary name when the lists are written).
  *
  * The identities (one per vendor identity, merged from the reading's parts) are matched by the

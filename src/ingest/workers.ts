@@ -135,11 +135,13 @@ export type ToWorker =
   /** the input's SHA-256, and the worker's hash starts afresh */
   | { type: 'digest' }
   /**
-   * The memberships and the admin rows of the internal database at `path` (with the --map SQL)
-   * into the SQLite file `into` (case/join.ts readMemberships, readAdminRows), read in one
-   * transaction of a read-only connection of the worker's own.
+   * The rows of the internal database at `path` (with the --map SQL) the join reads ahead, each
+   * table into the SQLite file `into` names for it (case/join.ts readAdminRows, readMemberships),
+   * on a read-only connection of the worker's own: a `ready` for each once it is committed, in the
+   * order of INTERNAL_TABLES, each unless the main thread claimed it first (`claims`: an
+   * Int32Array of a CLAIM per table).
    */
-  | { type: 'internal'; path: string; map: string | undefined; roles: string[]; into: string }
+  | { type: 'internal'; path: string; map: string | undefined; roles: string[]; into: Record<InternalTable, string>; claims: SharedArrayBuffer }
   /**
    * The list files `lists` (each a list's name and the descriptor of its staged file, open in this
    * process) written from the case.sqlite at `path` (case/writer.ts), on a read-only connection.
@@ -151,8 +153,8 @@ export type FromWorker =
   | { type: 'read'; id: number; buf: Uint8Array; result: ReadResult }
   | { type: 'hashed'; chunk: Uint8Array }
   | { type: 'digest'; hex: string }
-  /** the memberships and the admin rows are written (`failed`: the name of the error that stopped it: never its message, which may quote data) */
-  | { type: 'internal'; failed?: string }
+  /** a table of the internal rows is written (`ready`), or the name of the error that stopped the worker (`failed`: never its message, which may quote data) */
+  | { type: 'internal'; ready?: InternalTable; failed?: string }
   /** the list files are written, with their rows (`failed`: the code of the error that stopped it, never its message) */
   | { type: 'lists'; rows?: number[]; failed?: string };
 
@@ -226,8 +228,8 @@ function runWorker(): void {
       return;
     }
     if (m.type === 'internal') {
-      readInternalInto(m).then(
-        () => parentPort!.postMessage({ type: 'internal' } satisfies FromWorker),
+      readInternalInto(m, (ready) => parentPort!.postMessage({ type: 'internal', ready } satisfies FromWorker)).then(
+        () => undefined,
         (e: unknown) => parentPort!.postMessage({ type: 'internal', failed: (e as { code?: string }).code ?? (e as Error).name ?? 'error' } satisfies FromWorker),
       );
       return;
@@ -245,21 +247,31 @@ function runWorker(): void {
   });
 }
 
-/** The memberships, then the admin rows (the join needs them in that order), read in one transaction of a connection of this worker's own. */
-async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>): Promise<void> {
+/** The internal rows the join reads ahead: each table the main thread has not claimed, in INTERNAL_TABLES order, read and committed in a transaction of a connection of this worker's own, then `ready`. */
+async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>, ready: (table: InternalTable) => void): Promise<void> {
   // (loaded here: the reading workers never need SQLite)
-  const [{ InternalDb }, { readAdminRows, readMemberships }] = await Promise.all([import('../internal/db.js'), import('../case/join.js')]);
+  const [{ InternalDb }, join] = await Promise.all([import('../internal/db.js'), import('../case/join.js')]);
+  const fill: Record<InternalTable, (db: import('../sqlite.js').DB) => void> = {
+    admins: (db) => join.readAdminRows(db, 'x', m.roles),
+    members: (db) => join.readMemberships(db, 'x'),
+  };
+  const claims = new Int32Array(m.claims);
   const internal = new InternalDb(m.path, m.map);
   try {
     const db = internal.db;
-    db.prepare('ATTACH ? AS adm').run(m.into);
-    db.pragma('adm.journal_mode = OFF');
-    db.pragma('adm.synchronous = OFF');
-    db.exec('BEGIN');
-    readMemberships(db, 'adm');
-    if (HOOKS.internalThreadFail !== undefined) throw Object.assign(new Error('internal rows thread failure injected by BREACH_IMPACT_INTERNAL_THREAD_FAIL'), { code: HOOKS.internalThreadFail });
-    readAdminRows(db, 'adm', m.roles);
-    db.exec('COMMIT');
+    for (const [i, table] of INTERNAL_TABLES.entries()) {
+      if (Atomics.compareExchange(claims, i, CLAIM.none, CLAIM.worker) !== CLAIM.none) continue;
+      if (table === 'members' && HOOKS.internalThreadFail !== undefined) throw Object.assign(new Error('internal rows thread failure injected by BREACH_IMPACT_INTERNAL_THREAD_FAIL'), { code: HOOKS.internalThreadFail });
+      db.prepare('ATTACH ? AS x').run(m.into[table]);
+      db.pragma('x.journal_mode = OFF');
+      db.pragma('x.synchronous = OFF');
+      // (a transaction per table: the main connection's shared lock keeps the snapshot the same)
+      db.exec('BEGIN');
+      fill[table](db);
+      db.exec('COMMIT');
+      db.exec('DETACH x');
+      ready(table);
+    }
   } finally {
     internal.close();
   }
@@ -556,7 +568,7 @@ export class ParallelLines {
  * `m.type`, or with `{ failed }` naming what stopped it (an error's code or name, never its
  * message, which may quote data).
  */
-function oneJob<T extends 'internal' | 'lists'>(m: Extract<ToWorker, { type: T }>): { reply: Promise<Extract<FromWorker, { type: T }> | { failed: string }>; stop(): Promise<number> } {
+function oneJob<T extends 'lists'>(m: Extract<ToWorker, { type: T }>): { reply: Promise<Extract<FromWorker, { type: T }> | { failed: string }>; stop(): Promise<number> } {
   const worker = startWorker();
   worker.ref();
   const type: string = (m as { type: T }).type;
@@ -571,16 +583,70 @@ function oneJob<T extends 'internal' | 'lists'>(m: Extract<ToWorker, { type: T }
   return { reply, stop: () => worker.terminate() };
 }
 
-// ---- the internal side's rows on a worker (case/join.ts readMemberships, readAdminRows)
+// ---- the internal side's rows on a worker (case/join.ts readAdminRows, readMemberships)
 
 /**
- * Has a worker read the memberships and the admin rows of the internal database at `path` into
- * the SQLite file `into` (its member_all and admin_all tables made already); resolves when they
- * are written, or with the name of the error that stopped the worker.
+ * The tables of internal rows a worker reads ahead of the join, in the order it reads them: the
+ * admin rows first (a join of memberships with users, the slowest where users has no index on
+ * id, and the one the join needs last), then the memberships. The join claims, and reads itself,
+ * any table the worker has not begun when it needs it.
  */
-export function readInternalOnWorker(path: string, map: string | undefined, roles: readonly string[], into: string): { done: Promise<string | undefined>; stop(): Promise<number> } {
-  const job = oneJob({ type: 'internal', path, map, roles: [...roles], into });
-  return { done: job.reply.then((r) => r.failed), stop: job.stop };
+export const INTERNAL_TABLES = ['admins', 'members'] as const;
+export type InternalTable = (typeof INTERNAL_TABLES)[number];
+/** Who reads a table of internal rows: whichever thread claims it first. */
+const CLAIM = { none: 0, worker: 1, main: 2 } as const;
+
+/**
+ * Has a worker read the internal database at `path` into the SQLite files `into` names (their
+ * tables made already), each table unless this thread claims it first: `claim(table)` is true
+ * when this thread got it (it reads the table itself; the worker skips it), false when the worker
+ * has it, and then `ready(table)` resolves when the worker has committed it, or with the name of
+ * the error that stopped the worker before that. `failed()`: that name, once known.
+ */
+export function readInternalOnWorker(
+  path: string,
+  map: string | undefined,
+  roles: readonly string[],
+  into: Record<InternalTable, string>,
+): { claim(table: InternalTable): boolean; ready(table: InternalTable): Promise<string | undefined>; failed(): string | undefined; stop(): Promise<number> } {
+  const claims = new Int32Array(new SharedArrayBuffer(INTERNAL_TABLES.length * Int32Array.BYTES_PER_ELEMENT));
+  const worker = startWorker();
+  worker.ref();
+  const done = new Set<InternalTable>();
+  let failed: string | undefined;
+  const waiting: { table: InternalTable; resolve: (failed: string | undefined) => void }[] = [];
+  const settle = () => {
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      const w = waiting[i];
+      if (done.has(w.table) || failed !== undefined) {
+        waiting.splice(i, 1);
+        w.resolve(done.has(w.table) ? undefined : failed);
+      }
+    }
+  };
+  const fail = (why: string) => {
+    failed ??= why;
+    settle();
+  };
+  worker.on('message', (r: FromWorker) => {
+    if (r.type !== 'internal') return;
+    if (r.ready !== undefined) done.add(r.ready);
+    if (r.failed !== undefined) failed ??= r.failed;
+    settle();
+  });
+  worker.on('error', (e) => fail((e as { code?: string }).code ?? e.name));
+  worker.on('exit', (code) => fail(`exit ${code}`));
+  worker.postMessage({ type: 'internal', path, map, roles: [...roles], into, claims: claims.buffer as SharedArrayBuffer } satisfies ToWorker);
+  return {
+    claim: (table) => Atomics.compareExchange(claims, INTERNAL_TABLES.indexOf(table), CLAIM.none, CLAIM.main) === CLAIM.none,
+    ready: (table) =>
+      new Promise((resolve) => {
+        waiting.push({ table, resolve });
+        settle();
+      }),
+    failed: () => failed,
+    stop: () => worker.terminate(),
+  };
 }
 
 // ---- list files on a worker (case/writer.ts writeListCsv)

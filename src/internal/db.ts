@@ -10,9 +10,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { scratchFile } from '../case/files.js';
 import { createAdminTable, createMemberTable, readAdminRows, registerFunctions, type InternalRows } from '../case/join.js';
-import { readInternalOnWorker } from '../ingest/workers.js';
+import { readInternalOnWorker, type InternalTable } from '../ingest/workers.js';
 import { InputError, SchemaError, UsageError } from '../errors.js';
 import { openDatabase, openReadOnly, type DB } from '../sqlite.js';
+import { HOOKS } from '../test-hooks.js';
 
 export const SCHEMA: Record<string, string[]> = {
   users: ['id', 'email', 'name'],
@@ -148,54 +149,87 @@ export class InternalDb {
   /**
    * Where the rows the join reads of the internal side alone are read: the admin rows
    * (case/join.ts readAdminRows) and the memberships by user (readMemberships). Call before
-   * snapshot(), and `start()` inside it. With `threads` > 1 a worker reads both, on a read-only
-   * connection of its own, into a private scratch file (case/files.ts) this connection attaches,
-   * while this one stages the identities and matches them. It reads the same snapshot: this
-   * connection holds its shared lock from the snapshot's start, and a writer cannot commit to a
-   * rollback-journal database while it is held. A WAL database lets writers commit beside
-   * readers, and a .sql dump lives in this connection alone: those are read here, the admin rows
-   * when the join asks and the memberships by the join's own pass; so are they when the worker
-   * fails (`fallback` is told the name of its error, never its message, once).
+   * snapshot(), and `start()` inside it. With `threads` > 1 a worker reads them (in the order of
+   * workers.ts INTERNAL_TABLES) on a read-only connection of its own, each into a private scratch
+   * file of its own (case/files.ts) that this connection attaches, while this one stages the
+   * identities and matches them; this connection reads a file only once the worker has committed
+   * it and moved on to the next. A table the worker has not begun when the join needs it is read
+   * here instead (the worker skips it), so a slow table never holds up the ones after it; one it
+   * is reading is waited for. The worker reads the same snapshot: this connection holds its
+   * shared lock from the snapshot's start, and a writer cannot commit to a rollback-journal
+   * database while it is held. A WAL database lets writers commit beside readers, and a .sql dump
+   * lives in this connection alone: there the admin rows are read here when the join asks, and
+   * the memberships by the join's own pass; so are those the worker had not read when it failed
+   * (`fallback` is told the name of its error, never its message, once). `wait`: claim no table,
+   * wait for the worker's (the tests' way to have it read every one).
    */
-  internalRows(roles: readonly string[], threads: number, fallback: (why: string) => void = () => undefined): InternalRows & { start(): void; close(): Promise<void> } {
+  internalRows(roles: readonly string[], threads: number, fallback: (why: string) => void = () => undefined, wait = HOOKS.internalThreadWait): InternalRows & { start(): void; close(): Promise<void> } {
     const db = this.db;
     const here = async () => {
       readAdminRows(db, 'stage', roles);
       return 'stage';
     };
     const wal = !this.dump && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
-    if (threads < 2 || this.dump || wal) {
-      createAdminTable(db, 'stage');
-      return { admins: here, memberships: async () => undefined, start: () => undefined, close: async () => undefined };
-    }
-    const into = scratchFile('internal-rows.sqlite');
-    db.prepare('ATTACH ? AS adm').run(into.path);
-    db.pragma('adm.journal_mode = OFF');
-    createAdminTable(db, 'adm');
-    createMemberTable(db, 'adm');
     createAdminTable(db, 'stage');
+    if (threads < 2 || this.dump || wal) return { admins: here, memberships: async () => undefined, start: () => undefined, close: async () => undefined };
+    type Table = [InternalTable, string, (db: DB, schema: string) => void];
+    const tables: Table[] = [
+      ['admins', 'xadmin', createAdminTable],
+      ['members', 'xmember', createMemberTable],
+    ];
+    const files = new Map<InternalTable, { path: string; remove(): void }>();
+    const attached: string[] = [];
+    const detach = () => {
+      for (const schema of attached.splice(0)) db.exec(`DETACH ${schema}`);
+    };
+    try {
+      for (const [table, schema, create] of tables) {
+        const file = scratchFile(`${table}.sqlite`);
+        files.set(table, file);
+        db.prepare('ATTACH ? AS ' + schema).run(file.path);
+        attached.push(schema);
+        db.pragma(`${schema}.journal_mode = OFF`);
+        create(db, schema);
+      }
+    } catch (e) {
+      detach();
+      for (const f of files.values()) f.remove();
+      throw e;
+    }
     let worker: ReturnType<typeof readInternalOnWorker> | undefined;
-    let outcome: Promise<string | undefined> | undefined;
-    /** undefined once the worker has written both tables, else why it did not (told to `fallback` once) */
-    const failure = () =>
-      (outcome ??= (worker === undefined ? Promise.resolve('not started') : worker.done).then((failed) => {
-        if (failed !== undefined) fallback(failed);
-        return failed;
-      }));
+    let told = false;
+    const tell = (why: string | undefined) => {
+      if (why !== undefined && !told) {
+        told = true;
+        fallback(why);
+      }
+    };
+    /**
+     * Did the worker write `table`? A table it has not begun is claimed and read here (the join's
+     * own pass, or `here`) rather than waited for; one it is reading is waited for.
+     */
+    const fromWorker = async (table: InternalTable): Promise<boolean> => {
+      if (worker === undefined || (!wait && worker.claim(table))) return false;
+      const failed = await worker.ready(table);
+      tell(failed);
+      return failed === undefined;
+    };
     return {
       start: () => {
-        worker = readInternalOnWorker(this.path, this.mapSql, roles, into.path);
+        worker = readInternalOnWorker(this.path, this.mapSql, roles, { admins: files.get('admins')!.path, members: files.get('members')!.path });
       },
-      admins: async () => ((await failure()) === undefined ? 'adm' : here()),
-      memberships: async () => ((await failure()) === undefined ? 'adm' : undefined),
+      memberships: async () => ((await fromWorker('members')) ? 'xmember' : undefined),
+      admins: async () => ((await fromWorker('admins')) ? 'xadmin' : here()),
       close: async () => {
+        // (a worker that failed in a table it had not begun is told of here)
+        tell(worker?.failed());
         await worker?.stop();
         try {
-          if (db.open && !db.inTransaction) db.exec('DETACH adm');
+          if (db.open && !db.inTransaction) detach();
         } catch {
-          /* the connection closes with the run: the file goes either way */
+          /* the connection closes with the run: the files go either way */
         }
-        into.remove();
+        for (const f of files.values()) f.remove();
       },
     };
   }
