@@ -5,9 +5,9 @@
  *   every query name its tables as they always did (`users`, `main.users`);
  * - `stage`: a private temporary database (SQLite's own, 0600 and already unlinked) holding the
  *   staged identities and the join's intermediate tables;
- * - `xadmin`, `xmember`, when a worker reads the internal side's rows on a second connection
- *   (readAdminRows, readMemberships; InternalDb.internalRows): the private scratch files it
- *   writes them to, one each;
+ * - `xadmin`, `xmember`, `xorg`, when a worker reads the internal side's rows on a second
+ *   connection (readAdminRows, readMemberships, readOrgs; InternalDb.internalRows): the private
+ *   scratch files it writes them to, one each;
  * - `out`: the case's case.sqlite (attached under its temporary name when the lists are written).
  *
  * The identities (one per vendor identity, merged from the reading's parts) are matched by the
@@ -188,6 +188,21 @@ export function readMemberships(db: DB, schema: string): void {
   ).run();
 }
 
+/** The table readOrgs fills, made in `schema` (before the join's snapshot, as createAdminTable). */
+export function createOrgTable(db: DB, schema: string): void {
+  db.exec(`CREATE TABLE ${schema}.org_all (id TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID`);
+}
+
+/**
+ * Every org's id as the join compares them (SQLite's CAST) with its name as the lists show it, the
+ * last row read of an id winning, into `schema`.org_all in key order. It needs nothing of the
+ * export: a second connection builds it while the main one stages and matches (InternalRows),
+ * and the orgs step then probes it for the orgs the lists name, in key order.
+ */
+export function readOrgs(db: DB, schema: string): void {
+  db.prepare(`INSERT OR REPLACE INTO ${schema}.org_all SELECT id, ${TEXT('name')} FROM (SELECT CAST(id AS TEXT) AS id, name FROM orgs LIMIT -1) WHERE id IS NOT NULL`).run();
+}
+
 /** Where the join finds the rows of the internal database a second connection may read ahead of it. */
 export interface InternalRows {
   /** the attached database whose admin_all holds the admin rows (readAdminRows), once it does */
@@ -197,6 +212,11 @@ export interface InternalRows {
    * undefined when nothing read them ahead: the memberships step reads the table itself
    */
   memberships(): Promise<string | undefined>;
+  /**
+   * the attached database whose org_all holds the orgs (readOrgs), once it does; undefined when
+   * nothing read them ahead: the orgs step reads the table itself
+   */
+  orgs(): Promise<string | undefined>;
 }
 
 /**
@@ -204,7 +224,7 @@ export interface InternalRows {
  * (`users`, `orgs`, `memberships` as the connection names them: the database's own, or --map's
  * TEMP views). Call inside one read transaction of the internal database: every step reads the
  * same snapshot. `internal`: where the admin rows (for the roster) and, if a second connection
- * read them, the memberships are.
+ * read them, the memberships and the orgs are.
  */
 export async function resolveIdentities(db: DB, internal: InternalRows, phase: (name: string) => void): Promise<JoinCounts> {
   const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
@@ -275,9 +295,13 @@ export async function resolveIdentities(db: DB, internal: InternalRows, phase: (
   // unmatched identities (not matched, ambiguous or not)
   db.exec(`CREATE TABLE stage.um (key TEXT PRIMARY KEY, ambiguous INTEGER) WITHOUT ROWID`);
   run(`INSERT INTO stage.um SELECT i.key, CASE WHEN m.ambiguous = 1 THEN m.rule END FROM stage.ident i LEFT JOIN stage.m m ON m.key = i.key WHERE m.user IS NULL ORDER BY i.key`);
+  // The orgs the lists name: those of the affected users' memberships, and those unmatched
+  // identities name; from the orgs a second connection read, or in one pass over orgs.
   db.exec(`CREATE TABLE stage.org (id TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID`);
-  run(`INSERT OR REPLACE INTO stage.org SELECT id, ${TEXT('name')} FROM (SELECT CAST(id AS TEXT) AS id, name FROM orgs)
-       WHERE id IN (SELECT org FROM stage.mem UNION SELECT t.value FROM ${ORG} t WHERE t.key IN (SELECT key FROM stage.um))`);
+  const named = `SELECT org FROM stage.mem UNION SELECT t.value FROM ${ORG} t WHERE t.key IN (SELECT key FROM stage.um)`;
+  const orgs = await internal.orgs();
+  if (orgs !== undefined) run(`INSERT INTO stage.org SELECT id, name FROM ${orgs}.org_all WHERE id IN (${named}) ORDER BY id`);
+  else run(`INSERT OR REPLACE INTO stage.org SELECT id, ${TEXT('name')} FROM (SELECT CAST(id AS TEXT) AS id, name FROM orgs) WHERE id IN (${named})`);
   phase('orgs');
 
   // 4. Affected orgs: through affected users' memberships, and unattributed (unmatched

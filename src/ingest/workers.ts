@@ -136,7 +136,8 @@ export type ToWorker =
   | { type: 'digest' }
   /**
    * The rows of the internal database at `path` (with the --map SQL) the join reads ahead, each
-   * table into the SQLite file `into` names for it (case/join.ts readAdminRows, readMemberships),
+   * table into the SQLite file `into` names for it (case/join.ts readAdminRows, readMemberships,
+   * readOrgs),
    * on a read-only connection of the worker's own: a `ready` for each once it is committed, in the
    * order of INTERNAL_TABLES, each unless the main thread claimed it first (`claims`: an
    * Int32Array of a CLAIM per table).
@@ -254,6 +255,7 @@ async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>, read
   const fill: Record<InternalTable, (db: import('../sqlite.js').DB) => void> = {
     admins: (db) => join.readAdminRows(db, 'x', m.roles),
     members: (db) => join.readMemberships(db, 'x'),
+    orgs: (db) => join.readOrgs(db, 'x'),
   };
   const claims = new Int32Array(m.claims);
   const internal = new InternalDb(m.path, m.map);
@@ -583,15 +585,16 @@ function oneJob<T extends 'lists'>(m: Extract<ToWorker, { type: T }>): { reply: 
   return { reply, stop: () => worker.terminate() };
 }
 
-// ---- the internal side's rows on a worker (case/join.ts readAdminRows, readMemberships)
+// ---- the internal side's rows on a worker (case/join.ts readAdminRows, readMemberships, readOrgs)
 
 /**
  * The tables of internal rows a worker reads ahead of the join, in the order it reads them: the
  * admin rows first (a join of memberships with users, the slowest where users has no index on
- * id, and the one the join needs last), then the memberships. The join claims, and reads itself,
- * any table the worker has not begun when it needs it.
+ * id, and the one the join needs last), then the memberships and the orgs, in the order the join
+ * needs them. The join claims, and reads itself, any table the worker has not begun when it
+ * needs it.
  */
-export const INTERNAL_TABLES = ['admins', 'members'] as const;
+export const INTERNAL_TABLES = ['admins', 'members', 'orgs'] as const;
 export type InternalTable = (typeof INTERNAL_TABLES)[number];
 /** Who reads a table of internal rows: whichever thread claims it first. */
 const CLAIM = { none: 0, worker: 1, main: 2 } as const;

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { scratchFile } from '../case/files.js';
-import { createAdminTable, createMemberTable, readAdminRows, registerFunctions, type InternalRows } from '../case/join.js';
+import { createAdminTable, createMemberTable, createOrgTable, readAdminRows, registerFunctions, type InternalRows } from '../case/join.js';
 import { readInternalOnWorker, type InternalTable } from '../ingest/workers.js';
 import { InputError, SchemaError, UsageError } from '../errors.js';
 import { openDatabase, openReadOnly, type DB } from '../sqlite.js';
@@ -148,7 +148,8 @@ export class InternalDb {
 
   /**
    * Where the rows the join reads of the internal side alone are read: the admin rows
-   * (case/join.ts readAdminRows) and the memberships by user (readMemberships). Call before
+   * (case/join.ts readAdminRows), the memberships by user (readMemberships) and the orgs by id
+   * (readOrgs). Call before
    * snapshot(), and `start()` inside it. With `threads` > 1 a worker reads them (in the order of
    * workers.ts INTERNAL_TABLES) on a read-only connection of its own, each into a private scratch
    * file of its own (case/files.ts) that this connection attaches, while this one stages the
@@ -159,7 +160,7 @@ export class InternalDb {
    * shared lock from the snapshot's start, and a writer cannot commit to a rollback-journal
    * database while it is held. A WAL database lets writers commit beside readers, and a .sql dump
    * lives in this connection alone: there the admin rows are read here when the join asks, and
-   * the memberships by the join's own pass; so are those the worker had not read when it failed
+   * the memberships and orgs by the join's own passes; so are those the worker had not read when it failed
    * (`fallback` is told the name of its error, never its message, once). `wait`: claim no table,
    * wait for the worker's (the tests' way to have it read every one).
    */
@@ -171,11 +172,12 @@ export class InternalDb {
     };
     const wal = !this.dump && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
     createAdminTable(db, 'stage');
-    if (threads < 2 || this.dump || wal) return { admins: here, memberships: async () => undefined, start: () => undefined, close: async () => undefined };
+    if (threads < 2 || this.dump || wal) return { admins: here, memberships: async () => undefined, orgs: async () => undefined, start: () => undefined, close: async () => undefined };
     type Table = [InternalTable, string, (db: DB, schema: string) => void];
     const tables: Table[] = [
       ['admins', 'xadmin', createAdminTable],
       ['members', 'xmember', createMemberTable],
+      ['orgs', 'xorg', createOrgTable],
     ];
     const files = new Map<InternalTable, { path: string; remove(): void }>();
     const attached: string[] = [];
@@ -216,9 +218,10 @@ export class InternalDb {
     };
     return {
       start: () => {
-        worker = readInternalOnWorker(this.path, this.mapSql, roles, { admins: files.get('admins')!.path, members: files.get('members')!.path });
+        worker = readInternalOnWorker(this.path, this.mapSql, roles, { admins: files.get('admins')!.path, members: files.get('members')!.path, orgs: files.get('orgs')!.path });
       },
       memberships: async () => ((await fromWorker('members')) ? 'xmember' : undefined),
+      orgs: async () => ((await fromWorker('orgs')) ? 'xorg' : undefined),
       admins: async () => ((await fromWorker('admins')) ? 'xadmin' : here()),
       close: async () => {
         // (a worker that failed in a table it had not begun is told of here)
