@@ -14,7 +14,7 @@
  * | BREACH_IMPACT_HASH_THREAD_MIN_BYTES=N   | 64 MiB  | input size from which its SHA-256 is computed on a worker thread             | test/correlate.e2e, test/zip |
  * | BREACH_IMPACT_HASH_THREAD_FAIL_AFTER=N  | never   | the hashing thread fails on its message after the N-th (a chunk, the digest) | test/correlate.e2e |
  * | BREACH_IMPACT_LIST_THREAD_FAIL=CODE    | off     | the worker writing a list file fails after its first line, with error code CODE   | test/threads |
- * | BREACH_IMPACT_INTERNAL_THREAD_FAIL=CODE | off    | the worker reading the internal rows ahead fails before the memberships, with error code CODE | test/threads |
+ * | BREACH_IMPACT_INTERNAL_THREAD_FAIL=CODE | off     | the worker reading the internal rows ahead fails before the memberships, with error code CODE | test/threads |
  * | BREACH_IMPACT_INTERNAL_THREAD_WAIT=1    | off     | the join waits for every table of internal rows the worker reads, claiming none of them itself | test/threads |
  * | BREACH_IMPACT_PHASES=1                  | off     | each step's wall, CPU and main-thread busy time and memory, on stderr         | test/correlate.e2e, scripts/bench.mjs |
  */

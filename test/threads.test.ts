@@ -65,7 +65,7 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     expect(s.identities.vendor).toBeGreaterThan(3);
   });
 
-  it('on fixtures/export with the internal database as a SQLite file (the memberships and admins read on a second connection)', async () => {
+  it('on fixtures/export with the internal database as a SQLite file (the internal rows read ahead on a second connection)', async () => {
     // (a .sql dump lives in one connection: only a file is read on a second one)
     const internal = join(tempDir(), 'internal.sqlite');
     const db = new Database(internal);

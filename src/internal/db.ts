@@ -149,20 +149,20 @@ export class InternalDb {
   /**
    * Where the rows the join reads of the internal side alone are read: the admin rows
    * (case/join.ts readAdminRows), the memberships by user (readMemberships) and the orgs by id
-   * (readOrgs). Call before
-   * snapshot(), and `start()` inside it. With `threads` > 1 a worker reads them (in the order of
-   * workers.ts INTERNAL_TABLES) on a read-only connection of its own, each into a private scratch
-   * file of its own (case/files.ts) that this connection attaches, while this one stages the
-   * identities and matches them; this connection reads a file only once the worker has committed
-   * it and moved on to the next. A table the worker has not begun when the join needs it is read
-   * here instead (the worker skips it), so a slow table never holds up the ones after it; one it
-   * is reading is waited for. The worker reads the same snapshot: this connection holds its
-   * shared lock from the snapshot's start, and a writer cannot commit to a rollback-journal
-   * database while it is held. A WAL database lets writers commit beside readers, and a .sql dump
-   * lives in this connection alone: there the admin rows are read here when the join asks, and
-   * the memberships and orgs by the join's own passes; so are those the worker had not read when it failed
-   * (`fallback` is told the name of its error, never its message, once). `wait`: claim no table,
-   * wait for the worker's (the tests' way to have it read every one).
+   * (readOrgs). Call before snapshot(), and `start()` inside it. With `threads` > 1 a worker
+   * reads them (in the order of workers.ts INTERNAL_TABLES) on a read-only connection of its own,
+   * each into a private scratch file of its own (case/files.ts) that this connection attaches,
+   * while this one stages the identities and matches them; this connection reads a file only once
+   * the worker has committed it and moved on to the next. A table the worker has not begun when
+   * the join needs it is read here instead (the worker skips it), so a slow table never holds up
+   * the ones after it; one it is reading is waited for. The worker reads the same snapshot: this
+   * connection holds its shared lock from the snapshot's start, and a writer cannot commit to a
+   * rollback-journal database while it is held. A WAL database lets writers commit beside
+   * readers, and a .sql dump lives in this connection alone: there the admin rows are read here
+   * when the join asks, and the memberships and orgs by the join's own passes; so are those the
+   * worker had not read when it failed (`fallback` is told the name of its error, never its
+   * message, once). `wait`: claim no table, wait for the worker's (the tests' way to have it read
+   * every one).
    */
   internalRows(roles: readonly string[], threads: number, fallback: (why: string) => void = () => undefined, wait = HOOKS.internalThreadWait): InternalRows & { start(): void; close(): Promise<void> } {
     const db = this.db;
