@@ -31,6 +31,15 @@ function tables(file: string): Record<string, unknown[]> {
   }
 }
 
+/** fixtures/internal.sql as a SQLite file (a .sql dump lives in one connection: only a file is read on a second one). */
+function sqliteInternal(): string {
+  const internal = join(tempDir(), 'internal.sqlite');
+  const db = new Database(internal);
+  db.exec(readFileSync(join(FIXTURES, 'internal.sql'), 'utf8'));
+  db.close();
+  return internal;
+}
+
 async function sameWithOneAndTwoThreads(exports: string[], internal: string, env: Record<string, string> = {}) {
   const dir = tempDir();
   const cases = [];
@@ -66,11 +75,7 @@ describe('--threads 1 and --threads 2 give the same case', () => {
   });
 
   it('on fixtures/export with the internal database as a SQLite file (the internal rows read ahead on a second connection)', async () => {
-    // (a .sql dump lives in one connection: only a file is read on a second one)
-    const internal = join(tempDir(), 'internal.sqlite');
-    const db = new Database(internal);
-    db.exec(readFileSync(join(FIXTURES, 'internal.sql'), 'utf8'));
-    db.close();
+    const internal = sqliteInternal();
     const exports = filesUnder(join(FIXTURES, 'export')).sort();
     // the worker's scratch file is made under TMPDIR, and gone once the run is over
     const tmp = tempDir();
@@ -84,10 +89,7 @@ describe('--threads 1 and --threads 2 give the same case', () => {
   });
 
   it('reads the internal rows on this thread when the worker reading them ahead fails part way', async () => {
-    const internal = join(tempDir(), 'internal.sqlite');
-    const db = new Database(internal);
-    db.exec(readFileSync(join(FIXTURES, 'internal.sql'), 'utf8'));
-    db.close();
+    const internal = sqliteInternal();
     const exports = filesUnder(join(FIXTURES, 'export')).sort();
     const dir = tempDir();
     const tmp = tempDir();
