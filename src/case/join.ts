@@ -168,6 +168,11 @@ export function readAdminRows(db: DB, schema: string, adminRoles: readonly strin
   ).run(...adminRoles);
 }
 
+/** The (user, org) of every membership with both set, as texts (u, o), in the order read: the worker's pass and the join's select them alike. */
+const MEMBER_PAIRS = `SELECT u, o FROM (SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o FROM memberships LIMIT -1) WHERE u IS NOT NULL AND o IS NOT NULL`;
+/** Every org's (id, name) as the join compares and the lists show them, in the order read (the last row of an id wins). */
+const ORG_NAMES = `SELECT id, ${TEXT('name')} FROM (SELECT CAST(id AS TEXT) AS id, name FROM orgs LIMIT -1) WHERE id IS NOT NULL`;
+
 /** The table readMemberships fills, made in `schema` (before the join's snapshot, as createAdminTable). */
 export function createMemberTable(db: DB, schema: string): void {
   db.exec(`CREATE TABLE ${schema}.member_all (user TEXT, org TEXT, PRIMARY KEY (user, org)) WITHOUT ROWID`);
@@ -182,10 +187,7 @@ export function createMemberTable(db: DB, schema: string): void {
  * extracts the tool is built for).
  */
 export function readMemberships(db: DB, schema: string): void {
-  db.prepare(
-    `INSERT OR IGNORE INTO ${schema}.member_all SELECT u, o FROM (SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o FROM memberships LIMIT -1)
-     WHERE u IS NOT NULL AND o IS NOT NULL ORDER BY 1, 2`,
-  ).run();
+  db.prepare(`INSERT OR IGNORE INTO ${schema}.member_all ${MEMBER_PAIRS} ORDER BY 1, 2`).run();
 }
 
 /** The table readOrgs fills, made in `schema` (before the join's snapshot, as createAdminTable). */
@@ -200,7 +202,7 @@ export function createOrgTable(db: DB, schema: string): void {
  * and the orgs step then probes it for the orgs the lists name, in key order.
  */
 export function readOrgs(db: DB, schema: string): void {
-  db.prepare(`INSERT OR REPLACE INTO ${schema}.org_all SELECT id, ${TEXT('name')} FROM (SELECT CAST(id AS TEXT) AS id, name FROM orgs LIMIT -1) WHERE id IS NOT NULL`).run();
+  db.prepare(`INSERT OR REPLACE INTO ${schema}.org_all ${ORG_NAMES}`).run();
 }
 
 /** Where the join finds the rows of the internal database a second connection may read ahead of it. */
@@ -288,9 +290,7 @@ export async function resolveIdentities(db: DB, internal: InternalRows, phase: (
   db.exec(`CREATE TABLE stage.mem (user TEXT, org TEXT, PRIMARY KEY (user, org)) WITHOUT ROWID`);
   const members = await internal.memberships();
   if (members !== undefined) run(`INSERT INTO stage.mem SELECT user, org FROM ${members}.member_all WHERE user IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
-  else
-    run(`INSERT OR IGNORE INTO stage.mem SELECT u, o FROM (SELECT CAST(user_id AS TEXT) AS u, CAST(org_id AS TEXT) AS o FROM memberships LIMIT -1)
-       WHERE o IS NOT NULL AND u IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
+  else run(`INSERT OR IGNORE INTO stage.mem ${MEMBER_PAIRS} AND u IN (SELECT user FROM stage.au) ORDER BY 1, 2`);
   phase('memberships');
   // unmatched identities (not matched, ambiguous or not)
   db.exec(`CREATE TABLE stage.um (key TEXT PRIMARY KEY, ambiguous INTEGER) WITHOUT ROWID`);
@@ -301,7 +301,7 @@ export async function resolveIdentities(db: DB, internal: InternalRows, phase: (
   const named = `SELECT org FROM stage.mem UNION SELECT t.value FROM ${ORG} t WHERE t.key IN (SELECT key FROM stage.um)`;
   const orgs = await internal.orgs();
   if (orgs !== undefined) run(`INSERT INTO stage.org SELECT id, name FROM ${orgs}.org_all WHERE id IN (${named}) ORDER BY id`);
-  else run(`INSERT OR REPLACE INTO stage.org SELECT id, ${TEXT('name')} FROM (SELECT CAST(id AS TEXT) AS id, name FROM orgs) WHERE id IN (${named})`);
+  else run(`INSERT OR REPLACE INTO stage.org ${ORG_NAMES} AND id IN (${named})`);
   phase('orgs');
 
   // 4. Affected orgs: through affected users' memberships, and unattributed (unmatched

@@ -137,10 +137,9 @@ export type ToWorker =
   /**
    * The rows of the internal database at `path` (with the --map SQL) the join reads ahead, each
    * table into the SQLite file `into` names for it (case/join.ts readAdminRows, readMemberships,
-   * readOrgs),
-   * on a read-only connection of the worker's own: a `ready` for each once it is committed, in the
-   * order of INTERNAL_TABLES, each unless the main thread claimed it first (`claims`: an
-   * Int32Array of a CLAIM per table).
+   * readOrgs), on a read-only connection of the worker's own: a `ready` for each once it is
+   * committed, in the order of INTERNAL_TABLES, each unless the main thread claimed it first
+   * (`claims`: an Int32Array of a CLAIM per table).
    */
   | { type: 'internal'; path: string; map: string | undefined; roles: string[]; into: Record<InternalTable, string>; claims: SharedArrayBuffer }
   /**
@@ -615,38 +614,25 @@ export function readInternalOnWorker(
   const claims = new Int32Array(new SharedArrayBuffer(INTERNAL_TABLES.length * Int32Array.BYTES_PER_ELEMENT));
   const worker = startWorker();
   worker.ref();
-  const done = new Set<InternalTable>();
+  // a promise per table, settled once: undefined when the worker has committed it, else why it stopped first
+  const settle = new Map<InternalTable, (failed: string | undefined) => void>();
+  const readies = new Map(INTERNAL_TABLES.map((t) => [t, new Promise<string | undefined>((resolve) => settle.set(t, resolve))]));
   let failed: string | undefined;
-  const waiting: { table: InternalTable; resolve: (failed: string | undefined) => void }[] = [];
-  const settle = () => {
-    for (let i = waiting.length - 1; i >= 0; i--) {
-      const w = waiting[i];
-      if (done.has(w.table) || failed !== undefined) {
-        waiting.splice(i, 1);
-        w.resolve(done.has(w.table) ? undefined : failed);
-      }
-    }
-  };
   const fail = (why: string) => {
     failed ??= why;
-    settle();
+    for (const resolve of settle.values()) resolve(failed);
   };
   worker.on('message', (r: FromWorker) => {
     if (r.type !== 'internal') return;
-    if (r.ready !== undefined) done.add(r.ready);
-    if (r.failed !== undefined) failed ??= r.failed;
-    settle();
+    if (r.ready !== undefined) settle.get(r.ready)!(undefined);
+    if (r.failed !== undefined) fail(r.failed);
   });
   worker.on('error', (e) => fail((e as { code?: string }).code ?? e.name));
   worker.on('exit', (code) => fail(`exit ${code}`));
   worker.postMessage({ type: 'internal', path, map, roles: [...roles], into, claims: claims.buffer as SharedArrayBuffer } satisfies ToWorker);
   return {
     claim: (table) => Atomics.compareExchange(claims, INTERNAL_TABLES.indexOf(table), CLAIM.none, CLAIM.main) === CLAIM.none,
-    ready: (table) =>
-      new Promise((resolve) => {
-        waiting.push({ table, resolve });
-        settle();
-      }),
+    ready: (table) => readies.get(table)!,
     failed: () => failed,
     stop: () => worker.terminate(),
   };
