@@ -12,7 +12,7 @@ import { RECORD_ID_KEY_BYTES } from './core/identity.js';
 import type { ListName } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
 import { MANIFEST, prepareCaseDir, scratchFile, StagedFile, TOOL } from './case/files.js';
-import { IdentityStage, resolveIdentities, RULES, writeJoinedLists } from './case/join.js';
+import { IdentityStage, resolveIdentities, RULES, writeListsBesideRoster, writeRosterLists } from './case/join.js';
 import { createCaseTables, RejectedStage, storedCell, storedColumns } from './case/store.js';
 import { writeListCsv } from './case/writer.js';
 import { escapeTerminal } from './output/cells.js';
@@ -247,10 +247,30 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     // snapshot; the lists computed into case.sqlite and written from it. The worker reading the
     // memberships and the admin rows (if any) starts with the snapshot: it reads while this
     // thread stages the identities and matches them.
-    const internalRows = internal.internalRows(opts.adminRoles, opts.threads, (why) => ui.warn(`the rows of the internal database could not be read ahead on a second thread (${why}); they were read on this one`));
+    const internalRows = internal.internalRows(opts.adminRoles, opts.threads, (why, what) =>
+      ui.warn(what === 'rows' ? `the rows of the internal database could not be read ahead on a second thread (${why}); they were read on this one` : `the roster could not be built on a second thread (${why}); it was built on this one`),
+    );
+    const db = internal.db;
+    // Whatever fails while case.sqlite is written (a full disk, say) is the case directory's.
+    const caseError = (e: unknown) => ((e as { code?: string }).code?.startsWith('SQLITE_') ? caseFile.failure(e) : e);
+    const intoCase = <T>(fn: () => T): T => {
+      try {
+        return fn();
+      } catch (e) {
+        throw caseError(e);
+      }
+    };
+    // The list files are written from case.sqlite as this connection writes it (it reads its own
+    // transaction): first those that need nothing of the roster, while the worker may still be
+    // building it; orgs and roster once case.sqlite is committed (below).
+    const order = ['users', 'orgs', 'roster', 'unmatched', 'jurisdictions', 'rejected'] as const;
+    const besideRoster: ListName[] = ['users', 'unmatched', 'jurisdictions', 'rejected'];
+    const files = new Map(order.map((name) => [name, new StagedFile(opts.out, `${name}.csv`)]));
+    const rows = new Map<ListName, number>();
     let join;
+    let rosterCounts;
     try {
-      join = await internal.snapshot(async () => {
+      const resolved = await internal.snapshot(async () => {
         internalRows.start();
         stage.end();
         // and the identities, now staged, before the join's page caches fill
@@ -258,34 +278,31 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
         phase('staging identities');
         return resolveIdentities(internal.db, internalRows, phase);
       });
+      join = resolved.counts;
+      ui.progress('writing the case');
+      caseFile.close();
+      intoCase(() => {
+        // absolute: a path beginning with file: would be read as a URI
+        db.prepare('ATTACH ? AS out').run(resolve(caseFile.tmp));
+        db.pragma('out.journal_mode = MEMORY');
+        db.pragma('out.synchronous = OFF');
+        db.exec('BEGIN');
+        createCaseTables(db, 'out');
+        writeListsBesideRoster(db, phase);
+        const columns = storedColumns('rejected');
+        const rejected = batchInsert(db, 'out."rejected"', columns.length);
+        for (const row of rejectedRows.rows()) rejected.put(...columns.map((c) => storedCell(c, row[c])));
+        rejected.end();
+      });
+      rejectedRows.close();
+      for (const name of besideRoster) rows.set(name, intoCase(() => writeListCsv(db, 'out', name, files.get(name)!)));
+      phase('writing the first list files');
+      rosterCounts = await writeRosterLists(db, resolved.roster, phase).catch((e: unknown) => {
+        throw caseError(e);
+      });
     } finally {
       await internalRows.close();
     }
-    ui.progress('writing the case');
-    caseFile.close();
-    const db = internal.db;
-    // Whatever fails while case.sqlite is written (a full disk, say) is the case directory's.
-    const intoCase = <T>(fn: () => T): T => {
-      try {
-        return fn();
-      } catch (e) {
-        throw (e as { code?: string }).code?.startsWith('SQLITE_') ? caseFile.failure(e) : e;
-      }
-    };
-    intoCase(() => {
-      // absolute: a path beginning with file: would be read as a URI
-      db.prepare('ATTACH ? AS out').run(resolve(caseFile.tmp));
-      db.pragma('out.journal_mode = MEMORY');
-      db.pragma('out.synchronous = OFF');
-      db.exec('BEGIN');
-      createCaseTables(db, 'out');
-      writeJoinedLists(db, phase);
-      const columns = storedColumns('rejected');
-      const rejected = batchInsert(db, 'out."rejected"', columns.length);
-      for (const row of rejectedRows.rows()) rejected.put(...columns.map((c) => storedCell(c, row[c])));
-      rejected.end();
-    });
-    rejectedRows.close();
     const internalSource = hashFile(opts.internal);
     phase('hashing the internal database');
 
@@ -300,8 +317,8 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       identities: { vendor: join.vendor, matched: join.matched, unmatched: join.unmatched },
       users: join.users,
       orgs: join.orgs,
-      roster: join.roster,
-      orgs_without_admin: join.orgsWithoutAdmin,
+      roster: rosterCounts.roster,
+      orgs_without_admin: rosterCounts.orgsWithoutAdmin,
       matched_by: Object.fromEntries(RULES.map((r) => [r, join.matchedBy[r]])),
       unmatched_by_reason: Object.fromEntries(Object.entries(join.unmatchedByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
       exposed: Object.fromEntries(CATEGORIES.map((c) => [c, join.exposed[c]])),
@@ -317,15 +334,12 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
       db.exec('COMMIT');
     });
 
-    // 4. The list files from case.sqlite, summary.json, the manifest; publish. With --threads 2
-    // or more, the longest list is written by a worker (a read-only connection of its own to
-    // case.sqlite, now committed) while this thread writes the others.
-    const order = ['users', 'orgs', 'roster', 'unmatched', 'jurisdictions', 'rejected'] as const;
-    const files = new Map(order.map((name) => [name, new StagedFile(opts.out, `${name}.csv`)]));
-    const rows = new Map<ListName, number>();
-    const aside: ListName[] = opts.threads > 1 ? ['users'] : [];
+    // 4. The lists orgs and roster from case.sqlite, summary.json, the manifest; publish. With
+    // --threads 2 or more, the longer of the two is written by a worker (a read-only connection
+    // of its own to case.sqlite, now committed) while this thread writes the other.
+    const aside: ListName[] = opts.threads > 1 ? ['roster'] : [];
     const onWorker = aside.length > 0 ? writeListsOnWorker(resolve(caseFile.tmp), aside.map((name) => [name, files.get(name)!.descriptor])) : undefined;
-    for (const name of order) if (!aside.includes(name)) rows.set(name, writeListCsv(db, 'out', name, files.get(name)!));
+    for (const name of order) if (!aside.includes(name) && !rows.has(name)) rows.set(name, writeListCsv(db, 'out', name, files.get(name)!));
     if (onWorker !== undefined) {
       const written = await onWorker;
       if (written.rows !== undefined) {
@@ -343,7 +357,7 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     }
     const staged: { file: StagedFile; rows: number | null }[] = order.map((name) => ({ file: files.get(name)!, rows: rows.get(name)! }));
     db.exec('DETACH out');
-    phase('writing the list files');
+    phase('writing the last list files');
     const summaryFile = new StagedFile(opts.out, 'summary.json');
     summaryFile.write(JSON.stringify(summary, null, 2) + '\n');
     staged.push({ file: summaryFile, rows: null });

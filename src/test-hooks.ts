@@ -15,6 +15,7 @@
  * | BREACH_IMPACT_HASH_THREAD_FAIL_AFTER=N  | never   | the hashing thread fails on its message after the N-th (a chunk, the digest) | test/correlate.e2e |
  * | BREACH_IMPACT_LIST_THREAD_FAIL=CODE    | off     | the worker writing a list file fails after its first line, with error code CODE   | test/threads |
  * | BREACH_IMPACT_INTERNAL_THREAD_FAIL=CODE | off     | the worker reading the internal rows ahead fails before the memberships, with error code CODE | test/threads |
+ * | BREACH_IMPACT_ROSTER_THREAD_FAIL=CODE   | off     | the worker building the roster from the admin rows it read fails first, with error code CODE | test/threads |
  * | BREACH_IMPACT_INTERNAL_THREAD_WAIT=1    | off     | the join waits for every table of internal rows the worker reads, claiming none of them itself | test/threads |
  * | BREACH_IMPACT_PHASES=1                  | off     | each step's wall, CPU and main-thread busy time and memory, on stderr         | test/correlate.e2e, scripts/bench.mjs |
  */
@@ -37,5 +38,7 @@ export const HOOKS = {
   internalThreadWait: process.env.BREACH_IMPACT_INTERNAL_THREAD_WAIT === '1',
   /** the error code the internal rows' worker fails with before the memberships (undefined: it does not) */
   internalThreadFail: /^E[A-Z]+$/.test(process.env.BREACH_IMPACT_INTERNAL_THREAD_FAIL ?? '') ? process.env.BREACH_IMPACT_INTERNAL_THREAD_FAIL : undefined,
+  /** the error code the worker building the roster fails with (undefined: it does not) */
+  rosterThreadFail: /^E[A-Z]+$/.test(process.env.BREACH_IMPACT_ROSTER_THREAD_FAIL ?? '') ? process.env.BREACH_IMPACT_ROSTER_THREAD_FAIL : undefined,
   phases: process.env.BREACH_IMPACT_PHASES === '1',
 } as const;

@@ -11,13 +11,13 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IdentityStage, resolveIdentities, writeJoinedLists } from '../src/case/join.js';
+import { IdentityStage, resolveIdentities, writeListsBesideRoster, writeRosterLists } from '../src/case/join.js';
 import { createCaseTables, rowOf } from '../src/case/store.js';
 import type { CanonicalRecord } from '../src/core/canonical.js';
 import { IdentityGroups } from '../src/core/identity.js';
 import { normalizeEmail } from '../src/core/normalize.js';
 import { LISTS, type ListName, type Row } from '../src/core/rows.js';
-import { InternalDb } from '../src/internal/db.js';
+import { InternalDb, orgChunks } from '../src/internal/db.js';
 import { tempDir } from './helpers.js';
 import { buildImpact, contactOf, handOver, type AdminRows, type InternalUser } from './model/impact.js';
 import { matchIdentities, RULES } from './model/match.js';
@@ -99,7 +99,7 @@ function internalDb(dir: string, db: { users: unknown[][]; orgs: unknown[][]; me
  * runs the built module (dist/, made by `npm test` before the tests), for a worker thread cannot
  * load TypeScript; a worker that fails (and leaves them to this connection) fails the test.
  */
-async function sqlLists(path: string, dir: string, chunks: Rec[][], threads: number, form: UsersForm = 'table'): Promise<{ lists: Record<string, Row[]>; counts: Awaited<ReturnType<typeof resolveIdentities>> }> {
+async function sqlLists(path: string, dir: string, chunks: Rec[][], threads: number, form: UsersForm = 'table'): Promise<{ lists: Record<string, Row[]>; counts: Awaited<ReturnType<typeof resolveIdentities>>['counts'] & Awaited<ReturnType<typeof writeRosterLists>> }> {
   const Internal = threads > 1 ? ((await import('../dist/internal/db.js')) as { InternalDb: typeof InternalDb }).InternalDb : InternalDb;
   const internal = new Internal(path, form === 'view' ? USERS_VIEW : undefined);
   try {
@@ -121,16 +121,17 @@ async function sqlLists(path: string, dir: string, chunks: Rec[][], threads: num
     );
     let counts;
     try {
-      counts = await internal.snapshot(async () => {
+      const resolved = await internal.snapshot(async () => {
         internalRows.start();
         return resolveIdentities(internal.db, internalRows, () => undefined);
       });
+      internal.db.prepare('ATTACH ? AS out').run(join(dir, 'case.sqlite'));
+      createCaseTables(internal.db, 'out');
+      writeListsBesideRoster(internal.db, () => undefined);
+      counts = { ...resolved.counts, ...(await writeRosterLists(internal.db, resolved.roster, () => undefined)) };
     } finally {
       await internalRows.close();
     }
-    internal.db.prepare('ATTACH ? AS out').run(join(dir, 'case.sqlite'));
-    createCaseTables(internal.db, 'out');
-    writeJoinedLists(internal.db, () => undefined);
     const lists: Record<string, Row[]> = {};
     for (const l of LISTS) lists[l] = (internal.db.prepare(`SELECT * FROM out."${l}" ORDER BY rowid`).all() as Record<string, unknown>[]).map((raw) => rowOf(l, raw));
     return { lists, counts };
@@ -226,6 +227,29 @@ describe('the SQL join against the reference model', () => {
       const rows = first === 0 ? database : { ...database, memberships: [...database.memberships].reverse() };
       await agrees(records, rows, 1, threads, 'table', '');
     }
+  });
+});
+
+describe('the affected orgs handed to the worker building the roster', () => {
+  it('arrive whole, in chunks of any size, whatever their texts', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ unit: 'grapheme-composite', maxLength: 6 }), { maxLength: 40 }), fc.integer({ min: 1, max: 7 }), (orgs, size) => {
+        const db = new Database(':memory:');
+        try {
+          db.exec('CREATE TABLE ao (org TEXT PRIMARY KEY) WITHOUT ROWID');
+          const put = db.prepare('INSERT OR IGNORE INTO ao VALUES (?)');
+          // '' and a NUL inside a text too
+          for (const o of [...orgs, '', 'a\u0000b']) put.run(o);
+          const chunks = orgChunks(db, 'ao', size);
+          const back = chunks.flatMap((c) => db.prepare('SELECT value FROM json_each(?)').pluck().all(c) as string[]);
+          expect(chunks.every((c) => (JSON.parse(c) as string[]).length <= size)).toBe(true);
+          expect(back).toEqual(db.prepare('SELECT org FROM ao ORDER BY org').pluck().all());
+        } finally {
+          db.close();
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -88,7 +88,18 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     expect(readdirSync(tmp)).toEqual([]);
   });
 
-  it('reads the internal rows on this thread when the worker reading them ahead fails part way', async () => {
+  it.each([
+    {
+      // the worker reads the admin rows, then fails before the memberships
+      hook: 'BREACH_IMPACT_INTERNAL_THREAD_FAIL',
+      warning: 'the rows of the internal database could not be read ahead on a second thread (EINJECTED); they were read on this one',
+    },
+    {
+      // the worker reads every table, then fails as it begins the roster
+      hook: 'BREACH_IMPACT_ROSTER_THREAD_FAIL',
+      warning: 'the roster could not be built on a second thread (EINJECTED); it was built on this one',
+    },
+  ])('does on this thread what the worker reading the internal rows ahead fails to do ($hook)', async ({ hook, warning }) => {
     const internal = sqliteInternal();
     const exports = filesUnder(join(FIXTURES, 'export')).sort();
     const dir = tempDir();
@@ -96,12 +107,11 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     const run = (threads: string, env: Record<string, string>) =>
       runCli(['correlate', ...exports, '--internal', internal, '--out', join(dir, `case-${threads}`), '--threads', threads], { env: { ...HOOKS, TMPDIR: tmp, ...env } });
     const one = await run('1', {});
-    // the worker reads the admin rows, then fails before the memberships
-    const two = await run('2', { BREACH_IMPACT_INTERNAL_THREAD_FAIL: 'EINJECTED', BREACH_IMPACT_INTERNAL_THREAD_WAIT: '1' });
+    const two = await run('2', { [hook]: 'EINJECTED', BREACH_IMPACT_INTERNAL_THREAD_WAIT: '1' });
     expect(two.code, explain(two)).toBe(one.code);
-    const warning = 'breach-impact: warning: the rows of the internal database could not be read ahead on a second thread (EINJECTED); they were read on this one\n';
-    expect(two.stderr).toContain(warning);
-    expect(two.stderr.replace(warning, '')).toBe(one.stderr);
+    const line = `breach-impact: warning: ${warning}\n`;
+    expect(two.stderr).toContain(line);
+    expect(two.stderr.replace(line, '')).toBe(one.stderr);
     for (const f of LISTS) expect(readFileSync(join(dir, 'case-2', f), 'utf8'), f).toBe(readFileSync(join(dir, 'case-1', f), 'utf8'));
     expect(tables(join(dir, 'case-2', 'case.sqlite'))).toEqual(tables(join(dir, 'case-1', 'case.sqlite')));
     expect(readdirSync(tmp)).toEqual([]);
@@ -113,7 +123,7 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     const run = (threads: string, env: Record<string, string>) =>
       runCli(['correlate', ...exports, '--internal', join(FIXTURES, 'internal.sql'), '--out', join(dir, `case-${threads}`), '--threads', threads], { env: { ...HOOKS, ...env } });
     const one = await run('1', {});
-    // the worker writes users.csv's header, then fails
+    // the worker writes roster.csv's header, then fails
     const two = await run('2', { BREACH_IMPACT_LIST_THREAD_FAIL: 'EINJECTED' });
     expect(two.code, explain(two)).toBe(one.code);
     const warning = 'breach-impact: warning: the list files could not be written on a second thread (EINJECTED); they were written on this one\n';

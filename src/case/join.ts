@@ -63,12 +63,22 @@ export interface JoinCounts {
   unmatched: number;
   users: number;
   orgs: number;
-  roster: number;
-  orgsWithoutAdmin: number;
   matchedBy: Record<Rule, number>;
   unmatchedByReason: Record<string, number>;
   /** affected users per exposure category */
   exposed: Record<string, number>;
+}
+
+/** What the roster's lists count (writeRosterLists). */
+export interface RosterCounts {
+  roster: number;
+  orgsWithoutAdmin: number;
+}
+
+/** The identities resolved: their counts, and where the roster of the affected orgs is, once built (InternalRows.roster). */
+export interface Resolved {
+  counts: JoinCounts;
+  roster: () => Promise<string>;
 }
 
 /** Registers the few functions the SQL needs from JavaScript (only for texts outside printable ASCII, and far-off times). */
@@ -207,8 +217,6 @@ export function readOrgs(db: DB, schema: string): void {
 
 /** Where the join finds the rows of the internal database a second connection may read ahead of it. */
 export interface InternalRows {
-  /** the attached database whose admin_all holds the admin rows (readAdminRows), once it does */
-  admins(): Promise<string>;
   /**
    * the attached database whose member_all holds the memberships (readMemberships), once it does;
    * undefined when nothing read them ahead: the memberships step reads the table itself
@@ -219,6 +227,41 @@ export interface InternalRows {
    * nothing read them ahead: the orgs step reads the table itself
    */
   orgs(): Promise<string | undefined>;
+  /**
+   * Starts the roster of the orgs in the table `affected` (its column org, the key: buildRoster),
+   * once they are all known: on the worker that read the admin rows, if one did. Resolves when it has begun (the
+   * admin rows read, here if no worker read them), with a function that resolves, once the roster
+   * is built, with the attached database whose table roster holds it.
+   */
+  roster(affected: string): Promise<() => Promise<string>>;
+}
+
+/** The tables buildRoster fills, made in `schema` (for a worker's roster, before the join's snapshot, as createAdminTable). */
+export function createRosterTables(db: DB, schema: string): void {
+  db.exec(`CREATE TABLE ${schema}.roster (org TEXT, email TEXT, user TEXT, role TEXT, name TEXT, PRIMARY KEY (org, email, user)) WITHOUT ROWID`);
+}
+
+/**
+ * The admins of the orgs the query `affected` selects, from the admin rows in `admins`.admin_all
+ * (readAdminRows), into `into`.roster (createRosterTables): one row per (org, admin), the
+ * strongest role kept, with the admin's contact (email, name) from a users row one of those
+ * memberships finds (the last one read), else none. `scratch`: where its working tables go. It
+ * needs nothing of the export but the orgs, so a second connection can build it while the main
+ * one writes the other lists (InternalRows.roster).
+ */
+export function buildRoster(db: DB, admins: string, affected: string, into: string, scratch: string): void {
+  const run = (sql: string) => db.prepare(sql).run();
+  db.exec(`CREATE TABLE ${scratch}.admin (seq INTEGER PRIMARY KEY, org TEXT, user TEXT, role TEXT, email TEXT, name TEXT, found INTEGER)`);
+  run(`INSERT INTO ${scratch}.admin (org, user, role, email, name, found)
+       SELECT a.org, a.user, ${TEXT('a.role')}, ${TEXT('a.email')}, ${TEXT('a.name')}, a.found
+       FROM ${admins}.admin_all a WHERE a.org IN (${affected}) ORDER BY a.seq`);
+  db.exec(`CREATE TABLE ${scratch}.admin_contact (user TEXT PRIMARY KEY, email TEXT, name TEXT) WITHOUT ROWID`);
+  run(`INSERT OR REPLACE INTO ${scratch}.admin_contact SELECT user, email, name FROM ${scratch}.admin WHERE found = 1 ORDER BY seq`);
+  // the strongest role: owner, then admin (in any case), then any other by its text
+  run(`INSERT INTO ${into}.roster SELECT r.org, coalesce(c.email, ''), r.user, substr(r.best, 2), coalesce(c.name, '') FROM (
+         SELECT org, user, min(CASE lower(role) WHEN 'owner' THEN '0' WHEN 'admin' THEN '1' ELSE '2' END || role) AS best FROM ${scratch}.admin GROUP BY org, user) r
+       LEFT JOIN ${scratch}.admin_contact c ON c.user = r.user ORDER BY 1, 2, 3`);
+  db.exec(`DROP TABLE ${scratch}.admin; DROP TABLE ${scratch}.admin_contact`);
 }
 
 /**
@@ -228,7 +271,7 @@ export interface InternalRows {
  * same snapshot. `internal`: where the admin rows (for the roster) and, if a second connection
  * read them, the memberships and the orgs are.
  */
-export async function resolveIdentities(db: DB, internal: InternalRows, phase: (name: string) => void): Promise<JoinCounts> {
+export async function resolveIdentities(db: DB, internal: InternalRows, phase: (name: string) => void): Promise<Resolved> {
   const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
 
   // 1. The internal users the identities name: by id (user ids, and distinct ids for rule 3) or
@@ -314,25 +357,13 @@ export async function resolveIdentities(db: DB, internal: InternalRows, phase: (
        ) GROUP BY org ORDER BY org`);
   phase('aggregating');
 
-  // 5. Admins of the affected orgs: one roster row per (org, admin), the strongest role kept.
-  // An admin's contact: from a users row the membership finds (the last one read), else none.
-  const from = await internal.admins();
-  db.exec(`CREATE TABLE stage.admin (seq INTEGER PRIMARY KEY, org TEXT, user TEXT, role TEXT, email TEXT, name TEXT, found INTEGER)`);
-  run(`INSERT INTO stage.admin (org, user, role, email, name, found)
-       SELECT a.org, a.user, ${TEXT('a.role')}, ${TEXT('a.email')}, ${TEXT('a.name')}, a.found
-       FROM ${from}.admin_all a WHERE a.org IN (SELECT org FROM stage.ao) ORDER BY a.seq`);
-  db.exec(`CREATE TABLE stage.admin_contact (user TEXT PRIMARY KEY, email TEXT, name TEXT) WITHOUT ROWID`);
-  run(`INSERT OR REPLACE INTO stage.admin_contact SELECT user, email, name FROM stage.admin WHERE found = 1 ORDER BY seq`);
-  // the strongest role: owner, then admin (in any case), then any other by its text
-  db.exec(`CREATE TABLE stage.roster (org TEXT, email TEXT, user TEXT, role TEXT, PRIMARY KEY (org, email, user)) WITHOUT ROWID`);
-  run(`INSERT INTO stage.roster SELECT r.org, coalesce(c.email, ''), r.user, substr(r.best, 2) FROM (
-         SELECT org, user, min(CASE lower(role) WHEN 'owner' THEN '0' WHEN 'admin' THEN '1' ELSE '2' END || role) AS best FROM stage.admin GROUP BY org, user) r
-       LEFT JOIN stage.admin_contact c ON c.user = r.user ORDER BY 1, 2, 3`);
-  phase('admins');
-
+  // 5. The roster of the affected orgs (buildRoster): on the worker that read the admin rows, if
+  // one did, while this connection goes on with the lists; else here.
+  const roster = await internal.roster('stage.ao');
+  phase('starting the roster');
 
   // 6. The list cells of many values, each made in one grouped pass (not a subquery per row),
-  // the admins per org, and each exposure mask's list.
+  // and each exposure mask's list.
   db.exec(`CREATE TABLE stage.uplace (user TEXT, country TEXT, region TEXT, PRIMARY KEY (user, country, region)) WITHOUT ROWID`);
   run(`INSERT INTO stage.uplace SELECT DISTINCT m.user, p.country, p.region FROM stage.m m JOIN stage.place p ON p.key = m.key WHERE m.user IS NOT NULL ORDER BY 1, 2, 3`);
   db.exec(`CREATE TABLE stage.ucell (user TEXT PRIMARY KEY, orgs TEXT, countries TEXT, regions TEXT) WITHOUT ROWID`);
@@ -343,8 +374,6 @@ export async function resolveIdentities(db: DB, internal: InternalRows, phase: (
   run(`INSERT INTO stage.mcell SELECT um.key, ${REASON}, '', '[]' FROM stage.um um ORDER BY um.key`);
   run(`UPDATE stage.mcell SET emails = e.list FROM (SELECT t.key AS key, group_concat(t.value, ';' ORDER BY t.value) AS list FROM ${EMAIL} t WHERE t.key IN (SELECT key FROM stage.um) GROUP BY t.key) e WHERE e.key = mcell.key`);
   run(`UPDATE stage.mcell SET orgs = o.list FROM (SELECT t.key AS key, json_group_array(t.value ORDER BY t.value) AS list FROM ${ORG} t WHERE t.key IN (SELECT key FROM stage.um) GROUP BY t.key) o WHERE o.key = mcell.key`);
-  db.exec(`CREATE TABLE stage.admins (org TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID`);
-  run(`INSERT INTO stage.admins SELECT org, count(*) FROM stage.roster GROUP BY org ORDER BY org`);
   db.exec(`CREATE TABLE stage.mask (mask INTEGER PRIMARY KEY, list TEXT)`);
   const mask = db.prepare(`INSERT INTO stage.mask VALUES (?, ?)`);
   for (let m = 0; m < 1 << CATEGORIES.length; m++) mask.run(m, JSON.stringify(categoriesOf(m)));
@@ -360,18 +389,17 @@ export async function resolveIdentities(db: DB, internal: InternalRows, phase: (
   CATEGORIES.forEach((c, i) => (exposed[c] = sums[i]));
   const vendor = one(`SELECT count(*) FROM stage.ident`);
   const unmatched = one(`SELECT count(*) FROM stage.um`);
-  return {
+  const counts: JoinCounts = {
     vendor,
     matched: vendor - unmatched,
     unmatched,
     users: one(`SELECT count(*) FROM stage.au`),
     orgs: one(`SELECT count(*) FROM stage.ao`),
-    roster: one(`SELECT count(*) FROM stage.roster`),
-    orgsWithoutAdmin: one(`SELECT count(*) FROM stage.ao WHERE org NOT IN (SELECT org FROM stage.admins)`),
     matchedBy,
     unmatchedByReason,
     exposed,
   };
+  return { counts, roster };
 }
 
 /**
@@ -405,26 +433,41 @@ const REASON = `(CASE WHEN um.ambiguous IS NOT NULL THEN 'ambiguous_' || ${RULE_
   WHEN EXISTS (SELECT 1 FROM ${ORG} t JOIN stage.org o ON o.id = t.value WHERE t.key = um.key) THEN 'org_only' ELSE 'no_match' END)`;
 
 /**
- * The lists users, orgs, roster, unmatched and jurisdictions, from the resolved identities into
- * case.sqlite (attached as `out`), in list order, cells as case.sqlite stores them (lists as
- * JSON arrays, counts as integers). Writes nothing else: a failure here is the case directory's.
+ * The lists users, unmatched and jurisdictions, which need nothing of the roster, from the
+ * resolved identities into case.sqlite (attached as `out`), in list order, cells as case.sqlite
+ * stores them (lists as JSON arrays, counts as integers); writeRosterLists writes the others.
+ * Writes nothing else: a failure here is the case directory's.
  */
-export function writeJoinedLists(db: DB, phase: (name: string) => void): void {
+export function writeListsBesideRoster(db: DB, phase: (name: string) => void): void {
   const run = (sql: string) => db.prepare(sql).run();
   run(`INSERT INTO out.users SELECT au.user, coalesce(c.email, ''), coalesce(c.name, ''), coalesce(x.orgs, '[]'),
          ${RULE_NAME('au.rule')}, au.events, ${TIME('au.first')}, ${TIME('au.last')}, k.list, coalesce(x.countries, '[]'), coalesce(x.regions, '[]')
        FROM stage.au au LEFT JOIN stage.contact c ON c.id = au.user LEFT JOIN stage.ucell x ON x.user = au.user JOIN stage.mask k ON k.mask = au.exposure ORDER BY au.user`);
   phase('writing users');
-  run(`INSERT INTO out.orgs SELECT ao.org, coalesce(o.name, ''), ao.affected, ao.unattributed, coalesce(n.n, 0), k.list, ${TIME('ao.first')}, ${TIME('ao.last')}
-       FROM stage.ao ao LEFT JOIN stage.org o ON o.id = ao.org LEFT JOIN stage.admins n ON n.org = ao.org JOIN stage.mask k ON k.mask = ao.exposure ORDER BY ao.org`);
-  phase('writing orgs');
-  run(`INSERT INTO out.roster SELECT r.org, coalesce(o.name, ''), r.email, coalesce(c.name, ''), r.role, ao.affected, k.list, r.user
-       FROM stage.roster r JOIN stage.ao ao ON ao.org = r.org LEFT JOIN stage.org o ON o.id = r.org LEFT JOIN stage.admin_contact c ON c.user = r.user
-       JOIN stage.mask k ON k.mask = ao.exposure ORDER BY r.org, r.email, r.user`);
-  phase('writing roster');
   run(`INSERT INTO out.unmatched SELECT x.key, x.reason, x.emails, i.events, ${TIME('i.first')}, ${TIME('i.last')}, k.list, x.orgs
        FROM stage.mcell x JOIN stage.ident i ON i.key = x.key JOIN stage.mask k ON k.mask = i.exposure ORDER BY x.key`);
   phase('writing unmatched');
   run(`INSERT INTO out.jurisdictions SELECT country, region, count(*) FROM stage.uplace GROUP BY country, region ORDER BY country, region`);
   phase('writing jurisdictions');
+}
+
+/**
+ * The lists orgs and roster into case.sqlite (as writeListsBesideRoster), once the roster is
+ * built (`roster`: Resolved.roster); what they count.
+ */
+export async function writeRosterLists(db: DB, roster: () => Promise<string>, phase: (name: string) => void): Promise<RosterCounts> {
+  const run = (sql: string) => db.prepare(sql).run();
+  const r = await roster();
+  phase('waiting for the roster');
+  db.exec(`CREATE TABLE stage.admins (org TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID`);
+  run(`INSERT INTO stage.admins SELECT org, count(*) FROM ${r}.roster GROUP BY org ORDER BY org`);
+  run(`INSERT INTO out.orgs SELECT ao.org, coalesce(o.name, ''), ao.affected, ao.unattributed, coalesce(n.n, 0), k.list, ${TIME('ao.first')}, ${TIME('ao.last')}
+       FROM stage.ao ao LEFT JOIN stage.org o ON o.id = ao.org LEFT JOIN stage.admins n ON n.org = ao.org JOIN stage.mask k ON k.mask = ao.exposure ORDER BY ao.org`);
+  phase('writing orgs');
+  run(`INSERT INTO out.roster SELECT r.org, coalesce(o.name, ''), r.email, r.name, r.role, ao.affected, k.list, r.user
+       FROM ${r}.roster r JOIN stage.ao ao ON ao.org = r.org LEFT JOIN stage.org o ON o.id = r.org
+       JOIN stage.mask k ON k.mask = ao.exposure ORDER BY r.org, r.email, r.user`);
+  phase('writing roster');
+  const one = (sql: string) => db.prepare(sql).pluck().get() as number;
+  return { roster: one(`SELECT count(*) FROM ${r}.roster`), orgsWithoutAdmin: one(`SELECT count(*) FROM stage.ao WHERE org NOT IN (SELECT org FROM stage.admins)`) };
 }

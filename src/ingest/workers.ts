@@ -143,6 +143,12 @@ export type ToWorker =
    */
   | { type: 'internal'; path: string; map: string | undefined; roles: string[]; into: Record<InternalTable, string>; claims: SharedArrayBuffer }
   /**
+   * The roster of the affected orgs `orgs` (their ids, in JSON arrays) from the admin rows in the
+   * SQLite file `admins` (the worker's own 'internal' work) into the file `into`, its tables made
+   * already (case/join.ts buildRoster), on a connection of the worker's own.
+   */
+  | { type: 'roster'; admins: string; into: string; orgs: string[] }
+  /**
    * The list files `lists` (each a list's name and the descriptor of its staged file, open in this
    * process) written from the case.sqlite at `path` (case/writer.ts), on a read-only connection.
    */
@@ -155,6 +161,8 @@ export type FromWorker =
   | { type: 'digest'; hex: string }
   /** a table of the internal rows is written (`ready`), or the name of the error that stopped the worker (`failed`: never its message, which may quote data) */
   | { type: 'internal'; ready?: InternalTable; failed?: string }
+  /** the roster is written, or the name of the error that stopped it (`failed`) */
+  | { type: 'roster'; failed?: string }
   /** the list files are written, with their rows (`failed`: the code of the error that stopped it, never its message) */
   | { type: 'lists'; rows?: number[]; failed?: string };
 
@@ -227,6 +235,13 @@ function runWorker(): void {
       );
       return;
     }
+    if (m.type === 'roster') {
+      buildRosterInto(m).then(
+        () => parentPort!.postMessage({ type: 'roster' } satisfies FromWorker),
+        (e: unknown) => parentPort!.postMessage({ type: 'roster', failed: (e as { code?: string }).code ?? (e as Error).name ?? 'error' } satisfies FromWorker),
+      );
+      return;
+    }
     if (m.type === 'internal') {
       readInternalInto(m, (ready) => parentPort!.postMessage({ type: 'internal', ready } satisfies FromWorker)).then(
         () => undefined,
@@ -275,6 +290,40 @@ async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>, read
     }
   } finally {
     internal.close();
+  }
+}
+
+/** KiB of page cache for the roster's working tables (and its sorts) on the worker. */
+const ROSTER_CACHE_KIB = 8 * 1024;
+/** KiB of page cache for a database read or written in key order. */
+const SEQUENTIAL_CACHE_KIB = 1024;
+
+/** The roster of the orgs `m.orgs` from the admin rows in `m.admins` into `m.into`, in a transaction of a connection of this worker's own. */
+async function buildRosterInto(m: Extract<ToWorker, { type: 'roster' }>): Promise<void> {
+  // (loaded here: the reading workers never need SQLite)
+  const [{ openDatabase }, join] = await Promise.all([import('../sqlite.js'), import('../case/join.js')]);
+  if (HOOKS.rosterThreadFail !== undefined) throw Object.assign(new Error('roster thread failure injected by BREACH_IMPACT_ROSTER_THREAD_FAIL'), { code: HOOKS.rosterThreadFail });
+  // A private temporary database of SQLite's own for the orgs and the working tables. Its page
+  // cache (which also bounds each sort's memory) is kept small, for this runs beside the main
+  // connection's at its fullest; the files read and written in order need only a few pages.
+  const db = openDatabase('');
+  try {
+    db.pragma('journal_mode = OFF');
+    db.pragma(`cache_size = -${ROSTER_CACHE_KIB}`);
+    join.registerFunctions(db);
+    db.prepare('ATTACH ? AS a').run(m.admins);
+    db.prepare('ATTACH ? AS r').run(m.into);
+    db.pragma('r.journal_mode = OFF');
+    db.pragma('r.synchronous = OFF');
+    for (const schema of ['a', 'r']) db.pragma(`${schema}.cache_size = -${SEQUENTIAL_CACHE_KIB}`);
+    db.exec('BEGIN');
+    db.exec('CREATE TABLE main.affected (org TEXT PRIMARY KEY) WITHOUT ROWID');
+    const affected = db.prepare('INSERT OR IGNORE INTO main.affected SELECT value FROM json_each(?)');
+    for (const chunk of m.orgs) affected.run(chunk);
+    join.buildRoster(db, 'a', 'SELECT org FROM main.affected', 'r', 'main');
+    db.exec('COMMIT');
+  } finally {
+    db.close();
   }
 }
 
@@ -610,7 +659,13 @@ export function readInternalOnWorker(
   map: string | undefined,
   roles: readonly string[],
   into: Record<InternalTable, string>,
-): { claim(table: InternalTable): boolean; ready(table: InternalTable): Promise<string | undefined>; failed(): string | undefined; stop(): Promise<number> } {
+): {
+  claim(table: InternalTable): boolean;
+  ready(table: InternalTable): Promise<string | undefined>;
+  roster(admins: string, into: string, orgs: string[]): Promise<string | undefined>;
+  failed(): string | undefined;
+  stop(): Promise<number>;
+} {
   const claims = new Int32Array(new SharedArrayBuffer(INTERNAL_TABLES.length * Int32Array.BYTES_PER_ELEMENT));
   const worker = startWorker();
   worker.ref();
@@ -618,11 +673,15 @@ export function readInternalOnWorker(
   const settle = new Map<InternalTable, (failed: string | undefined) => void>();
   const readies = new Map(INTERNAL_TABLES.map((t) => [t, new Promise<string | undefined>((resolve) => settle.set(t, resolve))]));
   let failed: string | undefined;
+  // the roster, once asked for: settled as the tables are
+  let settleRoster: ((failed: string | undefined) => void) | undefined;
   const fail = (why: string) => {
     failed ??= why;
     for (const resolve of settle.values()) resolve(failed);
+    settleRoster?.(failed);
   };
   worker.on('message', (r: FromWorker) => {
+    if (r.type === 'roster') return settleRoster?.(r.failed);
     if (r.type !== 'internal') return;
     if (r.ready !== undefined) settle.get(r.ready)!(undefined);
     if (r.failed !== undefined) fail(r.failed);
@@ -633,6 +692,12 @@ export function readInternalOnWorker(
   return {
     claim: (table) => Atomics.compareExchange(claims, INTERNAL_TABLES.indexOf(table), CLAIM.none, CLAIM.main) === CLAIM.none,
     ready: (table) => readies.get(table)!,
+    roster: (admins, into, orgs) => {
+      if (failed !== undefined) return Promise.resolve(failed);
+      const built = new Promise<string | undefined>((resolve) => (settleRoster = resolve));
+      worker.postMessage({ type: 'roster', admins, into, orgs } satisfies ToWorker);
+      return built;
+    },
     failed: () => failed,
     stop: () => worker.terminate(),
   };

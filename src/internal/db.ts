@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { scratchFile } from '../case/files.js';
-import { createAdminTable, createMemberTable, createOrgTable, readAdminRows, registerFunctions, type InternalRows } from '../case/join.js';
+import { buildRoster, createAdminTable, createMemberTable, createOrgTable, createRosterTables, readAdminRows, registerFunctions, type InternalRows } from '../case/join.js';
 import { readInternalOnWorker, type InternalTable } from '../ingest/workers.js';
 import { InputError, SchemaError, UsageError } from '../errors.js';
 import { openDatabase, openReadOnly, type DB } from '../sqlite.js';
@@ -56,6 +56,20 @@ export function hashFile(path: string): InternalSource {
 
 /** The staging database's page cache, in KiB: most of the join's memory (SQLite sorts beyond it on disk). */
 const STAGE_CACHE_KIB = 64 * 1024;
+
+/**
+ * The orgs of `table` (its column org, the key), as JSON arrays of at most `size` ids each, in key
+ * order: a few texts cross threads rather than an object per org, and each is taken apart
+ * (SQLite's json_each) in little memory.
+ */
+export function orgChunks(db: DB, table: string, size = 4096): string[] {
+  const chunk = (where: string) => db.prepare(`SELECT json_group_array(org), max(org) FROM (SELECT org FROM ${table} ${where} ORDER BY org LIMIT ${size})`).raw();
+  const first = chunk('');
+  const next = chunk('WHERE org > ?');
+  const chunks: string[] = [];
+  for (let [json, last] = first.get() as [string, string | null]; last !== null; [json, last] = next.get(last) as [string, string | null]) chunks.push(json);
+  return chunks;
+}
 
 export class InternalDb {
   readonly db: DB;
@@ -161,29 +175,52 @@ export class InternalDb {
    * readers, and a .sql dump lives in this connection alone: there the admin rows are read here
    * when the join asks, and the memberships and orgs by the join's own passes; so are those the
    * worker had not read when it failed (`fallback` is told the name of its error, never its
-   * message, once). `wait`: claim no table, wait for the worker's (the tests' way to have it read
-   * every one).
+   * message, once, and whether it failed reading `rows` or building the `roster`). Where the
+   * worker read the admin rows, it also builds the roster from them once the join knows the
+   * affected orgs (case/join.ts buildRoster, into a scratch file of its own), while this
+   * connection writes the lists that need nothing of it; if it fails there, the roster is built
+   * here from the same rows. `wait`: claim no table, wait for the worker's (the tests' way to have
+   * it read every one).
    */
-  internalRows(roles: readonly string[], threads: number, fallback: (why: string) => void = () => undefined, wait = HOOKS.internalThreadWait): InternalRows & { start(): void; close(): Promise<void> } {
+  internalRows(roles: readonly string[], threads: number, fallback: (why: string, what: 'rows' | 'roster') => void = () => undefined, wait = HOOKS.internalThreadWait): InternalRows & { start(): void; close(): Promise<void> } {
     const db = this.db;
     const here = async () => {
       readAdminRows(db, 'stage', roles);
       return 'stage';
     };
+    /** the roster built on this connection, from the admin rows in `from`, into stage */
+    const rosterHere = (from: string, affected: string) => {
+      createRosterTables(db, 'stage');
+      buildRoster(db, from, `SELECT org FROM ${affected}`, 'stage', 'stage');
+      return 'stage';
+    };
     const wal = !this.dump && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
     createAdminTable(db, 'stage');
-    if (threads < 2 || this.dump || wal) return { admins: here, memberships: async () => undefined, orgs: async () => undefined, start: () => undefined, close: async () => undefined };
-    type Table = [InternalTable, string, (db: DB, schema: string) => void];
+    if (threads < 2 || this.dump || wal) {
+      return {
+        memberships: async () => undefined,
+        orgs: async () => undefined,
+        roster: async (affected) => {
+          const built = rosterHere(await here(), affected);
+          return async () => built;
+        },
+        start: () => undefined,
+        close: async () => undefined,
+      };
+    }
+    // the tables the worker reads ahead, and the roster it builds once the join knows the affected orgs
+    type Table = [InternalTable | 'roster', string, (db: DB, schema: string) => void];
     const tables: Table[] = [
       ['admins', 'xadmin', createAdminTable],
       ['members', 'xmember', createMemberTable],
       ['orgs', 'xorg', createOrgTable],
+      ['roster', 'xroster', createRosterTables],
     ];
-    const files = new Map<InternalTable, { path: string; remove(): void }>();
     const attached: string[] = [];
     const detach = () => {
       for (const schema of attached.splice(0)) db.exec(`DETACH ${schema}`);
     };
+    const files = new Map<InternalTable | 'roster', { path: string; remove(): void }>();
     try {
       for (const [table, schema, create] of tables) {
         const file = scratchFile(`${table}.sqlite`);
@@ -200,10 +237,10 @@ export class InternalDb {
     }
     let worker: ReturnType<typeof readInternalOnWorker> | undefined;
     let told = false;
-    const tell = (why: string | undefined) => {
+    const tell = (why: string | undefined, what: 'rows' | 'roster' = 'rows') => {
       if (why !== undefined && !told) {
         told = true;
-        fallback(why);
+        fallback(why, what);
       }
     };
     /**
@@ -222,7 +259,21 @@ export class InternalDb {
       },
       memberships: async () => ((await fromWorker('members')) ? 'xmember' : undefined),
       orgs: async () => ((await fromWorker('orgs')) ? 'xorg' : undefined),
-      admins: async () => ((await fromWorker('admins')) ? 'xadmin' : here()),
+      roster: async (affected) => {
+        if (!(await fromWorker('admins'))) {
+          const built = rosterHere(await here(), affected);
+          return async () => built;
+        }
+        // the worker has the admin rows: it builds the roster from them while the join goes on
+        const done = worker!.roster(files.get('admins')!.path, files.get('roster')!.path, orgChunks(db, affected));
+        return async () => {
+          const failed = await done;
+          if (failed === undefined) return 'xroster';
+          tell(failed, 'roster');
+          // (its admin rows, committed, are whole whatever became of the roster's file)
+          return rosterHere('xadmin', affected);
+        };
+      },
       close: async () => {
         // (a worker that failed in a table it had not begun is told of here)
         tell(worker?.failed());
