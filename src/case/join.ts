@@ -229,9 +229,9 @@ export interface InternalRows {
   orgs(): Promise<string | undefined>;
   /**
    * Starts the roster of the orgs in the table `affected` (its column org, the key: buildRoster),
-   * once they are all known: on the worker that read the admin rows, if one did. Resolves when it has begun (the
-   * admin rows read, here if no worker read them), with a function that resolves, once the roster
-   * is built, with the attached database whose table roster holds it.
+   * once they are all known: on the worker that read the admin rows, if one did. Resolves when it
+   * has begun (the admin rows read, here if no worker read them), with a function that resolves,
+   * once the roster is built, with the attached database whose table roster holds it.
    */
   roster(affected: string): Promise<() => Promise<string>>;
 }
@@ -268,8 +268,8 @@ export function buildRoster(db: DB, admins: string, affected: string, into: stri
  * Resolves the staged identities against the internal tables
  * (`users`, `orgs`, `memberships` as the connection names them: the database's own, or --map's
  * TEMP views). Call inside one read transaction of the internal database: every step reads the
- * same snapshot. `internal`: where the admin rows (for the roster) and, if a second connection
- * read them, the memberships and the orgs are.
+ * same snapshot. `internal`: where the memberships and the orgs are if a second connection read
+ * them, and where the roster is built (Resolved.roster: the lists need it after the snapshot).
  */
 export async function resolveIdentities(db: DB, internal: InternalRows, phase: (name: string) => void): Promise<Resolved> {
   const run = (sql: string, ...params: unknown[]) => db.prepare(sql).run(...params);
