@@ -194,16 +194,18 @@ export class InternalDb {
       buildRoster(db, from, `SELECT org FROM ${affected}`, 'stage', 'stage');
       return 'stage';
     };
+    /** the admin rows read and the roster built on this connection, now */
+    const allHere = async (affected: string) => {
+      const built = rosterHere(await here(), affected);
+      return async () => built;
+    };
     const wal = !this.dump && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
     createAdminTable(db, 'stage');
     if (threads < 2 || this.dump || wal) {
       return {
         memberships: async () => undefined,
         orgs: async () => undefined,
-        roster: async (affected) => {
-          const built = rosterHere(await here(), affected);
-          return async () => built;
-        },
+        roster: allHere,
         start: () => undefined,
         close: async () => undefined,
       };
@@ -260,10 +262,7 @@ export class InternalDb {
       memberships: async () => ((await fromWorker('members')) ? 'xmember' : undefined),
       orgs: async () => ((await fromWorker('orgs')) ? 'xorg' : undefined),
       roster: async (affected) => {
-        if (!(await fromWorker('admins'))) {
-          const built = rosterHere(await here(), affected);
-          return async () => built;
-        }
+        if (!(await fromWorker('admins'))) return allHere(affected);
         // the worker has the admin rows: it builds the roster from them while the join goes on
         const done = worker!.roster(files.get('admins')!.path, files.get('roster')!.path, orgChunks(db, affected));
         return async () => {
