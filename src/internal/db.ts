@@ -184,10 +184,6 @@ export class InternalDb {
    */
   internalRows(roles: readonly string[], threads: number, fallback: (why: string, what: 'rows' | 'roster') => void = () => undefined, wait = HOOKS.internalThreadWait): InternalRows & { start(): void; close(): Promise<void> } {
     const db = this.db;
-    const here = async () => {
-      readAdminRows(db, 'stage', roles);
-      return 'stage';
-    };
     /** the roster built on this connection, from the admin rows in `from`, into stage */
     const rosterHere = (from: string, affected: string) => {
       createRosterTables(db, 'stage');
@@ -196,7 +192,8 @@ export class InternalDb {
     };
     /** the admin rows read and the roster built on this connection, now */
     const allHere = async (affected: string) => {
-      const built = rosterHere(await here(), affected);
+      readAdminRows(db, 'stage', roles);
+      const built = rosterHere('stage', affected);
       return async () => built;
     };
     const wal = !this.dump && String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
@@ -247,7 +244,7 @@ export class InternalDb {
     };
     /**
      * Did the worker write `table`? A table it has not begun is claimed and read here (the join's
-     * own pass, or `here`) rather than waited for; one it is reading is waited for.
+     * own pass, or allHere) rather than waited for; one it is reading is waited for.
      */
     const fromWorker = async (table: InternalTable): Promise<boolean> => {
       if (worker === undefined || (!wait && worker.claim(table))) return false;
