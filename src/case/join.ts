@@ -255,11 +255,14 @@ export function buildRoster(db: DB, admins: string, affected: string, into: stri
   run(`INSERT INTO ${scratch}.admin (org, user, role, email, name, found)
        SELECT a.org, a.user, ${TEXT('a.role')}, ${TEXT('a.email')}, ${TEXT('a.name')}, a.found
        FROM ${admins}.admin_all a WHERE a.org IN (${affected}) ORDER BY a.seq`);
+  // the contact of the last row read (max(seq): SQLite takes the bare columns from that row),
+  // grouped by user so the table is written in key order
   db.exec(`CREATE TABLE ${scratch}.admin_contact (user TEXT PRIMARY KEY, email TEXT, name TEXT) WITHOUT ROWID`);
-  run(`INSERT OR REPLACE INTO ${scratch}.admin_contact SELECT user, email, name FROM ${scratch}.admin WHERE found = 1 ORDER BY seq`);
-  // the strongest role: owner, then admin (in any case), then any other by its text
+  run(`INSERT INTO ${scratch}.admin_contact SELECT user, email, name FROM (SELECT user, email, name, max(seq) FROM ${scratch}.admin WHERE found = 1 GROUP BY user) ORDER BY user`);
+  // the strongest role: owner, then admin (in any case), then any other by its text; grouped by
+  // user first, so the contacts are probed in their key order, not at random
   run(`INSERT INTO ${into}.roster SELECT r.org, coalesce(c.email, ''), r.user, substr(r.best, 2), coalesce(c.name, '') FROM (
-         SELECT org, user, min(CASE lower(role) WHEN 'owner' THEN '0' WHEN 'admin' THEN '1' ELSE '2' END || role) AS best FROM ${scratch}.admin GROUP BY org, user) r
+         SELECT user, org, min(CASE lower(role) WHEN 'owner' THEN '0' WHEN 'admin' THEN '1' ELSE '2' END || role) AS best FROM ${scratch}.admin GROUP BY user, org) r
        LEFT JOIN ${scratch}.admin_contact c ON c.user = r.user ORDER BY 1, 2, 3`);
   db.exec(`DROP TABLE ${scratch}.admin; DROP TABLE ${scratch}.admin_contact`);
 }
