@@ -11,7 +11,7 @@ import type { CanonicalField } from './core/canonical.js';
 import { RECORD_ID_KEY_BYTES } from './core/identity.js';
 import type { ListName } from './core/rows.js';
 import { Tally, type Counts, type Window } from './core/tally.js';
-import { MANIFEST, prepareCaseDir, scratchFile, StagedFile, TOOL } from './case/files.js';
+import { hashFile, MANIFEST, prepareCaseDir, scratchFile, StagedFile, TOOL, type FileHash } from './case/files.js';
 import { IdentityStage, resolveIdentities, RULES, writeListsBesideRoster, writeRosterLists } from './case/join.js';
 import { createCaseTables, RejectedStage, storedCell, storedColumns } from './case/store.js';
 import { writeListCsv } from './case/writer.js';
@@ -23,7 +23,7 @@ import { takeHashFailure } from './ingest/hasher.js';
 import { closeWorkers, writeListsOnWorker } from './ingest/workers.js';
 import { HOOKS } from './test-hooks.js';
 import { labelOf, stopMeaning, type InputFile } from './ingest/source.js';
-import { hashFile, InternalDb } from './internal/db.js';
+import { InternalDb } from './internal/db.js';
 import { collectGarbage } from './memory.js';
 import { batchInsert } from './sqlite.js';
 import type { Ui } from './ui.js';
@@ -270,15 +270,25 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     const rows = new Map<ListName, number>();
     let join;
     let rosterCounts;
+    let internalSource: FileHash;
     try {
-      const resolved = await internal.snapshot(async () => {
+      const snapshot = await internal.snapshot(async () => {
         internalRows.start();
         stage.end();
         // and the identities, now staged, before the join's page caches fill
         collectGarbage();
         phase('staging identities');
-        return resolveIdentities(internal.db, internalRows, phase);
+        const resolved = await resolveIdentities(internal.db, internalRows, phase);
+        // The database is hashed while the snapshot holds it (no writer can commit to a
+        // rollback-journal database meanwhile), so the manifest names the data the join read: by
+        // the worker that read its rows ahead, if one did, else here.
+        const hashed = await internalRows.hash();
+        const source: FileHash = hashed !== undefined ? { path: opts.internal, ...hashed } : hashFile(opts.internal);
+        phase('hashing the internal database');
+        return { resolved, source };
       });
+      const resolved = snapshot.resolved;
+      internalSource = snapshot.source;
       join = resolved.counts;
       ui.progress('writing the case');
       caseFile.close();
@@ -304,8 +314,6 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
     } finally {
       await internalRows.close();
     }
-    const internalSource = hashFile(opts.internal);
-    phase('hashing the internal database');
 
     // 3. Summary and gates.
     const counts = tally.counts;

@@ -17,7 +17,7 @@
  * | BREACH_IMPACT_INTERNAL_THREAD_FAIL=CODE | off     | the worker reading the internal rows ahead fails before the memberships, with error code CODE | test/threads |
  * | BREACH_IMPACT_ROSTER_THREAD_FAIL=CODE   | off     | the worker building the roster from the admin rows it read fails first, with error code CODE | test/threads |
  * | BREACH_IMPACT_INTERNAL_THREAD_WAIT=1    | off     | the join waits for every table of internal rows the worker reads, claiming none of them itself | test/threads |
- * | BREACH_IMPACT_PHASES=1                  | off     | each step's wall, CPU and main-thread busy time and memory, on stderr         | test/correlate.e2e, scripts/bench.mjs |
+ * | BREACH_IMPACT_PHASES=1                  | off     | each step's wall, CPU and main-thread busy time and memory, on stderr         | test/correlate.e2e, test/threads |
  */
 
 function count(name: string, fallback: number): number {

@@ -136,8 +136,8 @@ describe('correlate on the bundled fixtures', () => {
     const steps = r.stderr.split('\n').filter((l) => l !== '').map((l) => /^phase ([a-z +]+): \d+\.\d\d s, cpu \d+\.\d\d s, main \d+\.\d\d s \(cpu (?:\d+\.\d\d|\?) s\), rss \d+ MB, peak (?:\d+|\?) MB, heap \d+ MB$/.exec(l)?.[1] ?? `unexpected: ${l}`);
     expect(steps).toEqual([
       'reading', 'staging identities', 'users', 'matching', 'memberships', 'orgs', 'aggregating', 'starting the roster', 'list cells',
-      'writing users', 'writing unmatched', 'writing jurisdictions', 'writing the first list files', 'waiting for the roster', 'writing orgs', 'writing roster',
-      'hashing the internal database', 'writing the last list files', 'publishing',
+      'counting', 'hashing the internal database', 'writing users', 'writing unmatched', 'writing jurisdictions', 'writing the first list files', 'waiting for the roster',
+      'writing orgs', 'writing roster', 'writing the last list files', 'publishing',
     ]);
     const files = readCase(out);
     for (const f of LIST_FILES) expect(files[f], f).toBe(readFileSync(join(GOLDEN, f), 'utf8'));

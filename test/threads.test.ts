@@ -5,10 +5,12 @@
  * parts (in the workers and on the single-threaded path alike), which the sink must merge.
  */
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { explain, FIXTURES, runCli, tempDir } from './helpers.js';
+import { explain, FIXTURES, ROOT, runCli, tempDir } from './helpers.js';
 
 const HOOKS = { BREACH_IMPACT_BATCH_BYTES: '300', BREACH_IMPACT_WINDOW_KEYS: '3' };
 const LISTS = ['users.csv', 'orgs.csv', 'roster.csv', 'unmatched.csv', 'rejected.csv', 'jurisdictions.csv', 'summary.json'];
@@ -29,6 +31,15 @@ function tables(file: string): Record<string, unknown[]> {
   } finally {
     db.close();
   }
+}
+
+/** The manifest's entry for the internal database. */
+function internalEntry(caseDir: string): unknown {
+  return (JSON.parse(readFileSync(join(caseDir, 'manifest.json'), 'utf8')) as { internal: unknown }).internal;
+}
+
+function sha256Of(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
 /** fixtures/internal.sql as a SQLite file (a .sql dump lives in one connection: only a file is read on a second one). */
@@ -53,6 +64,9 @@ async function sameWithOneAndTwoThreads(exports: string[], internal: string, env
   expect(two.r.code).toBe(one.r.code);
   expect(two.r.stderr).toBe(one.r.stderr);
   for (const f of LISTS) expect(readFileSync(join(two.out, f), 'utf8'), f).toBe(readFileSync(join(one.out, f), 'utf8'));
+  // the internal database's hash, taken on this thread or by the worker that read its rows ahead
+  expect(internalEntry(two.out)).toEqual(internalEntry(one.out));
+  expect(internalEntry(one.out)).toEqual({ path: internal, size: statSync(internal).size, sha256: sha256Of(internal), map: null });
   const t1 = tables(join(one.out, 'case.sqlite'));
   expect(Object.keys(t1).length).toBeGreaterThan(1);
   expect(tables(join(two.out, 'case.sqlite'))).toEqual(t1);
@@ -114,7 +128,42 @@ describe('--threads 1 and --threads 2 give the same case', () => {
     expect(two.stderr.replace(line, '')).toBe(one.stderr);
     for (const f of LISTS) expect(readFileSync(join(dir, 'case-2', f), 'utf8'), f).toBe(readFileSync(join(dir, 'case-1', f), 'utf8'));
     expect(tables(join(dir, 'case-2', 'case.sqlite'))).toEqual(tables(join(dir, 'case-1', 'case.sqlite')));
+    expect(internalEntry(join(dir, 'case-2'))).toEqual(internalEntry(join(dir, 'case-1')));
     expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it.each(['1', '2'])('names in the manifest the internal database as the join read it when a writer commits to it during the run (--threads %s)', async (threads) => {
+    const dir = tempDir();
+    const made = join(dir, 'made');
+    const gen = await runCli(['fixtures', '--out', made, '--events', '20000', '--users', '4000', '--orgs', '400', '--seed', 'writer', '--json']);
+    expect(gen.code, explain(gen)).toBe(0);
+    const internal = join(made, 'internal.sqlite');
+    const before = sha256Of(internal);
+    // an affected user, from a run before the writer's
+    const first = await runCli(['correlate', join(made, 'events.ndjson'), '--internal', internal, '--out', join(dir, 'first')]);
+    expect(first.code === 0 || first.code === 1, explain(first)).toBe(true);
+    const user = readFileSync(join(dir, 'first', 'users.csv'), 'utf8').split('\n')[1].split(',')[0];
+    const renamed = 'Renamed During The Run';
+    // The writer starts once the reading is over, as the join's snapshot begins: it can commit
+    // only once the snapshot ends, and the manifest must then name the file as it was before.
+    const writer = (): Promise<number | null> =>
+      new Promise((resolve) => {
+        const code = `const D = require('better-sqlite3'); const db = new D(process.argv[1], { timeout: 30000 }); db.prepare('UPDATE users SET name = ? WHERE CAST(id AS TEXT) = ?').run(process.argv[2], process.argv[3]); db.close();`;
+        spawn(process.execPath, ['-e', code, internal, renamed, user], { cwd: ROOT, stdio: 'ignore' }).on('close', resolve);
+      });
+    let wrote: Promise<number | null> | undefined;
+    const r = await runCli(['correlate', join(made, 'events.ndjson'), '--internal', internal, '--out', join(dir, 'case'), '--threads', threads], {
+      env: { BREACH_IMPACT_PHASES: '1' },
+      onSpawn: (child) => child.stderr!.on('data', (b: Buffer) => void (wrote ??= b.toString().includes('phase reading:') ? writer() : undefined)),
+    });
+    expect(r.code === 0 || r.code === 1, explain(r)).toBe(true);
+    expect(await wrote).toBe(0);
+    const after = sha256Of(internal);
+    expect(after).not.toBe(before);
+    const row = readFileSync(join(dir, 'case', 'users.csv'), 'utf8').split('\n').find((l) => l.startsWith(`${user},`))!;
+    const sha256 = JSON.parse(readFileSync(join(dir, 'case', 'manifest.json'), 'utf8')).internal.sha256;
+    // the lists show the data of one state of the database; the manifest names that state
+    expect(sha256).toBe(row.includes(renamed) ? after : before);
   });
 
   it('writes the list files again on this thread when the worker writing them fails part way', async () => {

@@ -4,8 +4,8 @@
  * only when the whole case is ready. Interrupted runs leave neither half-written lists nor
  * temporary files.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
@@ -194,4 +194,28 @@ export class StagedFile {
     }
     pending.delete(this.tmp);
   }
+}
+
+/** A file's SHA-256 (hex) and size in bytes. */
+export interface FileHash {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** SHA-256 and size of a file, read in chunks. */
+export function hashFile(path: string): FileHash {
+  const h = createHash('sha256');
+  const buf = Buffer.alloc(1 << 20);
+  const fd = openSync(path, 'r');
+  let bytes = 0;
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      h.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { path, sha256: h.digest('hex'), bytes };
 }

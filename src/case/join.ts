@@ -234,6 +234,12 @@ export interface InternalRows {
    * once the roster is built, with the attached database whose table roster holds it.
    */
   roster(affected: string): Promise<() => Promise<string>>;
+  /**
+   * The internal database's SHA-256 and size, once the worker that read its rows ahead has hashed
+   * it (while this connection's snapshot keeps writers out); undefined when no worker did: the
+   * caller hashes it itself, inside the snapshot.
+   */
+  hash(): Promise<{ sha256: string; bytes: number } | undefined>;
 }
 
 /** The tables buildRoster fills, made in `schema` (for a worker's roster, before the join's snapshot, as createAdminTable). */
@@ -402,6 +408,7 @@ export async function resolveIdentities(db: DB, internal: InternalRows, phase: (
     unmatchedByReason,
     exposed,
   };
+  phase('counting');
   return { counts, roster };
 }
 

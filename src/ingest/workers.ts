@@ -33,6 +33,7 @@ import { inWindow, writeEntry, type Tally, type Window } from '../core/tally.js'
 import { checkRecord, LOSSY_NUMBER_HINT, pageResults, parseJsonRecord, type JsonObject } from './json-record.js';
 import { JsonPlans } from './plan.js';
 import { PROFILES, type ProfileName } from './profiles/index.js';
+import { hashFile } from '../case/files.js';
 import { InputError } from '../errors.js';
 import { HOOKS } from '../test-hooks.js';
 import { excerptOf, replacedCount } from './text.js';
@@ -159,8 +160,12 @@ export type FromWorker =
   | { type: 'read'; id: number; buf: Uint8Array; result: ReadResult }
   | { type: 'hashed'; chunk: Uint8Array }
   | { type: 'digest'; hex: string }
-  /** a table of the internal rows is written (`ready`), or the name of the error that stopped the worker (`failed`: never its message, which may quote data) */
-  | { type: 'internal'; ready?: InternalTable; failed?: string }
+  /**
+   * a table of the internal rows is written (`ready`); the internal database is hashed (`hashed`:
+   * its SHA-256 and size, once the tables are read); or the name of the error that stopped the
+   * worker (`failed`: never its message, which may quote data)
+   */
+  | { type: 'internal'; ready?: InternalTable; hashed?: { sha256: string; bytes: number }; failed?: string }
   /** the roster is written, or the name of the error that stopped it (`failed`) */
   | { type: 'roster'; failed?: string }
   /** the list files are written, with their rows (`failed`: the code of the error that stopped it, never its message) */
@@ -244,7 +249,7 @@ function runWorker(): void {
     }
     if (m.type === 'internal') {
       readInternalInto(m, (ready) => parentPort!.postMessage({ type: 'internal', ready } satisfies FromWorker)).then(
-        () => undefined,
+        (hashed) => parentPort!.postMessage({ type: 'internal', hashed } satisfies FromWorker),
         (e: unknown) => parentPort!.postMessage({ type: 'internal', failed: (e as { code?: string }).code ?? (e as Error).name ?? 'error' } satisfies FromWorker),
       );
       return;
@@ -262,8 +267,13 @@ function runWorker(): void {
   });
 }
 
-/** The internal rows the join reads ahead: each table the main thread has not claimed, in INTERNAL_TABLES order, read and committed in a transaction of a connection of this worker's own, then `ready`. */
-async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>, ready: (table: InternalTable) => void): Promise<void> {
+/**
+ * The internal rows the join reads ahead: each table the main thread has not claimed, in
+ * INTERNAL_TABLES order, read and committed in a transaction of a connection of this worker's
+ * own, then `ready`. Then the database's SHA-256 and size, for the manifest: the main connection's
+ * shared lock still keeps writers out, so they are those of the data the join reads.
+ */
+async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>, ready: (table: InternalTable) => void): Promise<{ sha256: string; bytes: number }> {
   // (loaded here: the reading workers never need SQLite)
   const [{ InternalDb }, join] = await Promise.all([import('../internal/db.js'), import('../case/join.js')]);
   const fill: Record<InternalTable, (db: import('../sqlite.js').DB) => void> = {
@@ -291,6 +301,8 @@ async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>, read
   } finally {
     internal.close();
   }
+  const { sha256, bytes } = hashFile(m.path);
+  return { sha256, bytes };
 }
 
 /** KiB of page cache for the roster's working tables (and its sorts) on the worker. */
@@ -611,7 +623,7 @@ export class ParallelLines {
   }
 }
 
-// ---- one-job workers: the admin rows, the list files
+// ---- one-job workers: the list files
 
 /**
  * A worker of its own for one job: `m` is sent to it, and `reply` resolves with its reply of type
@@ -663,6 +675,7 @@ export function readInternalOnWorker(
   claim(table: InternalTable): boolean;
   ready(table: InternalTable): Promise<string | undefined>;
   roster(admins: string, into: string, orgs: string[]): Promise<string | undefined>;
+  hash(): Promise<{ sha256: string; bytes: number } | undefined>;
   failed(): string | undefined;
   stop(): Promise<number>;
 } {
@@ -675,15 +688,20 @@ export function readInternalOnWorker(
   let failed: string | undefined;
   // the roster, once asked for: settled as the tables are
   let settleRoster: ((failed: string | undefined) => void) | undefined;
+  // the database's hash, once the worker has taken it (undefined if it stopped first)
+  let settleHash: (hashed: { sha256: string; bytes: number } | undefined) => void = () => undefined;
+  const hashed = new Promise<{ sha256: string; bytes: number } | undefined>((resolve) => (settleHash = resolve));
   const fail = (why: string) => {
     failed ??= why;
     for (const resolve of settle.values()) resolve(failed);
     settleRoster?.(failed);
+    settleHash(undefined);
   };
   worker.on('message', (r: FromWorker) => {
     if (r.type === 'roster') return settleRoster?.(r.failed);
     if (r.type !== 'internal') return;
     if (r.ready !== undefined) settle.get(r.ready)!(undefined);
+    if (r.hashed !== undefined) settleHash(r.hashed);
     if (r.failed !== undefined) fail(r.failed);
   });
   worker.on('error', (e) => fail((e as { code?: string }).code ?? e.name));
@@ -698,6 +716,7 @@ export function readInternalOnWorker(
       worker.postMessage({ type: 'roster', admins, into, orgs } satisfies ToWorker);
       return built;
     },
+    hash: () => hashed,
     failed: () => failed,
     stop: () => worker.terminate(),
   };

@@ -6,8 +6,7 @@
  * the join's private staging database (see case/join.ts). IDs are read as text (CAST) so an
  * INTEGER beyond 2^53 keeps every digit.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { scratchFile } from '../case/files.js';
 import { buildRoster, createAdminTable, createMemberTable, createOrgTable, createRosterTables, readAdminRows, registerFunctions, type InternalRows } from '../case/join.js';
 import { readInternalOnWorker, type InternalTable } from '../ingest/workers.js';
@@ -21,12 +20,6 @@ export const SCHEMA: Record<string, string[]> = {
   memberships: ['user_id', 'org_id', 'role'],
 };
 
-export interface InternalSource {
-  path: string;
-  sha256: string;
-  bytes: number;
-}
-
 function sqliteProblem(path: string, e: unknown): Error {
   // SQLite quotes the token it stumbled on (`near "…": syntax error`): that is data, never shown.
   const msg = String((e as Error).message ?? e).replace(/"[^"]*"?/g, '"…"');
@@ -37,22 +30,6 @@ function sqliteProblem(path: string, e: unknown): Error {
   return new UsageError(`cannot open internal database ${path}: ${msg}`, 'check the path and permissions of --internal');
 }
 
-/** SHA-256 and size of a file, read in chunks. */
-export function hashFile(path: string): InternalSource {
-  const h = createHash('sha256');
-  const buf = Buffer.alloc(1 << 20);
-  const fd = openSync(path, 'r');
-  let bytes = 0;
-  try {
-    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
-      h.update(buf.subarray(0, n));
-      bytes += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return { path, sha256: h.digest('hex'), bytes };
-}
 
 /** The staging database's page cache, in KiB: most of the join's memory (SQLite sorts beyond it on disk). */
 const STAGE_CACHE_KIB = 64 * 1024;
@@ -203,6 +180,7 @@ export class InternalDb {
         memberships: async () => undefined,
         orgs: async () => undefined,
         roster: allHere,
+        hash: async () => undefined,
         start: () => undefined,
         close: async () => undefined,
       };
@@ -270,6 +248,7 @@ export class InternalDb {
           return rosterHere('xadmin', affected);
         };
       },
+      hash: async () => worker?.hash(),
       close: async () => {
         // (a worker that failed in a table it had not begun is told of here)
         tell(worker?.failed());
