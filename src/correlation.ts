@@ -245,9 +245,9 @@ export async function correlate(opts: CorrelateOptions, ui: Ui): Promise<Correla
 
     // 2. The identities, staged in SQLite, resolved against the internal database in one
     // snapshot; the lists computed into case.sqlite and written from it. The worker reading the
-    // admin rows, the memberships and the orgs (if any) starts with the snapshot: it reads while
-    // this thread stages the identities and matches them, then builds the roster while this
-    // thread writes the lists that need nothing of it.
+    // admin rows, the memberships and the orgs (if any) starts with the snapshot: it reads them,
+    // and hashes the database, while this thread stages the identities and matches them, then
+    // builds the roster while this thread writes the lists that need nothing of it.
     const internalRows = internal.internalRows(opts.adminRoles, opts.threads, (why, what) =>
       ui.warn(what === 'rows' ? `the rows of the internal database could not be read ahead on a second thread (${why}); they were read on this one` : `the roster could not be built on a second thread (${why}); it was built on this one`),
     );

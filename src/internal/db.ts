@@ -30,7 +30,6 @@ function sqliteProblem(path: string, e: unknown): Error {
   return new UsageError(`cannot open internal database ${path}: ${msg}`, 'check the path and permissions of --internal');
 }
 
-
 /** The staging database's page cache, in KiB: most of the join's memory (SQLite sorts beyond it on disk). */
 const STAGE_CACHE_KIB = 64 * 1024;
 
