@@ -7,7 +7,8 @@
  *   node scripts/bounds.mjs EVENTS.ndjson INTERNAL.sqlite [--lines N] [--threads N]
  *
  * It prints, one line each (JSON):
- * - floor: the bench's parse floor (node:readline + JSON.parse per line, one thread);
+ * - floor: the bench's parse floor (scripts/bench.mjs --floor: node:readline + JSON.parse per
+ *   line, one thread), timed from the outside as the bench times it;
  * - parse: the lines decoded and JSON.parsed on --threads workers (default 2), blocks of whole lines
  *   cut by the main thread: what any reading that parses every record costs at the least;
  * - record: per record, on one thread, over the first --lines lines (default 200,000), each step
@@ -18,9 +19,10 @@
  *   lower case), nothing written.
  * Only timings: nothing here is an output of the tool, and no test depends on a timing.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { openSync, readSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { jsonValue } from '../dist/ingest/workers.js';
@@ -32,13 +34,16 @@ import { writeEntry } from '../dist/core/tally.js';
 import { ENTRY_WORDS } from '../dist/core/dedupe.js';
 
 const BLOCK_BYTES = 1 << 20;
+const BENCH = fileURLToPath(new URL('./bench.mjs', import.meta.url));
 
-/** Parses every line of each block it is sent; answers with the lines it saw. */
+/** Parses every line of each block it is sent; answers with the (non-empty) lines it saw. */
 function parseWorker() {
   parentPort.on('message', (block) => {
     const b = Buffer.from(block.buffer, block.byteOffset, block.byteLength);
     let lines = 0;
     for (let s = 0, i = b.indexOf(10); i !== -1; s = i + 1, i = b.indexOf(10, s)) {
+      // (an empty line is no record, as for the floor)
+      if (i === s) continue;
       lines++;
       try {
         JSON.parse(b.toString('utf8', s, i));
@@ -52,18 +57,10 @@ function parseWorker() {
 
 const seconds = (t0) => Number(((performance.now() - t0) / 1000).toFixed(3));
 
-async function floor(path) {
+/** The bench's own parse floor (scripts/bench.mjs --floor), timed from the outside as the bench times it. */
+function floor(path) {
   const t0 = performance.now();
-  let lines = 0;
-  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
-    if (line === '') continue;
-    lines++;
-    try {
-      JSON.parse(line);
-    } catch {
-      // as the bench's floor
-    }
-  }
+  const { lines } = JSON.parse(execFileSync(process.execPath, [BENCH, '--floor', path], { encoding: 'utf8' }));
   return { step: 'floor', lines, seconds: seconds(t0) };
 }
 
@@ -180,6 +177,11 @@ function internal(path) {
 
 if (!isMainThread) parseWorker();
 else {
+  // a closed pipe (| head) ends the script quietly
+  process.stdout.on('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   const args = process.argv.slice(2);
   const option = (name, fallback) => {
     const at = args.indexOf(name);
@@ -195,7 +197,7 @@ else {
     process.stderr.write('usage: node scripts/bounds.mjs EVENTS.ndjson INTERNAL.sqlite [--lines N] [--threads N]\n');
     process.exit(2);
   }
-  for (const step of [() => floor(events), () => parseOnWorkers(events, threads), () => perRecord(events, max), () => internal(db)]) {
+  for (const step of [async () => floor(events), () => parseOnWorkers(events, threads), () => perRecord(events, max), () => internal(db)]) {
     process.stdout.write(JSON.stringify(await step()) + '\n');
   }
 }
