@@ -152,9 +152,15 @@ describe('--threads 1 and --threads 2 give the same case', () => {
         spawn(process.execPath, ['-e', code, internal, renamed, user], { cwd: ROOT, stdio: 'ignore' }).on('close', resolve);
       });
     let wrote: Promise<number | null> | undefined;
+    // (stderr as it comes, whole: a line may arrive in two chunks)
+    let stderr = '';
     const r = await runCli(['correlate', join(made, 'events.ndjson'), '--internal', internal, '--out', join(dir, 'case'), '--threads', threads], {
       env: { BREACH_IMPACT_PHASES: '1' },
-      onSpawn: (child) => child.stderr!.on('data', (b: Buffer) => void (wrote ??= b.toString().includes('phase reading:') ? writer() : undefined)),
+      onSpawn: (child) =>
+        child.stderr!.on('data', (b: Buffer) => {
+          stderr += b.toString();
+          if (stderr.includes('phase reading:')) wrote ??= writer();
+        }),
     });
     expect(r.code === 0 || r.code === 1, explain(r)).toBe(true);
     expect(await wrote).toBe(0);
