@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { jsonValue } from '../dist/ingest/workers.js';
+import { LineSplitter } from '../dist/ingest/lines.js';
 import { JsonPlans } from '../dist/ingest/plan.js';
 import { PROFILES } from '../dist/ingest/profiles/index.js';
 import { IdentityWindow } from '../dist/core/identity.js';
@@ -103,20 +104,15 @@ async function parseOnWorkers(path, threads) {
   return { step: 'parse', threads, lines, seconds: seconds(t0) };
 }
 
+/** The first `max` lines of the file, split as the reader splits them (LineSplitter). */
 function firstLines(path, max) {
-  const fd = openSync(path, 'r');
   const lines = [];
-  let carry = Buffer.alloc(0);
-  while (lines.length < max) {
-    const buf = Buffer.allocUnsafe(BLOCK_BYTES);
-    const n = readSync(fd, buf, 0, BLOCK_BYTES, null);
-    if (n === 0) break;
-    const all = Buffer.concat([carry, buf.subarray(0, n)]);
-    let s = 0;
-    for (let i = all.indexOf(10); i !== -1 && lines.length < max; s = i + 1, i = all.indexOf(10, s)) lines.push(Buffer.from(all.subarray(s, i)));
-    carry = Buffer.from(all.subarray(s));
-  }
+  const splitter = new LineSplitter({ line: (_, bytes) => void (lines.length < max && lines.push(Buffer.from(bytes))), oversize: () => undefined });
+  const fd = openSync(path, 'r');
+  const buf = Buffer.allocUnsafe(BLOCK_BYTES);
+  for (let n = readSync(fd, buf); n > 0 && lines.length < max; n = readSync(fd, buf)) splitter.push(buf.subarray(0, n));
   closeSync(fd);
+  if (lines.length < max) splitter.end();
   return lines;
 }
 
@@ -126,7 +122,7 @@ function perRecord(path, max) {
   const key = randomBytes(32);
   const entry = new Uint32Array(ENTRY_WORDS);
   const pass = (step) => {
-    let window = new IdentityWindow(2_000);
+    const window = new IdentityWindow(2_000);
     const sink = {
       encodingErrors() {},
       reject() {},
