@@ -69,6 +69,14 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   const verbose = argv.includes('--verbose');
   const ui = makeUi();
+  // The event loop running dry while the command has not finished (a promise nothing will ever
+  // settle) is a defect of this tool; Node would end the process with exit 0, a silent success.
+  const unfinished = () => {
+    removeTemporaries();
+    ui.error('unexpected failure: the run ended before it finished; nothing it wrote can be trusted', 'run again; if it repeats, try --threads 1 and report it with the command you ran (not the data)');
+    process.exitCode = 1;
+  };
+  process.once('beforeExit', unfinished);
   try {
     await buildProgram(io).parseAsync(argv.filter((a) => a !== '--verbose'));
     return io.exitCode;
@@ -90,5 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     ui.error(`unexpected failure: ${err.name}`, 'run again with --verbose for details, and report it with the command you ran (not the data)');
     if (verbose) process.stderr.write(`${err.stack}\n`);
     return 1;
+  } finally {
+    process.off('beforeExit', unfinished);
   }
 }

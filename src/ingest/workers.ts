@@ -449,7 +449,10 @@ function workerFor(threads: number): Slot {
     const slot: Slot = { worker, busy: 0 };
     worker.on('message', (m: FromWorker) => {
       if (m.type !== 'read') return;
-      if (--slot.busy === 0) worker.unref();
+      // Once closing, the worker stays referenced: terminate() refs it so that the process lives
+      // until its 'exit' event; a reply delivered in between must not undo that, or the process
+      // may end while closeWorkers still awaits it (the run's result never printed, exit 0).
+      if (--slot.busy === 0 && !slot.closing) worker.unref();
       const w = replies.get(m.id);
       replies.delete(m.id);
       w?.resolve(m);
@@ -485,10 +488,8 @@ export async function closeWorkers(complete = false): Promise<void> {
   pool = [];
   const failure = lost;
   lost = undefined;
-  for (const slot of all) {
-    slot.closing = true;
-    await slot.worker.terminate();
-  }
+  for (const slot of all) slot.closing = true;
+  await Promise.all(all.map((slot) => slot.worker.terminate()));
   if (failure !== undefined && complete) throw failure;
 }
 

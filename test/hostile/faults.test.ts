@@ -7,8 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../helpers.js';
-import { CASE_FILES, correlateIn, event, expectRefused, explainCase, run, sha256, tempDir, works } from './lib.js';
+import { BIN, ROOT } from '../helpers.js';
+import { CASE_FILES, correlateIn, event, expectRefused, explainCase, preloadHook, run, sha256, tempDir, works } from './lib.js';
 
 /** A large NDJSON export (n records, ~150 bytes each). */
 function largeExport(path: string, n: number): void {
@@ -93,6 +93,28 @@ describe('a parsing worker that dies', () => {
     const ok = await correlateIn(dir, ['e.ndjson'], { internal: 'internal.sql', out: 'case-ok', env: { BREACH_IMPACT_THREADS: '2' } });
     expect(ok.r.code, explainCase(ok)).toBe(0);
     expect(ok.summary.identities.vendor).toBe(40_000);
+  });
+});
+
+describe('parsing workers stopped while their replies are on the way', () => {
+  // the parsing workers are stopped with replies still to come after a failure in the middle of
+  // the reading, such as the full TMPDIR below
+  it('are awaited until they have stopped: closeWorkers() settles (the process once ended first, with exit 0)', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'test', 'hostile', 'close-workers.mjs'), ROOT], {
+      encoding: 'utf8',
+      env: { ...process.env, BREACH_IMPACT_BATCH_BYTES: '1024' },
+      timeout: 60_000,
+    });
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, 'closed; unref after terminate: 0\n', '']);
+  });
+
+  it('never make a silent success: a run whose event loop runs dry before it has finished exits 1, saying so, and publishes nothing', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'e.ndjson'), Array.from({ length: 2_000 }, (_, i) => event({ distinct_id: `d-${i}`, $insert_id: `i-${i}` })).join('\n') + '\n');
+    // the parsing workers' terminate() never settles and keeps nothing alive
+    const c = await correlateIn(dir, ['e.ndjson'], { nodeArgs: ['--require', preloadHook()], env: { BI_WORKER_TERMINATE_NEVER: '1', BREACH_IMPACT_THREADS: '2' } });
+    expectRefused(c, 1, /^breach-impact: error: unexpected failure: the run ended before it finished; nothing it wrote can be trusted$/m);
+    expect(c.r.stderr).toMatch(/what to do: run again; if it repeats, try --threads 1/);
   });
 });
 

@@ -197,6 +197,8 @@ const HOOK = `
 //  - BI_NET_ARMED: once the guard is in place, "armed PID THREAD" is appended to that file, so a
 //    test can show the guard was loaded into the very process it ran.
 //  - BI_RSS_OUT: at exit, the process's peak resident set size (KiB) is written to that file.
+//  - BI_WORKER_TERMINATE_NEVER: a worker thread's terminate() stops nothing and never settles, and
+//    lets the process end without it: the event loop runs dry while the tool awaits it.
 'use strict';
 const fs = require('node:fs');
 const netLog = process.env.BI_NET_LOG;
@@ -224,6 +226,13 @@ if (netLog) {
   require('node:module').syncBuiltinESMExports();
   const armed = process.env.BI_NET_ARMED;
   if (armed) fs.appendFileSync(armed, 'armed ' + process.pid + ' ' + require('node:worker_threads').threadId + '\\n');
+}
+if (process.env.BI_WORKER_TERMINATE_NEVER) {
+  const { Worker } = require('node:worker_threads');
+  Worker.prototype.terminate = function () {
+    this.unref();
+    return new Promise(() => undefined);
+  };
 }
 const rssOut = process.env.BI_RSS_OUT;
 if (rssOut) process.on('exit', () => fs.writeFileSync(rssOut, String(process.resourceUsage().maxRSS)));
