@@ -197,10 +197,14 @@ export class StagedFile {
 }
 
 /** A file's SHA-256 (hex) and size in bytes. */
-export interface FileHash {
-  path: string;
+export interface Digest {
   sha256: string;
   bytes: number;
+}
+
+/** A file's path with its digest. */
+export interface FileHash extends Digest {
+  path: string;
 }
 
 /** SHA-256 and size of a file, read in chunks. */

@@ -20,6 +20,7 @@
  * order, the lists' order. The texts staged are well-formed (lone surrogates were replaced when
  * read), so they survive the trip through UTF-8 unchanged.
  */
+import type { Digest } from './files.js';
 import { CATEGORIES, categoriesOf } from '../core/categories.js';
 import { sortByCodePoints, textsOf, type Identity, type Texts } from '../core/identity.js';
 import { formatTime, normalizeEmail } from '../core/normalize.js';
@@ -239,7 +240,7 @@ export interface InternalRows {
    * it (while this connection's snapshot keeps writers out); undefined when no worker did: the
    * caller hashes it itself, inside the snapshot.
    */
-  hash(): Promise<{ sha256: string; bytes: number } | undefined>;
+  hash(): Promise<Digest | undefined>;
 }
 
 /** The tables buildRoster fills, made in `schema` (for a worker's roster, before the join's snapshot, as createAdminTable). */

@@ -33,7 +33,7 @@ import { inWindow, writeEntry, type Tally, type Window } from '../core/tally.js'
 import { checkRecord, LOSSY_NUMBER_HINT, pageResults, parseJsonRecord, type JsonObject } from './json-record.js';
 import { JsonPlans } from './plan.js';
 import { PROFILES, type ProfileName } from './profiles/index.js';
-import { hashFile } from '../case/files.js';
+import { hashFile, type Digest } from '../case/files.js';
 import { InputError } from '../errors.js';
 import { HOOKS } from '../test-hooks.js';
 import { excerptOf, replacedCount } from './text.js';
@@ -165,7 +165,7 @@ export type FromWorker =
    * its SHA-256 and size, once the tables are read); or the name of the error that stopped the
    * worker (`failed`: never its message, which may quote data)
    */
-  | { type: 'internal'; ready?: InternalTable; hashed?: { sha256: string; bytes: number }; failed?: string }
+  | { type: 'internal'; ready?: InternalTable; hashed?: Digest; failed?: string }
   /** the roster is written, or the name of the error that stopped it (`failed`) */
   | { type: 'roster'; failed?: string }
   /** the list files are written, with their rows (`failed`: the code of the error that stopped it, never its message) */
@@ -273,7 +273,7 @@ function runWorker(): void {
  * own, then `ready`. Then the database's SHA-256 and size, for the manifest: the main connection's
  * shared lock still keeps writers out, so they are those of the data the join reads.
  */
-async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>, ready: (table: InternalTable) => void): Promise<{ sha256: string; bytes: number }> {
+async function readInternalInto(m: Extract<ToWorker, { type: 'internal' }>, ready: (table: InternalTable) => void): Promise<Digest> {
   // (loaded here: the reading workers never need SQLite)
   const [{ InternalDb }, join] = await Promise.all([import('../internal/db.js'), import('../case/join.js')]);
   const fill: Record<InternalTable, (db: import('../sqlite.js').DB) => void> = {
@@ -676,7 +676,7 @@ export function readInternalOnWorker(
   claim(table: InternalTable): boolean;
   ready(table: InternalTable): Promise<string | undefined>;
   roster(admins: string, into: string, orgs: string[]): Promise<string | undefined>;
-  hash(): Promise<{ sha256: string; bytes: number } | undefined>;
+  hash(): Promise<Digest | undefined>;
   failed(): string | undefined;
   stop(): Promise<number>;
 } {
@@ -690,8 +690,8 @@ export function readInternalOnWorker(
   // the roster, once asked for: settled as the tables are
   let settleRoster: ((failed: string | undefined) => void) | undefined;
   // the database's hash, once the worker has taken it (undefined if it stopped first)
-  let settleHash: (hashed: { sha256: string; bytes: number } | undefined) => void = () => undefined;
-  const hashed = new Promise<{ sha256: string; bytes: number } | undefined>((resolve) => (settleHash = resolve));
+  let settleHash: (hashed: Digest | undefined) => void = () => undefined;
+  const hashed = new Promise<Digest | undefined>((resolve) => (settleHash = resolve));
   const fail = (why: string) => {
     failed ??= why;
     for (const resolve of settle.values()) resolve(failed);
